@@ -1,0 +1,106 @@
+# racelab: a race-condition reproduction and teaching lab.
+#
+# Builds are out of tree: build/<flavour>/<variant>/racelab-stress.
+#   flavours  release (-O2 -g), debug (-O0 -g, race points call into
+#             racepoint_hit for gdb; the build Valgrind runs), tsan-clang,
+#             tsan-gcc (ThreadSanitizer from each compiler)
+#   variants  fixed, and broken-N: the fixed build with lab N's module(s)
+#             swapped for the broken twin (principle 1 of DESIGN.md)
+# `make help` lists the targets.
+
+SHELL := /bin/sh
+.DEFAULT_GOAL := all
+PYTHON ?= python3
+
+# Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
+LABS := 1
+LAB_MODULES_1 := cache
+MODULES := cache
+
+FLAVOURS := release debug tsan-clang tsan-gcc
+VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
+
+# -ffile-prefix-map makes every path in debug info and sanitizer reports
+# repo-relative (broken/cache.c), so reports, fixtures and docs match on
+# any machine.
+WARN := -Wall -Wextra
+BASE := -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -Iinclude -Icommon -Istress \
+        -ffile-prefix-map=$(CURDIR)/= -ffile-prefix-map=$(CURDIR)=. -pthread
+CC_release    := gcc
+CFLAGS_release := -O2 -g
+CC_debug      := gcc
+CFLAGS_debug  := -O0 -g -DRACELAB_RACEPOINTS
+CC_tsan-clang := clang
+CFLAGS_tsan-clang := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+CC_tsan-gcc   := gcc
+CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+LIBS := -lnuma
+
+COMMON_SRC := common/jsonw.c common/racepoint.c common/scenario.c common/topo.c \
+              stress/main.c stress/threads.c stress/lab1_cache.c
+HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
+
+# The module sources of a variant: broken-N takes lab N's broken modules.
+module_src = $(foreach m,$(MODULES),$(if $(filter $(m),$(LAB_MODULES_$(patsubst broken-%,%,$(1)))),broken,fixed)/$(m).c)
+
+BINS := $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),build/$(f)/$(v)/racelab-stress))
+
+.PHONY: all help deps build test test-c test-scripts check-rates lab-1 clean \
+        $(FLAVOURS) fixed $(foreach l,$(LABS),broken-$(l))
+
+all: build ## build every flavour of every variant, and the unit tests
+
+help: ## list the targets
+	@echo "racelab targets:"
+	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
+	  awk -F'\t' '{ printf "  %-18s %s\n", $$1, $$2 }'
+	@echo "Variables: TRIALS=N (trials per cell for measure-1), PYTHON=python3"
+
+# Installs missing Debian packages as root; otherwise names the apt-get line
+# and stops the build with exit 2. Cheap enough to run on every build.
+deps: ## install (as root) or name the missing Debian packages
+	@scripts/deps.sh
+
+build: $(BINS) test-bins ## build every flavour of every variant
+
+$(FLAVOURS): %: $(foreach v,$(VARIANTS),build/%/$(v)/racelab-stress) ## (each flavour builds all its variants)
+
+define BIN_RULE
+build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) | deps
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
+	  -o $$@ $$(COMMON_SRC) $$(call module_src,$(2)) $$(LIBS)
+endef
+$(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)))))
+
+# --- unit tests (CMocka) ---------------------------------------------------
+TEST_CFLAGS := $(BASE) -O0 -g
+TEST_BINS := build/tests/test_topo build/tests/test_cache_fixed build/tests/test_cache_broken \
+             build/tests/test_scenario
+
+test-bins: $(TEST_BINS)
+
+build/tests/test_topo: tests/test_topo.c common/topo.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -o $@ tests/test_topo.c common/topo.c -lcmocka -lnuma
+
+build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -o $@ tests/test_scenario.c common/scenario.c -lcmocka
+
+# One cache test source, linked against each build's cache: the single-
+# threaded semantics must hold for both; the concurrent tests run only
+# against the fixed map (-DCACHE_THREAD_SAFE).
+build/tests/test_cache_fixed: tests/test_cache.c fixed/cache.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -o $@ tests/test_cache.c fixed/cache.c -lcmocka
+
+build/tests/test_cache_broken: tests/test_cache.c broken/cache.c $(HEADERS) | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -o $@ tests/test_cache.c broken/cache.c -lcmocka
+
+test: build ## run every test (CMocka, scripts, quick lab 1 rate check); ends with "N passed, N failed"
+	@tests/run.sh
+
+clean: ## remove build/ (results/ is kept)
+	rm -rf build

@@ -1,0 +1,214 @@
+/*
+ * broken/cache.c: the payment cache with no synchronization at all.
+ * Lab 1, the war story in C: a shared map that request threads read and
+ * write at once. Same API and same code as fixed/cache.c, minus the lock.
+ *
+ * Race pairs (variable: one access / the other; all plain, no lock held):
+ *   cache.put.window   *link, the end of a chain: read in find_link() by
+ *                      two cache_put()s, then written by both; the second
+ *                      write unlinks the first node: a lost entry.
+ *   c->count           cache_put(): ++c->count, a read-modify-write from
+ *                      two threads: lost increments, the count drifts.
+ *   cache.grow.window  c->buckets: read by cache_get()/cache_put() in
+ *                      find_link(), while cache_grow() moves every node,
+ *                      frees the old table and writes the new one: an
+ *                      entry put into the old table is lost, a reader
+ *                      walks freed memory (garbage or a crash).
+ *   cache.get.window   n->resp: copied out by cache_get() while cache_put()
+ *                      overwrites it for the same user: a torn response,
+ *                      half old payment, half new.
+ *   cache.evict.window the chain and the node: cache_evict() unlinks and
+ *                      frees a node that another thread may be reading.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "hash.h"
+#include "racepoint.h"
+
+struct cache_node {
+	struct cache_node *next;
+	char key[CACHE_USER_ID_MAX];
+	struct cache_response resp;
+};
+
+struct cache {
+	struct cache_node **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+};
+
+struct cache *cache_create(size_t initial_buckets)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	size_t n = 1;
+	while (n < initial_buckets)
+		n *= 2;
+	c->buckets = calloc(n, sizeof(c->buckets[0]));
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
+	c->nbuckets = n;
+	return c;
+}
+
+void cache_destroy(struct cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_node *n = c->buckets[i];
+		while (n) {
+			struct cache_node *next = n->next;
+			free(n);
+			n = next;
+		}
+	}
+	free(c->buckets);
+	free(c);
+}
+
+static int key_ok(const char *user_id)
+{
+	return strlen(user_id) < CACHE_USER_ID_MAX;
+}
+
+/* The address of the link that points at user_id's node (or at NULL). */
+static struct cache_node **find_link(struct cache *c, const char *user_id)
+{
+	struct cache_node **link = &c->buckets[hash_str(user_id) & (c->nbuckets - 1)];
+	while (*link && strcmp((*link)->key, user_id) != 0)
+		link = &(*link)->next;
+	return link;
+}
+
+bool cache_get(struct cache *c, const char *user_id, struct cache_response *out)
+{
+	if (!key_ok(user_id))
+		return false;
+	struct cache_node *n = *find_link(c, user_id);
+	RACE_POINT("cache.get.window");
+	if (n)
+		*out = n->resp; /* read: races with the write in cache_put() */
+	return n != NULL;
+}
+
+/* Moves every node into a table twice as large. Any other thread in the
+ * map meanwhile walks chains that are being relinked. */
+static void cache_grow(struct cache *c)
+{
+	size_t nb = c->nbuckets * 2;
+	struct cache_node **nt = calloc(nb, sizeof(nt[0]));
+	if (!nt)
+		return; /* keep the old table: longer chains, still correct */
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_node *n = c->buckets[i];
+		while (n) {
+			struct cache_node *next = n->next;
+			size_t j = hash_str(n->key) & (nb - 1);
+			n->next = nt[j];
+			nt[j] = n;
+			n = next;
+		}
+	}
+	RACE_POINT("cache.grow.window");
+	free(c->buckets); /* a reader still in the old table now reads freed memory */
+	c->buckets = nt;  /* write: races with the read in find_link() */
+	c->nbuckets = nb;
+}
+
+bool cache_put(struct cache *c, const char *user_id, const struct cache_response *resp)
+{
+	if (!key_ok(user_id))
+		return false;
+	/* Allocated first, as in the fixed map. */
+	struct cache_node *fresh = malloc(sizeof(*fresh));
+	if (!fresh)
+		return false;
+	struct cache_node **link = find_link(c, user_id); /* read: the chain's end */
+	RACE_POINT("cache.put.window");
+	/* Window: another put can link its node at *link, or a grow can move
+	 * the whole chain to a new table, before the write below. */
+	if (*link) {
+		(*link)->resp = *resp; /* write: a concurrent get copies half of it */
+	} else {
+		snprintf(fresh->key, sizeof(fresh->key), "%s", user_id);
+		fresh->resp = *resp;
+		fresh->next = NULL;
+		*link = fresh; /* write: overwrites whatever was linked since the read */
+		fresh = NULL;
+		if (++c->count > c->nbuckets) /* read-modify-write: increments get lost */
+			cache_grow(c);
+	}
+	free(fresh); /* unused when the key was already there */
+	return true;
+}
+
+bool cache_evict(struct cache *c, const char *user_id)
+{
+	if (!key_ok(user_id))
+		return false;
+	struct cache_node **link = find_link(c, user_id);
+	struct cache_node *n = *link;
+	RACE_POINT("cache.evict.window");
+	if (n) {
+		*link = n->next;
+		c->count--;
+	}
+	free(n); /* another thread may still be reading n */
+	return n != NULL;
+}
+
+size_t cache_count(struct cache *c)
+{
+	size_t n = c->count;
+	return n;
+}
+
+size_t cache_buckets(struct cache *c)
+{
+	size_t n = c->nbuckets;
+	return n;
+}
+
+/*
+ * Walks every chain once. A chain longer than the count allows is taken
+ * to be a loop (a lost update of a link can make one) and stops the walk.
+ */
+int cache_check(struct cache *c, char *err, size_t errlen)
+{
+	int problems = 0;
+	size_t found = 0;
+	size_t limit = c->count + 1000000; /* more nodes than this: a loop */
+	if (errlen)
+		err[0] = '\0';
+#define PROBLEM(...)                                                   \
+	do {                                                           \
+		if (problems++ == 0 && errlen)                         \
+			snprintf(err, errlen, __VA_ARGS__);            \
+	} while (0)
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		for (struct cache_node *n = c->buckets[i]; n; n = n->next) {
+			if (++found > limit) {
+				PROBLEM("bucket %zu: chain does not end (a loop)", i);
+				return problems;
+			}
+			if ((hash_str(n->key) & (c->nbuckets - 1)) != i)
+				PROBLEM("key %s is in bucket %zu, not its own", n->key, i);
+			for (struct cache_node *m = n->next; m; m = m->next)
+				if (strcmp(m->key, n->key) == 0) {
+					PROBLEM("key %s is stored twice", n->key);
+					break;
+				}
+		}
+	}
+	if (found != c->count)
+		PROBLEM("count says %zu entries, the chains hold %zu", c->count, found);
+#undef PROBLEM
+	return problems;
+}

@@ -1,0 +1,215 @@
+/*
+ * fixed/cache.c: the payment cache, safe under any number of threads.
+ *
+ * The map is a table of bucket chains that doubles when it holds as many
+ * entries as it has buckets. One reader-writer lock guards all of it: the
+ * table pointer, its size, every chain, every response and the count.
+ * Why that is enough: a get only reads, so gets may overlap each other, and
+ * every put, grow and evict holds the lock exclusively, so no reader ever
+ * sees a chain half linked, a response half copied or a table being freed.
+ * (Whether one lock is fast enough is a question for the benchmarks, not
+ * for correctness.)
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache.h"
+#include "hash.h"
+#include "racepoint.h"
+
+struct cache_node {
+	struct cache_node *next;
+	char key[CACHE_USER_ID_MAX];
+	struct cache_response resp;
+};
+
+struct cache {
+	pthread_rwlock_t lock; /* guards every field below and every node */
+	struct cache_node **buckets;
+	size_t nbuckets; /* a power of two */
+	size_t count;
+};
+
+struct cache *cache_create(size_t initial_buckets)
+{
+	struct cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	size_t n = 1;
+	while (n < initial_buckets)
+		n *= 2;
+	c->buckets = calloc(n, sizeof(c->buckets[0]));
+	if (!c->buckets) {
+		free(c);
+		return NULL;
+	}
+	c->nbuckets = n;
+	pthread_rwlock_init(&c->lock, NULL);
+	return c;
+}
+
+void cache_destroy(struct cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_node *n = c->buckets[i];
+		while (n) {
+			struct cache_node *next = n->next;
+			free(n);
+			n = next;
+		}
+	}
+	free(c->buckets);
+	pthread_rwlock_destroy(&c->lock);
+	free(c);
+}
+
+static int key_ok(const char *user_id)
+{
+	return strlen(user_id) < CACHE_USER_ID_MAX;
+}
+
+/* The address of the link that points at user_id's node (or at NULL). */
+static struct cache_node **find_link(struct cache *c, const char *user_id)
+{
+	struct cache_node **link = &c->buckets[hash_str(user_id) & (c->nbuckets - 1)];
+	while (*link && strcmp((*link)->key, user_id) != 0)
+		link = &(*link)->next;
+	return link;
+}
+
+bool cache_get(struct cache *c, const char *user_id, struct cache_response *out)
+{
+	if (!key_ok(user_id))
+		return false;
+	pthread_rwlock_rdlock(&c->lock);
+	struct cache_node *n = *find_link(c, user_id);
+	RACE_POINT("cache.get.window");
+	if (n)
+		*out = n->resp; /* copied under the lock: no half-written response */
+	pthread_rwlock_unlock(&c->lock);
+	return n != NULL;
+}
+
+/* Moves every node into a table twice as large. Caller holds the write lock. */
+static void cache_grow(struct cache *c)
+{
+	size_t nb = c->nbuckets * 2;
+	struct cache_node **nt = calloc(nb, sizeof(nt[0]));
+	if (!nt)
+		return; /* keep the old table: longer chains, still correct */
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		struct cache_node *n = c->buckets[i];
+		while (n) {
+			struct cache_node *next = n->next;
+			size_t j = hash_str(n->key) & (nb - 1);
+			n->next = nt[j];
+			nt[j] = n;
+			n = next;
+		}
+	}
+	RACE_POINT("cache.grow.window");
+	free(c->buckets);
+	c->buckets = nt;
+	c->nbuckets = nb;
+}
+
+bool cache_put(struct cache *c, const char *user_id, const struct cache_response *resp)
+{
+	if (!key_ok(user_id))
+		return false;
+	/* Allocate before locking: malloc is slow and needs no lock of ours. */
+	struct cache_node *fresh = malloc(sizeof(*fresh));
+	if (!fresh)
+		return false;
+	pthread_rwlock_wrlock(&c->lock);
+	struct cache_node **link = find_link(c, user_id);
+	RACE_POINT("cache.put.window");
+	if (*link) {
+		(*link)->resp = *resp;
+	} else {
+		snprintf(fresh->key, sizeof(fresh->key), "%s", user_id);
+		fresh->resp = *resp;
+		fresh->next = NULL;
+		*link = fresh;
+		fresh = NULL;
+		if (++c->count > c->nbuckets)
+			cache_grow(c);
+	}
+	pthread_rwlock_unlock(&c->lock);
+	free(fresh); /* unused when the key was already there */
+	return true;
+}
+
+bool cache_evict(struct cache *c, const char *user_id)
+{
+	if (!key_ok(user_id))
+		return false;
+	pthread_rwlock_wrlock(&c->lock);
+	struct cache_node **link = find_link(c, user_id);
+	struct cache_node *n = *link;
+	RACE_POINT("cache.evict.window");
+	if (n) {
+		*link = n->next;
+		c->count--;
+	}
+	pthread_rwlock_unlock(&c->lock);
+	free(n); /* unlinked under the lock, so no other thread can reach it */
+	return n != NULL;
+}
+
+size_t cache_count(struct cache *c)
+{
+	pthread_rwlock_rdlock(&c->lock);
+	size_t n = c->count;
+	pthread_rwlock_unlock(&c->lock);
+	return n;
+}
+
+size_t cache_buckets(struct cache *c)
+{
+	pthread_rwlock_rdlock(&c->lock);
+	size_t n = c->nbuckets;
+	pthread_rwlock_unlock(&c->lock);
+	return n;
+}
+
+/*
+ * Walks every chain once. A chain longer than the count allows is taken
+ * to be a loop (a lost update of a link can make one) and stops the walk.
+ */
+int cache_check(struct cache *c, char *err, size_t errlen)
+{
+	int problems = 0;
+	size_t found = 0;
+	size_t limit = c->count + 1000000; /* more nodes than this: a loop */
+	if (errlen)
+		err[0] = '\0';
+#define PROBLEM(...)                                                   \
+	do {                                                           \
+		if (problems++ == 0 && errlen)                         \
+			snprintf(err, errlen, __VA_ARGS__);            \
+	} while (0)
+	for (size_t i = 0; i < c->nbuckets; i++) {
+		for (struct cache_node *n = c->buckets[i]; n; n = n->next) {
+			if (++found > limit) {
+				PROBLEM("bucket %zu: chain does not end (a loop)", i);
+				return problems;
+			}
+			if ((hash_str(n->key) & (c->nbuckets - 1)) != i)
+				PROBLEM("key %s is in bucket %zu, not its own", n->key, i);
+			for (struct cache_node *m = n->next; m; m = m->next)
+				if (strcmp(m->key, n->key) == 0) {
+					PROBLEM("key %s is stored twice", n->key);
+					break;
+				}
+		}
+	}
+	if (found != c->count)
+		PROBLEM("count says %zu entries, the chains hold %zu", c->count, found);
+#undef PROBLEM
+	return problems;
+}

@@ -1,0 +1,68 @@
+#!/bin/sh
+# deps.sh: make sure the Debian packages racelab needs are installed.
+#
+# Run by the first make target that needs them; safe to run again (it only
+# asks dpkg what is missing). As root it installs what is missing with
+# apt-get; as anyone else it prints the one apt-get line to run and exits 2.
+set -eu
+
+usage() {
+	cat <<'USAGE'
+usage: scripts/deps.sh [--check] [--list]
+
+Installs the Debian packages racelab needs (as root), or names the
+apt-get line to run (as anyone else, exit 2).
+
+  --check   only report what is missing; never install (exit 2 if any)
+  --list    print the package list and exit
+  RACELAB_DEPS_EXTRA="pkg ..."  also require these packages (for tests)
+USAGE
+}
+
+# What each package is for:
+#   make gcc           build; gcc also gives the gcc ThreadSanitizer flavour
+#   libtsan2           gcc's ThreadSanitizer runtime
+#   clang libclang-rt-14-dev   clang and its ThreadSanitizer runtime
+#   valgrind           Helgrind (and DRD)
+#   gdb                walkthroughs and hang stacks
+#   libcmocka-dev      unit tests
+#   libnuma-dev numactl   topology, pinning and memory placement
+#   python3            the trial runner, parsers and report
+#   util-linux         setpriv and taskset, used by the tests
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
+
+check_only=0
+for arg in "$@"; do
+	case "$arg" in
+	-h | --help) usage; exit 0 ;;
+	--check) check_only=1 ;;
+	--list) echo $PACKAGES ${RACELAB_DEPS_EXTRA:-}; exit 0 ;;
+	*) echo "deps.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
+	esac
+done
+
+missing=""
+for p in $PACKAGES ${RACELAB_DEPS_EXTRA:-}; do
+	status=$(dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null || true)
+	case "$status" in
+	ii*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+missing=${missing# }
+
+[ -z "$missing" ] && exit 0
+
+if [ "$check_only" = 1 ] || [ "$(id -u)" != 0 ]; then
+	echo "racelab: missing packages: $missing; as root, run: apt-get update && apt-get install -y $missing" >&2
+	exit 2
+fi
+
+echo "racelab: installing $missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+# shellcheck disable=SC2086
+if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
+	echo "racelab: apt-get install failed for: $missing" >&2
+	exit 2
+fi

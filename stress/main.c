@@ -1,0 +1,483 @@
+/*
+ * main.c: racelab-stress, the stress driver.
+ *
+ * Runs a lab's scenario K times (trials). Each trial runs rounds of the
+ * lab's workload on pinned threads released by a start barrier, checks the
+ * lab's invariants and prints one JSON line (the program's part of the
+ * trial record) on stdout and one human line on stderr.
+ *
+ * Exit status: 0 every trial clean, 1 a trial saw a violation, 2 bad
+ * arguments or input, 3 a trial passed its time limit (a hang).
+ */
+#define _GNU_SOURCE /* clock_gettime, getopt_long, glob */
+#include <errno.h>
+#include <getopt.h>
+#include <glob.h>
+#include <numa.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jsonw.h"
+#include "scenario.h"
+#include "stress.h"
+#include "topo.h"
+
+#ifndef RACELAB_VARIANT
+#define RACELAB_VARIANT "fixed"
+#endif
+#ifndef RACELAB_FLAVOUR
+#define RACELAB_FLAVOUR "release"
+#endif
+
+static const struct stress_lab *const stress_labs[] = {&stress_lab1};
+#define NLABS ((int)(sizeof(stress_labs) / sizeof(stress_labs[0])))
+
+/* Scenario keys the driver reads, and keys that are for the scripts. */
+static const char *const driver_keys[] = {
+	"lab", "threads", "ops", "rounds", "duration_ms", "seed", "pinning", "cpus", "mem_node",
+	"time_limit_s", "stop_on_symptom", "title", "broken_modules", "race_file",
+	"race_functions", "race_points", "trials", NULL};
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("racelab-stress: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	exit(2);
+}
+
+static void usage(void)
+{
+	puts("usage: racelab-stress --scenario FILE | --lab N  [options]\n"
+	     "\n"
+	     "Runs a lab's scenario on pinned threads and checks its invariants.\n"
+	     "Prints one JSON trial record per trial on stdout, one summary line on stderr.\n"
+	     "Values come from the scenario file; these options override them.\n"
+	     "\n"
+	     "  --scenario FILE     the lab's scenario file (labs/lab-N-*/scenario.conf)\n"
+	     "  --lab N             find labs/lab-N-*/scenario.conf from the current folder\n"
+	     "  --profile NAME      apply NAME.* keys of the scenario (tsan, valgrind)\n"
+	     "  --threads N         worker threads (1-256)\n"
+	     "  --ops N             operations per thread per round\n"
+	     "  --rounds N          rounds per trial\n"
+	     "  --duration-ms MS    keep running rounds until MS milliseconds passed\n"
+	     "  --trials K          trials to run (default 1)\n"
+	     "  --seed S            seed of trial 1 (trial k uses S+k-1); 0 picks one\n"
+	     "  --pin POLICY        spread, compact, same-cpu, none, or list (with --cpus)\n"
+	     "  --cpus LIST         pin to these CPUs in turn, e.g. 0,1 or 0-3\n"
+	     "  --mem-node N        allocate the shared structure on NUMA node N\n"
+	     "  --time-limit S      a trial running longer is a hang (exit 3)\n"
+	     "  --set KEY=VALUE     override one of the lab's own scenario keys\n"
+	     "  --topology          print the topology and the placement, then exit\n"
+	     "  --topology-desc D   with --topology: place on a described topology,\n"
+	     "                      e.g. '0:0-3;1:4-7' (node:cpus;...)\n"
+	     "  --quiet             no summary line\n"
+	     "  -h, --help          this text");
+}
+
+static long parse_long(const char *opt, const char *v, long min, long max)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < min || n > max)
+		die("%s must be a whole number from %ld to %ld (got '%s')", opt, min, max, v);
+	return n;
+}
+
+/* A scenario value, overridden by the command line when cli is set. */
+static const char *pick(const char *cli, const struct scenario *sc, const char *profile,
+                        const char *key)
+{
+	return cli ? cli : scenario_get(sc, profile, key);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* "0-1" for the CPUs of node (all nodes when node < 0). */
+static void format_cpus(const struct topo *t, int node, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < t->ncpus; i++) {
+		if (node >= 0 && t->cpu_node[i] != node)
+			continue;
+		int j = i;
+		while (j + 1 < t->ncpus && t->cpu[j + 1] == t->cpu[j] + 1 &&
+		       (node < 0 || t->cpu_node[j + 1] == node))
+			j++;
+		int w = j > i ? snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "",
+		                         t->cpu[i], t->cpu[j])
+		              : snprintf(buf + used, len - used, "%s%d", used ? "," : "", t->cpu[i]);
+		if (w < 0 || (size_t)w >= len - used)
+			return;
+		used += (size_t)w;
+		i = j;
+	}
+}
+
+static void format_topology(const struct topo *t, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (int n = 0; n < t->nnodes && used < len; n++) {
+		char cpus[512];
+		format_cpus(t, t->node[n], cpus, sizeof(cpus));
+		int w = snprintf(buf + used, len - used, "%s%d:%s", n ? ";" : "", t->node[n], cpus);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* The watchdog: a trial that does not finish within its limit is a hang.
+ * The main thread marks the trial done under the mutex; the watchdog waits
+ * on the condition with a deadline, so it never reads a flag unlocked. */
+struct watchdog {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	double limit_s;
+	char record[1024]; /* the hang record, prepared before the trial */
+};
+
+static void *watchdog_main(void *p)
+{
+	struct watchdog *w = p;
+	struct timespec deadline;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += (time_t)w->limit_s;
+	pthread_mutex_lock(&w->mu);
+	int rc = 0;
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cv, &w->mu, &deadline);
+	int hung = !w->done;
+	pthread_mutex_unlock(&w->mu);
+	if (hung) {
+		fputs(w->record, stdout);
+		fflush(stdout);
+		fprintf(stderr, "racelab-stress: trial passed its %.0f s time limit: a hang\n",
+		        w->limit_s);
+		_exit(3);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *o_scenario = NULL, *o_lab = NULL, *o_profile = NULL, *o_threads = NULL,
+		   *o_ops = NULL, *o_rounds = NULL, *o_duration = NULL, *o_trials = NULL,
+		   *o_seed = NULL, *o_pin = NULL, *o_cpus = NULL, *o_mem = NULL, *o_limit = NULL,
+		   *o_desc = NULL;
+	int show_topology = 0, quiet = 0;
+	struct stress_run run;
+	memset(&run, 0, sizeof(run));
+
+	static const struct option opts[] = {
+		{"scenario", 1, 0, 's'},  {"lab", 1, 0, 'l'},     {"profile", 1, 0, 'P'},
+		{"threads", 1, 0, 't'},   {"ops", 1, 0, 'o'},     {"rounds", 1, 0, 'r'},
+		{"duration-ms", 1, 0, 'd'}, {"trials", 1, 0, 'k'}, {"seed", 1, 0, 'S'},
+		{"pin", 1, 0, 'p'},       {"cpus", 1, 0, 'c'},    {"mem-node", 1, 0, 'm'},
+		{"time-limit", 1, 0, 'T'}, {"set", 1, 0, 'x'},    {"topology", 0, 0, 'Y'},
+		{"topology-desc", 1, 0, 'D'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
+		{0, 0, 0, 0}};
+	int ch;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': o_scenario = optarg; break;
+		case 'l': o_lab = optarg; break;
+		case 'P': o_profile = optarg; break;
+		case 't': o_threads = optarg; break;
+		case 'o': o_ops = optarg; break;
+		case 'r': o_rounds = optarg; break;
+		case 'd': o_duration = optarg; break;
+		case 'k': o_trials = optarg; break;
+		case 'S': o_seed = optarg; break;
+		case 'p': o_pin = optarg; break;
+		case 'c': o_cpus = optarg; break;
+		case 'm': o_mem = optarg; break;
+		case 'T': o_limit = optarg; break;
+		case 'D': o_desc = optarg; break;
+		case 'Y': show_topology = 1; break;
+		case 'q': quiet = 1; break;
+		case 'x':
+			if (!strchr(optarg, '=') || run.nset == STRESS_MAX_SETS)
+				die("--set takes KEY=VALUE (got '%s')", optarg);
+			run.set[run.nset++] = optarg;
+			break;
+		case 'h': usage(); return 0;
+		default:
+			die("unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s' (try --help)", argv[optind]);
+
+	/* The scenario file: given, or found from the lab number. */
+	char found[512];
+	if (!o_scenario) {
+		if (!o_lab)
+			die("give --scenario FILE or --lab N (try --help)");
+		long n = parse_long("--lab", o_lab, 1, 99);
+		char pattern[64];
+		snprintf(pattern, sizeof(pattern), "labs/lab-%ld-*/scenario.conf", n);
+		glob_t g;
+		if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc != 1)
+			die("unknown lab %ld: no %s here", n, pattern);
+		snprintf(found, sizeof(found), "%s", g.gl_pathv[0]);
+		globfree(&g);
+		o_scenario = found;
+	}
+	static struct scenario sc;
+	char err[512];
+	/* The known keys are the driver's and every lab's (checked per lab below). */
+	const char *known[128];
+	int nk = 0;
+	for (int i = 0; driver_keys[i]; i++)
+		known[nk++] = driver_keys[i];
+	for (int l = 0; l < NLABS; l++)
+		for (int i = 0; stress_labs[l]->params[i] && nk < 127; i++)
+			known[nk++] = stress_labs[l]->params[i];
+	known[nk] = NULL;
+	if (scenario_load(&sc, o_scenario, known, err, sizeof(err)) != 0)
+		die("%s", err);
+	run.sc = &sc;
+	run.profile = o_profile;
+
+	const char *v = pick(o_lab, &sc, NULL, "lab");
+	if (!v)
+		die("%s: no 'lab = N' line", o_scenario);
+	long labno = parse_long("lab", v, 1, 99);
+	const struct stress_lab *lab = NULL;
+	for (int l = 0; l < NLABS; l++)
+		if (stress_labs[l]->id == labno)
+			lab = stress_labs[l];
+	if (!lab)
+		die("unknown lab %ld: this driver runs lab 1 only", labno);
+
+	v = pick(o_threads, &sc, o_profile, "threads");
+	run.threads = (int)parse_long("threads", v ? v : "2", 1, STRESS_MAX_THREADS);
+	v = pick(o_ops, &sc, o_profile, "ops");
+	run.ops = parse_long("ops", v ? v : "100000", 1, 1000000000L);
+	v = pick(o_rounds, &sc, o_profile, "rounds");
+	run.rounds = (int)parse_long("rounds", v ? v : "1", 1, 1000000);
+	v = pick(o_duration, &sc, o_profile, "duration_ms");
+	run.duration_ms = parse_long("duration_ms", v ? v : "0", 0, 86400000L);
+	v = scenario_get(&sc, o_profile, "stop_on_symptom");
+	run.stop_on_symptom = (int)parse_long("stop_on_symptom", v ? v : "1", 0, 1);
+	v = pick(o_trials, &sc, o_profile, "trials");
+	long trials = parse_long("trials", v ? v : "1", 1, 1000000);
+	v = pick(o_seed, &sc, o_profile, "seed");
+	uint64_t seed = strtoull(v ? v : "0", NULL, 10);
+	if (v && parse_long("seed", v, 0, 0x7fffffffffffffffL) < 0)
+		die("seed must not be negative");
+	v = pick(o_limit, &sc, o_profile, "time_limit_s");
+	long limit = parse_long("time_limit_s", v ? v : "60", 1, 86400);
+	if (lab->prepare(&run, err, sizeof(err)) != 0)
+		die("%s", err);
+	/* A --set for a key that this lab does not have is a typo. */
+	for (int i = 0; i < run.nset; i++) {
+		int ok = 0;
+		for (int j = 0; lab->params[j]; j++)
+			ok |= strncmp(run.set[i], lab->params[j], strlen(lab->params[j])) == 0 &&
+			      run.set[i][strlen(lab->params[j])] == '=';
+		if (!ok)
+			die("--set %s: lab %d has no such key", run.set[i], lab->id);
+	}
+
+	/* Topology and placement. */
+	static struct topo topo;
+	if (o_desc) {
+		if (!show_topology)
+			die("--topology-desc only goes with --topology (it cannot pin real threads)");
+		if (topo_describe(&topo, o_desc, err, sizeof(err)) != 0)
+			die("--topology-desc: %s", err);
+	} else if (topo_read(&topo, err, sizeof(err)) != 0) {
+		die("cannot read the topology: %s", err);
+	}
+	v = pick(o_pin, &sc, o_profile, "pinning");
+	const char *cpus_v = pick(o_cpus, &sc, o_profile, "cpus");
+	enum topo_policy policy;
+	if (o_cpus && !o_pin)
+		policy = TOPO_LIST; /* --cpus alone means: pin to these */
+	else if (topo_policy_parse(v ? v : "spread", &policy) != 0)
+		die("unknown pinning '%s' (spread, compact, same-cpu, none, list)", v);
+	int list[TOPO_MAX_CPUS], nlist = 0;
+	if (policy == TOPO_LIST) {
+		if (!cpus_v)
+			die("pinning 'list' needs --cpus LIST");
+		nlist = topo_parse_cpulist(cpus_v, list, TOPO_MAX_CPUS, err, sizeof(err));
+		if (nlist < 0)
+			die("bad CPU list '%s': %s", cpus_v, err);
+	}
+	if (topo_place(&topo, policy, list, nlist, run.threads, run.cpu, err, sizeof(err)) != 0)
+		die("cannot place %d threads: %s", run.threads, err);
+	char desc[1024];
+	format_topology(&topo, desc, sizeof(desc));
+
+	v = pick(o_mem, &sc, o_profile, "mem_node");
+	long mem_node = -1;
+	if (v && strcmp(v, "none") != 0) {
+		mem_node = parse_long("mem_node", v, 0, TOPO_MAX_NODES - 1);
+		if (!topo_has_node(&topo, (int)mem_node))
+			die("mem_node %ld: no such node here (topology %s)", mem_node, desc);
+	}
+
+	if (show_topology) {
+		printf("topology: %d node%s, %d CPU%s (%s)\n", topo.nnodes, topo.nnodes == 1 ? "" : "s",
+		       topo.ncpus, topo.ncpus == 1 ? "" : "s", desc);
+		printf("placement: %s, %d thread%s\n", topo_policy_name(policy), run.threads,
+		       run.threads == 1 ? "" : "s");
+		for (int i = 0; i < run.threads; i++) {
+			if (run.cpu[i] < 0)
+				printf("  thread %d: not pinned\n", i);
+			else
+				printf("  thread %d: cpu %d (node %d)\n", i, run.cpu[i],
+				       topo_node_of(&topo, run.cpu[i]));
+		}
+		if (mem_node >= 0)
+			printf("memory: node %ld\n", mem_node);
+		return 0;
+	}
+
+	/* Memory placement: threads inherit the main thread's policy, so the
+	 * shared structure and everything the threads allocate prefer the node. */
+	if (mem_node >= 0) {
+		if (numa_available() < 0)
+			die("--mem-node needs NUMA support, which this kernel does not offer");
+		numa_set_preferred((int)mem_node);
+	}
+
+	if (seed == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = ((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 20) ^ (uint64_t)ts.tv_sec) &
+		       0x7fffffffffffULL;
+		if (seed == 0)
+			seed = 1;
+	}
+
+	const char *build = strncmp(RACELAB_VARIANT, "broken", 6) == 0 ? "broken" : "fixed";
+	int any_violation = 0;
+	for (long k = 0; k < trials; k++) {
+		run.seed = seed + (uint64_t)k;
+		struct stress_result res;
+		memset(&res, 0, sizeof(res));
+		struct jsonw w;
+		if (jw_open(&w) != 0)
+			die("out of memory");
+
+		/* The common head of the record, also used for the hang record. */
+		jw_begin(&w, NULL);
+		jw_int(&w, "lab", lab->id);
+		jw_str(&w, "variant", RACELAB_VARIANT);
+		jw_str(&w, "build", build);
+		jw_str(&w, "flavour", RACELAB_FLAVOUR);
+		jw_int(&w, "trial", k + 1);
+		jw_int(&w, "threads", run.threads);
+		jw_str(&w, "pinning", topo_policy_name(policy));
+		jw_begin_array(&w, "cpus");
+		for (int i = 0; i < run.threads; i++)
+			jw_int(&w, NULL, run.cpu[i]);
+		jw_end_array(&w);
+		if (mem_node >= 0)
+			jw_int(&w, "mem_node", mem_node);
+		else
+			jw_null(&w, "mem_node");
+		jw_begin(&w, "topology");
+		jw_int(&w, "nodes", topo.nnodes);
+		jw_int(&w, "cpus", topo.ncpus);
+		jw_str(&w, "desc", desc);
+		jw_end(&w);
+		jw_int(&w, "seed", (int64_t)run.seed);
+		jw_int(&w, "ops", run.ops);
+		jw_int(&w, "time_limit_s", limit);
+		fflush(w.f);
+
+		static struct watchdog wd;
+		pthread_mutex_init(&wd.mu, NULL);
+		pthread_cond_init(&wd.cv, NULL);
+		wd.done = 0;
+		wd.limit_s = (double)limit;
+		snprintf(wd.record, sizeof(wd.record), "%.*s,\"outcome\":\"hang\",\"manifested\":true,"
+		         "\"invariants\":null}\n", (int)(w.len < 900 ? w.len : 900), w.buf);
+		pthread_t wt;
+		if (pthread_create(&wt, NULL, watchdog_main, &wd) != 0)
+			die("cannot start the watchdog thread");
+
+		double t0 = now_s();
+		int rounds = 0;
+		for (;;) {
+			if (lab->round(&run, rounds + 1, &res, err, sizeof(err)) != 0)
+				die("%s", err);
+			rounds++;
+			if (run.stop_on_symptom && stress_violations(&res))
+				break;
+			if (rounds >= run.rounds &&
+			    (now_s() - t0) * 1000.0 >= (double)run.duration_ms)
+				break;
+		}
+		double elapsed = now_s() - t0;
+		pthread_mutex_lock(&wd.mu);
+		wd.done = 1;
+		pthread_cond_signal(&wd.cv);
+		pthread_mutex_unlock(&wd.mu);
+		pthread_join(wt, NULL);
+		pthread_cond_destroy(&wd.cv);
+		pthread_mutex_destroy(&wd.mu);
+
+		long bad = stress_violations(&res);
+		any_violation |= bad != 0;
+		jw_int(&w, "rounds", rounds);
+		jw_int(&w, "ops_done", res.ops_done);
+		jw_double(&w, "elapsed_s", elapsed);
+		jw_str(&w, "outcome", bad ? "manifested" : "clean");
+		jw_bool(&w, "manifested", bad != 0);
+		jw_begin(&w, "invariants");
+		for (int i = 0; i < res.ninv; i++)
+			jw_int(&w, res.inv_name[i], res.inv[i]);
+		jw_end(&w);
+		jw_str(&w, "first_violation", bad ? res.first : NULL);
+		jw_end(&w);
+		if (jw_flush(&w, stdout) != 0)
+			die("cannot write the trial record to stdout");
+
+		if (!quiet) {
+			char cpus[256] = "";
+			size_t used = 0;
+			for (int i = 0; i < run.threads && used < sizeof(cpus) - 8; i++)
+				used += (size_t)snprintf(cpus + used, sizeof(cpus) - used, "%s%d",
+				                         i ? "," : "", run.cpu[i]);
+			char what[512] = "clean";
+			if (bad) {
+				size_t u = 0;
+				for (int i = 0; i < res.ninv && u < sizeof(what) - 40; i++)
+					u += (size_t)snprintf(what + u, sizeof(what) - u, "%s%ld %s",
+					                      i ? ", " : "", res.inv[i], res.inv_name[i]);
+			}
+			fprintf(stderr,
+			        "lab %d %s trial %ld/%ld: %s%s (%d threads %s on cpus %s, %d "
+			        "round%s, %.2f s)\n",
+			        lab->id, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "", what,
+			        run.threads, topo_policy_name(policy),
+			        policy == TOPO_NONE ? "any" : cpus, rounds, rounds == 1 ? "" : "s",
+			        elapsed);
+		}
+	}
+	return any_violation ? 1 : 0;
+}
