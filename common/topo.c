@@ -438,19 +438,31 @@ int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nl
 					order[n++] = t->cpu[i];
 			count[k] = n - start[k];
 		}
-		for (int i = 0; i < nthreads; i++) {
-			if (p == TOPO_COMPACT) {
+		if (p == TOPO_COMPACT) {
+			for (int i = 0; i < nthreads; i++)
 				out_cpu[i] = order[i % n];
-			} else {
-				/*
-				 * Neighbouring threads land on different nodes,
-				 * so a two-thread race crosses the interconnect.
-				 * On one node this is cpu[i % ncpus].
-				 */
-				int k = i % t->nnodes;
+			return 0;
+		}
+		/*
+		 * SPREAD: neighbouring threads land on different nodes, so a
+		 * two-thread race crosses the interconnect. A node whose CPUs
+		 * are all taken is skipped, so every CPU gets a thread before
+		 * any gets a second one, even when nodes differ in size. On
+		 * one node this is cpu[i % ncpus].
+		 */
+		int used[TOPO_MAX_NODES] = {0}, k = 0, placed = 0;
 
-				out_cpu[i] = order[start[k] + (i / t->nnodes) % count[k]];
+		for (int i = 0; i < nthreads; i++) {
+			if (placed == n) { /* every CPU has one: start over */
+				memset(used, 0, sizeof(used));
+				placed = 0;
+				k = 0;
 			}
+			while (used[k] == count[k])
+				k = (k + 1) % t->nnodes;
+			out_cpu[i] = order[start[k] + used[k]++];
+			placed++;
+			k = (k + 1) % t->nnodes;
 		}
 		return 0;
 	}

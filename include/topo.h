@@ -58,8 +58,9 @@ int topo_read(struct topo *t, char *err, size_t errlen);
  * Chooses a CPU for each of nthreads (1..TOPO_MAX_THREADS) threads; out_cpu
  * holds nthreads entries. out_cpu[i] is a CPU id, or -1 for TOPO_NONE (which
  * does not look at t). More threads than CPUs wrap around:
- *   SPREAD    thread i on node[i % nnodes], that node's
- *             ((i / nnodes) % its ncpus)-th CPU; one node: cpu[i % ncpus]
+ *   SPREAD    nodes in turn, each giving its next free CPU; a node with
+ *             none free is skipped, so every CPU gets a thread before any
+ *             gets two; then it starts over. One node: cpu[i % ncpus]
  *   COMPACT   node-major order (node[0]'s CPUs, then node[1]'s), i % ncpus
  *   SAME_CPU  cpu[0]
  *   LIST      list[i % nlist]

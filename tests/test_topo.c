@@ -408,11 +408,11 @@ static void test_place_four_nodes(void **state)
 static void test_place_uneven_two_nodes(void **state)
 {
 	/*
-	 * Node 1 has two CPUs, so its threads wrap to 6 again at thread 5
-	 * while 4 and 5 on node 0 are still free: SPREAD alternates nodes
-	 * first and keeps CPUs distinct only as long as each node can.
+	 * Node 1 has only two CPUs. SPREAD alternates nodes while both have
+	 * a free CPU, then fills node 0, and only wraps once all eight CPUs
+	 * have a thread: no CPU gets a second thread while another is idle.
 	 */
-	static const int spread[] = { 0, 6, 1, 7, 2, 6, 3, 7, 4, 6, 5, 7, 0 };
+	static const int spread[] = { 0, 6, 1, 7, 2, 3, 4, 5, 0, 6, 1, 7, 2 };
 	static const int compact[] = { 0, 1, 2, 3, 4, 5, 6, 7, 0, 1 };
 	static const int list_in[] = { 5, 6 };
 	static const int list_out[] = { 5, 6, 5 };
