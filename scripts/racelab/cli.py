@@ -1,0 +1,87 @@
+"""Command-line conventions shared by trials.py and report.py.
+
+Every racelab command exits 2 with exactly one line on stderr when its
+arguments or its input are bad (`trials.py: error: ...`), never with a
+traceback: a student should read what to fix, not where Python was.
+argparse's own error() prints a usage block first, so it is overridden here.
+"""
+
+import argparse
+import sys
+
+
+class Failure(Exception):
+    """A problem the user can fix: reported as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"{self.prog}: error: {message} (try --help)\n")
+        sys.exit(2)
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def non_negative_int(text):
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {value}")
+    return value
+
+
+def positive_float(text):
+    """argparse type: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
+def cpu_list(text):
+    """argparse type: a CPU list such as '0,2-3' -> [0, 2, 3], in the order given.
+
+    The same syntax as the driver's --cpus (topo_parse_cpulist), checked here
+    so a typo fails before any trial runs.
+    """
+    cpus = []
+    for part in text.split(","):
+        lo, dash, hi = part.strip().partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()):
+            raise argparse.ArgumentTypeError(f"'{text}' is not a CPU list like 0,2-3")
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if last < first:
+            raise argparse.ArgumentTypeError(f"'{part}' is a backwards range in '{text}'")
+        cpus.extend(range(first, last + 1))
+    if len(set(cpus)) != len(cpus):
+        raise argparse.ArgumentTypeError(f"'{text}' names a CPU twice")
+    return cpus
+
+
+def run(prog, main, argv=None):
+    """Runs main(argv); turns a Failure into one line and exit 2."""
+    try:
+        return main(argv)
+    except Failure as e:
+        sys.stderr.write(f"{prog}: error: {e}\n")
+        return 2
+    except BrokenPipeError:
+        # `report.py | head` is not an error worth a traceback.
+        return 0

@@ -1,0 +1,84 @@
+"""Stack frames, whichever tool printed them, and the access site in them.
+
+Tools print the same frame in different ways: clang's TSan `file:line:col`,
+gcc's `file:line`, Valgrind a <dir> and a <file>; the path may be absolute,
+`./broken/cache.c` or already `broken/cache.c` depending on the build's
+-ffile-prefix-map. Everything downstream compares repo-relative paths, so
+they are normalised here, once.
+
+The access site of a report is the first frame in the program's own source.
+The frames above it are the tool's interceptors and runtime (no file, files
+under libsanitizer, vg_replace_*.c, hg_intercepts.c) or libc; none of those
+is where the student's code touched memory, and none of them lives under one
+of the source roots, which is the single rule used to skip them.
+"""
+
+# Top-level source directories of the repository: a frame whose file is
+# under one of them is the program's own code.
+SOURCE_ROOTS = ("broken", "fixed", "common", "stress")
+
+STACK_FRAMES_KEPT = 5
+
+
+def repo_relative(path):
+    """'/home/me/racelab/broken/cache.c' -> 'broken/cache.c'; None when the
+    path is not under a source root (libc, the sanitizer runtime...).
+
+    The last root in the path wins, so a checkout that happens to live in a
+    directory called fixed/ still normalises correctly.
+    """
+    if not path:
+        return None
+    parts = path.replace("\\", "/").split("/")
+    for i in range(len(parts) - 2, -1, -1):
+        if parts[i] in SOURCE_ROOTS:
+            return "/".join(parts[i:])
+    return None
+
+
+def frame(function, file, line):
+    """A frame as a dict: own-source files repo-relative, others reduced to
+    their base name (they are not ours, and full paths leak machine names)."""
+    own = repo_relative(file)
+    if own is None and file:
+        file = file.replace("\\", "/").rsplit("/", 1)[-1]
+    return {"function": function or None, "file": own or file or None,
+            "line": line, "own": own is not None}
+
+
+def render(fr):
+    """'cache_put broken/cache.c:88', the form kept in stack_a."""
+    where = fr["file"] or ""
+    if where and fr["line"] is not None:
+        where = f"{where}:{fr['line']}"
+    return f"{fr['function'] or '??'} {where}".rstrip()
+
+
+def site(frames, access=None, size=None, thread=None):
+    """The side of a finding ('a' or 'b'): the first own-source frame plus
+    what the tool said about the access. None when no frame is ours."""
+    for fr in frames:
+        if fr["own"]:
+            return {"access": access, "size": size, "file": fr["file"],
+                    "line": fr["line"], "function": fr["function"], "thread": thread}
+    return None
+
+
+def finding(kind, tool, summary, a_frames, a_info=None, b_frames=None, b_info=None):
+    """A finding record, before matching: matched/pair/race_point are filled
+    in by match.judge() once the lab's declared race site is known."""
+    a_info = a_info or {}
+    b_side = None
+    if b_frames is not None:
+        b_side = site(b_frames, **(b_info or {}))
+    return {
+        "kind": kind,
+        "tool": tool,
+        "summary": summary,
+        "a": site(a_frames, **a_info),
+        "b": b_side,
+        "stack_a": [render(f) for f in a_frames[:STACK_FRAMES_KEPT]],
+        "matched": False,
+        "pair": False,
+        "race_point": None,
+    }

@@ -1,0 +1,132 @@
+"""Trial records: the schema, reading .jsonl files, appending atomically.
+
+One trial is one JSON object on one line (schema "racelab.trial/1"). The
+report reads nothing else, so it can be rerun on old results or on results
+from another machine; a record it cannot trust stops it with file:line
+rather than being skipped, since a silently dropped trial changes a rate.
+
+Results of one (lab, build, tool, config) go to one file,
+DIR/<lab>-<build>-<tool>-<config>.jsonl. A run writes its records to
+DIR/.partial/<run>.jsonl as it goes and adds them to the results file only
+when it has finished, by writing a new file and renaming it over the old
+one: an interrupted run leaves the results file as it was.
+"""
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from .cli import Failure
+from .scenario import shown
+
+SCHEMA = "racelab.trial/1"
+OUTCOMES = ("clean", "manifested", "detected", "hang", "crash", "tool-error")
+
+# The fields the report relies on, and their JSON types.
+_REQUIRED = {
+    "schema": str, "run": str, "trial": int, "lab": int, "build": str,
+    "tool": str, "config": str, "outcome": str, "manifested": bool,
+    "detected": bool, "findings": list,
+}
+
+
+def results_name(lab, build, tool, config):
+    return f"{lab}-{build}-{tool}-{config}.jsonl"
+
+
+def problem(record):
+    """Why a decoded record cannot be used, or None when it can."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for key, kind in _REQUIRED.items():
+        if key not in record:
+            return f"missing field '{key}'"
+        value = record[key]
+        # bool is a subclass of int in Python; a trial number of true is wrong.
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            return f"field '{key}' should be {kind.__name__}"
+    if record["schema"] != SCHEMA:
+        return f"schema '{record['schema']}' is not {SCHEMA}"
+    if record["outcome"] not in OUTCOMES:
+        return f"unknown outcome '{record['outcome']}'"
+    if record["build"] not in ("broken", "fixed"):
+        return f"unknown build '{record['build']}'"
+    for f in record["findings"]:
+        if not isinstance(f, dict) or not isinstance(f.get("kind"), str):
+            return "a finding without a kind"
+    return None
+
+
+def read(path):
+    """Yields the records of one .jsonl file; Failure naming file:line on
+    the first bad one. Blank lines are allowed (an editor's trailing one)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise Failure(f"cannot read {shown(path)}: {getattr(e, 'strerror', None) or e}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise Failure(f"{shown(path)}:{number}: bad JSON ({e.msg})") from None
+        why = problem(record)
+        if why:
+            raise Failure(f"{shown(path)}:{number}: bad trial record: {why}")
+        yield record
+
+
+def read_dir(directory):
+    """All records of all DIR/*.jsonl files (not the .partial ones)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise Failure(f"no results directory {shown(directory)} (run trials first)")
+    for path in sorted(directory.glob("*.jsonl")):
+        yield from read(path)
+
+
+def dumps(record):
+    """One record as one line, keys in the order they were built."""
+    return json.dumps(record, separators=(",", ":")) + "\n"
+
+
+def append_atomically(target, data):
+    """Appends bytes to target so that readers see all of them or none.
+
+    The old content plus the new goes to a temporary file in the same
+    directory, which is then renamed over the target. A lock file keeps two
+    runs that finish at once from losing each other's records.
+    """
+    target = Path(target)
+    with open(target.parent / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        try:
+            old = target.read_bytes() if target.exists() else b""
+            if old and not old.endswith(b"\n"):
+                old += b"\n"
+            with open(tmp, "wb") as out:
+                out.write(old + data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+def write_atomically(target, data):
+    """Writes a whole file so that it is either the old one or the new one."""
+    target = Path(target)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

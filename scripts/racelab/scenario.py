@@ -1,0 +1,119 @@
+"""Where things are, and what a lab's scenario.conf says.
+
+A lab is the directory labs/lab-<N>-<name>/ and its scenario.conf, a file of
+`key = value` lines with '#' comments. The stress driver reads the same file;
+the scripts need only a few keys (race_file, race_functions, time_limit_s,
+threads, pinning) and the profile overrides (`tsan.time_limit_s = 60`).
+
+The repository root is found from this file's location, so the scripts work
+from any directory. Two environment variables exist for the tests, which
+point them at a throw-away tree with a stub binary:
+  RACELAB_ROOT       the repository root (labs/, broken/, ...)
+  RACELAB_BUILD_DIR  the build directory (default: <root>/build)
+"""
+
+import os
+import re
+from pathlib import Path
+
+from .cli import Failure
+
+
+def root():
+    return Path(os.environ.get("RACELAB_ROOT") or Path(__file__).resolve().parents[2])
+
+
+def build_dir():
+    return Path(os.environ.get("RACELAB_BUILD_DIR") or root() / "build")
+
+
+def shown(path):
+    """A path as a person should read it: relative to the current directory
+    when it is below it, so messages and records carry no machine paths."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def lab_dir(lab):
+    """labs/lab-<lab>-*/ for an integer lab number; Failure when there is not
+    exactly one."""
+    found = sorted(p for p in (root() / "labs").glob(f"lab-{lab}-*") if p.is_dir())
+    if not found:
+        raise Failure(f"unknown lab {lab}: no labs/lab-{lab}-*/ directory")
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise Failure(f"lab {lab} is ambiguous: {names}")
+    return found[0]
+
+
+def known_labs():
+    labs = set()
+    for p in (root() / "labs").glob("lab-*-*"):
+        m = re.fullmatch(r"lab-(\d+)-.+", p.name)
+        if m and p.is_dir():
+            labs.add(int(m.group(1)))
+    return labs
+
+
+class Scenario:
+    """The key = value pairs of one scenario.conf, with typed accessors.
+
+    get(key, profile) prefers `<profile>.<key>` over `<key>`, the same rule
+    the driver applies for --profile.
+    """
+
+    def __init__(self, path, values):
+        self.path = path
+        self.values = values
+
+    def get(self, key, profile=None, default=None):
+        if profile and f"{profile}.{key}" in self.values:
+            return self.values[f"{profile}.{key}"]
+        return self.values.get(key, default)
+
+    def require(self, key, profile=None):
+        value = self.get(key, profile)
+        if value is None or value == "":
+            raise Failure(f"{shown(self.path)}: '{key}' is missing")
+        return value
+
+    def number(self, key, profile=None, kind=float):
+        value = self.require(key, profile)
+        try:
+            number = kind(value)
+        except ValueError:
+            raise Failure(f"{shown(self.path)}: '{key}' should be a number, not '{value}'") from None
+        if number <= 0:
+            raise Failure(f"{shown(self.path)}: '{key}' should be positive, not '{value}'")
+        return number
+
+    def words(self, key):
+        return self.require(key).split()
+
+
+def parse(text, path="scenario.conf"):
+    """Parses scenario text into {key: value}. Failure names file:line."""
+    values = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, eq, value = line.partition("=")
+        key = key.strip()
+        if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+            raise Failure(f"{shown(path)}:{number}: expected 'key = value', got '{line}'")
+        values[key] = value.strip()
+    return values
+
+
+def load(lab):
+    """The Scenario of lab number `lab`."""
+    path = lab_dir(lab) / "scenario.conf"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise Failure(f"cannot read {shown(path)}: {e.strerror}") from None
+    return Scenario(path, parse(text, path))

@@ -1,0 +1,224 @@
+"""One trial: run the driver under a tool, read what happened, judge it.
+
+How a trial ended is decided from evidence in a fixed order of trust:
+
+  tool-error  the tool could not start, TSan said FATAL, Valgrind wrote no
+              or broken XML, or complained about itself. Never a detection,
+              and excluded from every rate: the trial measured nothing.
+  hang        killed at the time limit, or the driver's own watchdog said
+              so (outcome "hang", exit 3)
+  detected    at least one finding matched the declared race site
+  crash       killed by a signal, a crash report from the tool, or no
+              result line from the driver at all
+  manifested  the driver's invariant checks failed
+  clean       none of the above
+
+The outcome is the first that applies; the booleans keep the rest (a
+detected trial may also have manifested). A hang or a crash counts as
+manifested: the race did something a user would notice.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from . import match, tsan, valgrind
+from .cli import Failure
+from .tools import command
+
+DRIVER_USAGE_EXIT = 2
+DRIVER_HANG_EXIT = 3
+# Seconds the runner waits past 1.2 x the driver's own time limit before it
+# kills the trial's process group itself.
+KILL_GRACE_S = 5.0
+
+
+def kill_group(proc):
+    """SIGKILL the trial's whole process group (valgrind and its child, or a
+    driver with threads stuck in a lock cycle), then reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def execute(argv, limit_s, cwd):
+    """Runs argv in its own process group with a hard time limit.
+
+    Returns (returncode or None, stdout, stderr, elapsed_s, timed_out,
+    start_error). The child gets its own session so that a Ctrl-C aimed at
+    the runner reaches only the runner, which then kills the group.
+    """
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as e:
+        return None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}"
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=limit_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(proc)
+        out, err = proc.communicate()
+    except BaseException:
+        kill_group(proc)
+        proc.wait()
+        raise
+    return proc.returncode, out, err, time.monotonic() - start, timed_out, None
+
+
+def program_result(stdout):
+    """The driver's JSON result line, or None. It prints exactly one per
+    trial; anything else on stdout is ignored."""
+    result = None
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                candidate = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(candidate, dict) and result is None:
+                result = candidate
+    return result
+
+
+def classify(*, timed_out, returncode, program, findings, tool_error):
+    """Decides a trial's outcome from what was observed. Pure, so every
+    branch is unit-tested. Returns (outcome, manifested, detected, error)."""
+    said = bool(program and program.get("manifested"))
+    if tool_error:
+        return "tool-error", said, False, tool_error
+    hang = (timed_out or (program or {}).get("outcome") == "hang"
+            or returncode == DRIVER_HANG_EXIT)
+    died = returncode is not None and returncode < 0 and not timed_out
+    crash_report = next((f for f in findings if f["kind"] == tsan.CRASH), None)
+    detected = any(f.get("matched") for f in findings)
+    error = None
+    if timed_out:
+        error = "killed at the time limit"
+    elif died:
+        error = f"killed by {signal_name(-returncode)}"
+    elif crash_report:
+        error = f"the tool reported a crash: {crash_report['summary']}"
+    elif program is None and not hang:
+        error = f"no result line from racelab-stress (exit {returncode})"
+    crash = not hang and error is not None
+    manifested = said or hang or crash
+    for outcome, true in (("hang", hang), ("detected", detected), ("crash", crash),
+                          ("manifested", manifested)):
+        if true:
+            return outcome, manifested, detected, error
+    return "clean", False, False, None
+
+
+def signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+class Plan:
+    """Everything that is the same for every trial of one run."""
+
+    def __init__(self, *, run, lab, build, variant, tool, exe, scenario, site,
+                 time_limit_s, threads, pinning, cpus, ops, quiet, config, root, tmpdir):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+
+    def driver_args(self, seed):
+        args = ["--scenario", str(self.scenario), "--seed", str(seed),
+                "--time-limit", str(self.time_limit_s), "--threads", str(self.threads)]
+        if self.tool.profile:
+            args += ["--profile", self.tool.profile]
+        if self.cpus:
+            args += ["--cpus", ",".join(map(str, self.cpus))]
+        else:
+            args += ["--pin", self.pinning]
+        if self.ops:
+            args += ["--ops", str(self.ops)]
+        if self.quiet:
+            args.append("--quiet")
+        return args
+
+    def hard_limit_s(self):
+        """The driver's own watchdog fires at time_limit_s and still prints
+        its result; the runner kills only what that watchdog cannot stop
+        (a tool stuck at startup or exit), a little later."""
+        return self.time_limit_s * 1.2 + KILL_GRACE_S
+
+
+def run_trial(plan, number, seed):
+    """Runs trial `number` (1-based). Returns (record, raw_report): raw_report
+    is the tool's own output (TSan stderr or Valgrind XML, bytes), or None."""
+    tool = plan.tool
+    xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
+    argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
+    code, out, err, elapsed, timed_out, start_error = execute(argv, plan.hard_limit_s(), plan.root)
+    stderr_text = err.decode("utf-8", "replace")
+    program = program_result(out.decode("utf-8", "replace"))
+
+    if (start_error is None and not timed_out and code == DRIVER_USAGE_EXIT
+            and program is None):
+        last = next((l for l in reversed(stderr_text.splitlines()) if l.strip()), "no message")
+        last = last.strip().removeprefix("racelab-stress: ")
+        raise Failure(f"racelab-stress rejected the arguments: {last}")
+
+    findings, tool_error, raw = [], start_error, None
+    if tool.report == "tsan":
+        findings, fatal = tsan.parse(stderr_text, tool.name)
+        tool_error = tool_error or fatal
+        raw = err
+    elif tool.report == "valgrind-xml" and start_error is None:
+        try:
+            with open(xml_file, "rb") as f:
+                raw = f.read()
+            os.unlink(xml_file)
+        except FileNotFoundError:
+            raw = b""
+        findings, xml_problem = valgrind.parse(raw, tool.name)
+        own = valgrind.own_failure(stderr_text)
+        # Killed at the time limit, the XML is cut short: expected, not a failure.
+        tool_error = own or (None if timed_out else xml_problem)
+    for f in findings:
+        match.judge(f, plan.site)
+
+    outcome, manifested, detected, error = classify(
+        timed_out=timed_out, returncode=code, program=program,
+        findings=findings, tool_error=tool_error)
+    program = program or {}
+    record = {
+        "schema": "racelab.trial/1",
+        "run": plan.run,
+        "trial": number,
+        "lab": plan.lab,
+        "build": plan.build,
+        "variant": plan.variant,
+        "tool": tool.name,
+        "flavour": tool.flavour,
+        "config": plan.config,
+        "threads": program.get("threads", plan.threads),
+        "pinning": program.get("pinning", "list" if plan.cpus else plan.pinning),
+        "cpus": program.get("cpus", plan.cpus),
+        "seed": program.get("seed", seed),
+        "time_limit_s": plan.time_limit_s,
+        "outcome": outcome,
+        "manifested": manifested,
+        "detected": detected,
+        "exit": {"code": code if code is not None and code >= 0 else None,
+                 "signal": signal_name(-code) if code is not None and code < 0 else None},
+        "elapsed_s": round(elapsed, 3),
+        "invariants": program.get("invariants"),
+        "program": program or None,
+        "findings": findings,
+        "findings_total": len(findings),
+        "findings_matched": sum(1 for f in findings if f["matched"]),
+        "error": error,
+    }
+    return record, raw

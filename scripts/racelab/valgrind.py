@@ -1,0 +1,165 @@
+"""Helgrind and DRD XML (valgrind --xml=yes --xml-file=F) -> finding records.
+
+Valgrind's text output interleaves with the program's stderr and changes
+between versions; its XML (protocol 4) does not, so only the XML is read.
+
+An <error> is a sequence of children: <kind>, <xwhat> (or DRD's <what>),
+the first <stack> (the access being reported), then pairs of <xauxwhat> /
+<auxwhat> and <stack>. In a Helgrind race the stack after the auxwhat
+"This conflicts with a previous write of size 8 by thread #2" is the other
+access, so each stack is attributed to the text just before it.
+DRD reports a race as <kind>ConflictingAccess</kind> with only the current
+stack (the other side is a segment, not an access): b is null.
+
+The XML is read with a pull parser, so a file cut short (a trial killed at
+its time limit) still yields the errors written before the cut. Whether
+Valgrind itself worked is a separate question (see parse()).
+"""
+
+import re
+import xml.etree.ElementTree as ET
+
+from . import frames
+
+CRASH = "crash"
+
+KINDS = {
+    "Race": "data-race",                    # Helgrind
+    "ConflictingAccess": "data-race",       # DRD
+    "LockOrder": "lock-order-inversion",
+    "UnlockUnlocked": "unlock-of-an-unlocked-mutex",
+    "UnlockForeign": "unlock-by-a-wrong-thread",
+    "UnlockBogus": "unlock-of-an-invalid-mutex",
+    "PthAPIerror": "pthread-api-error",
+    "Misc": "misc",
+}
+
+# Helgrind: "... during read of size 8 at 0x.. by thread #3";
+# DRD: "Conflicting load by thread 3 at 0x0010c038 size 8".
+_ACCESS = re.compile(r"\b(read|write|load|store)\b.*?\bsize (\d+)")
+_THREAD = re.compile(r"thread #?(\d+)", re.IGNORECASE)
+
+
+def kind_name(kind):
+    """Valgrind's <kind> -> a finding kind; unknown ones in kebab case."""
+    return KINDS.get(kind) or re.sub(r"(?<!^)(?=[A-Z])", "-", kind).lower()
+
+
+def _text(elem, tag):
+    """The text of <tag> or of <tag><text>, stripped; '' when absent."""
+    child = elem.find(tag)
+    if child is None:
+        return ""
+    inner = child.find("text")
+    return ((inner.text if inner is not None else child.text) or "").strip()
+
+
+def _stack(elem):
+    result = []
+    for fr in elem.findall("frame"):
+        directory, file = fr.findtext("dir"), fr.findtext("file")
+        path = f"{directory}/{file}" if directory and file else file
+        if not path and fr.findtext("obj"):  # no debug info: name the object
+            path = fr.findtext("obj")
+        line = fr.findtext("line")
+        result.append(frames.frame(fr.findtext("fn"), path,
+                                   int(line) if line and line.isdigit() else None))
+    return result
+
+
+def _access_info(text):
+    info = {}
+    m = _ACCESS.search(text)
+    if m:
+        info["access"] = {"load": "read", "store": "write"}.get(m.group(1), m.group(1))
+        info["size"] = int(m.group(2))
+    m = _THREAD.search(text)
+    if m:
+        info["thread"] = f"#{m.group(1)}"
+    return info
+
+
+def _error_finding(err, tool):
+    kind = err.findtext("kind") or "unknown"
+    what = _text(err, "xwhat") or _text(err, "what")
+    stacks, last_text = [], what
+    for child in err:
+        if child.tag in ("xauxwhat", "auxwhat"):
+            last_text = (child.findtext("text") or child.text or "").strip()
+        elif child.tag == "stack":
+            stacks.append((last_text, _stack(child)))
+    if not stacks:
+        return frames.finding(kind_name(kind), tool, what, [])
+    a_text, a_frames = stacks[0]
+    b = None
+    if kind == "Race":
+        b = next(((t, s) for t, s in stacks[1:] if "conflicts with a previous" in t), None)
+    elif kind == "LockOrder" and len(stacks) > 1:
+        b = stacks[1]
+    a_info = _access_info(a_text) if kind in ("Race", "ConflictingAccess") else {}
+    b_info = _access_info(b[0]) if b and kind == "Race" else {}
+    if kind == "LockOrder":
+        a_info, b_info = {"access": "lock"}, {"access": "lock"}
+    return frames.finding(kind_name(kind), tool, what, a_frames, a_info,
+                          b[1] if b else None, b_info if b else None)
+
+
+def _signal_finding(sig, tool):
+    name = sig.findtext("signame") or "signal"
+    event = sig.findtext("event") or ""
+    stack = sig.find("stack")
+    return frames.finding(CRASH, tool, f"{name}: {event}".rstrip(": "),
+                          _stack(stack) if stack is not None else [])
+
+
+def parse(data, tool="helgrind"):
+    """Parses Valgrind XML (bytes or str).
+
+    Returns (findings, problem): problem is None when the XML is complete
+    and says FINISHED, else a one-line reason ('no XML', 'invalid XML: ...',
+    'Valgrind did not finish'). The findings are what could be read either
+    way; the caller decides whether a problem is a tool error (it is not
+    when the trial was killed at its time limit).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if not data or not data.strip():
+        return [], "Valgrind wrote no XML"
+    parser = ET.XMLPullParser(events=("start", "end"))
+    findings, finished, depth, problem = [], False, 0, None
+    try:
+        parser.feed(data)
+        parser.close()
+    except ET.ParseError as e:
+        problem = f"invalid Valgrind XML ({e})"
+    try:
+        for event, elem in parser.read_events():
+            if event == "start":
+                depth += 1
+                continue
+            depth -= 1
+            if depth != 1:  # only direct children of <valgrindoutput>
+                continue
+            if elem.tag == "error":
+                findings.append(_error_finding(elem, tool))
+            elif elem.tag == "fatal_signal":
+                findings.append(_signal_finding(elem, tool))
+            elif elem.tag == "status" and elem.findtext("state") == "FINISHED":
+                finished = True
+    except ET.ParseError as e:  # pragma: no cover - events already parsed
+        problem = problem or f"invalid Valgrind XML ({e})"
+    if problem is None and not finished:
+        problem = "Valgrind did not finish (no FINISHED status)"
+    return findings, problem
+
+
+# Lines Valgrind itself prints about its own failures, on stderr.
+_OWN_FAILURE = re.compile(r"^(valgrind: .*|.*VALGRIND INTERNAL ERROR.*|"
+                          r".*the 'impossible' happened.*)$", re.MULTILINE)
+
+
+def own_failure(stderr_text):
+    """Valgrind's own complaint in its stderr ('valgrind: Bad option...'),
+    or None. Such a run is a tool error, whatever the XML says."""
+    m = _OWN_FAILURE.search(stderr_text or "")
+    return m.group(1).strip() if m else None

@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""report.py: measured rates per lab, build, tool and config, against expected/.
+
+Reads only trial records (results/*.jsonl) and expected tables
+(expected/*.tsv), so it can be rerun on old results or on results from
+another machine. A cell is ok when its 95% Wilson interval meets the
+expected band (DESIGN.md, principle 3): a check that fails only then does
+not flake on an unlucky run.
+"""
+
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from racelab import cli, expected, records, scenario, stats, tools
+from racelab.cli import Failure
+
+PROG = "report.py"
+COLUMNS = ("lab", "build", "tool", "config", "metric", "rate", "95% CI", "expected",
+           "n", "tool errors", "verdict")
+FAILING = ("OUT", "tool errors")
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                   epilog="Exit status: 0 ok, 1 with --check when a cell with an expectation "
+                          "is OUT or has tool errors, 2 bad arguments or bad input.")
+    p.add_argument("--results", default="results", metavar="DIR",
+                   help="trial records, *.jsonl (default: results)")
+    p.add_argument("--expected", default="expected", metavar="DIR",
+                   help="expected tables, *.tsv (default: expected)")
+    p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 when a cell with an expectation is OUT or has tool errors")
+    p.add_argument("--format", choices=("markdown", "tsv"), default="markdown",
+                   help="markdown table (default) or TSV with raw numbers; with tsv "
+                        "the summary line goes to stderr")
+    p.add_argument("--write-expected", metavar="NEWDIR",
+                   help="write expected tables (NEWDIR/lab-N.tsv) from the measured "
+                        "rates for review, instead of reporting")
+    return p
+
+
+class Cell:
+    """The trials of one (lab, build, tool, config) and its expectation."""
+
+    def __init__(self, key):
+        self.key = key
+        self.lab, self.build, self.tool, self.config = key
+        self.metric = stats.metric(self.build, self.tool)
+        self.n = self.successes = self.tool_errors = 0
+        self.expected = None
+
+    def add(self, record):
+        if record["outcome"] == "tool-error":
+            self.tool_errors += 1
+        else:
+            self.n += 1
+            self.successes += stats.success(record, self.metric)
+
+    @property
+    def rate(self):
+        return self.successes / self.n if self.n else None
+
+    @property
+    def interval(self):
+        return stats.wilson(self.successes, self.n)
+
+    @property
+    def verdict(self):
+        if self.n == 0 and self.tool_errors == 0:
+            return "no data"
+        if self.expected is None:
+            return "no expectation"
+        if self.interval is not None and not stats.meets(self.interval, self.expected["band"]):
+            return "OUT"
+        if self.tool_errors:
+            return "tool errors"
+        return "ok"
+
+    def sort_key(self):
+        order = list(tools.TOOLS)
+        return (self.lab, tools.BUILDS.index(self.build),
+                order.index(self.tool) if self.tool in order else len(order), self.tool,
+                self.config)
+
+
+def collect(results_dir, expected_dir, lab):
+    cells = {}
+    for record in records.read_dir(results_dir):
+        if lab is not None and record["lab"] != lab:
+            continue
+        key = (record["lab"], record["build"], record["tool"], record["config"])
+        cells.setdefault(key, Cell(key)).add(record)
+    for key, row in expected.read_dir(expected_dir).items():
+        if lab is None or key[0] == lab:
+            cells.setdefault(key, Cell(key)).expected = row
+    return sorted(cells.values(), key=Cell.sort_key)
+
+
+def markdown(cells):
+    def fmt(cell):
+        band = cell.expected["band"] if cell.expected else None
+        return (str(cell.lab), cell.build, cell.tool, cell.config, cell.metric,
+                "-" if cell.rate is None else f"{cell.rate:.2f}",
+                stats.fmt_interval(cell.interval), stats.fmt_interval(band),
+                str(cell.n), str(cell.tool_errors), cell.verdict)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(fmt(c)) + " |" for c in cells]
+    return "\n".join(lines)
+
+
+def tsv(cells):
+    head = ("lab", "build", "tool", "config", "metric", "successes", "n", "rate",
+            "ci_low", "ci_high", "band_low", "band_high", "tool_errors", "verdict")
+    lines = ["\t".join(head)]
+    for c in cells:
+        ci = c.interval or ("", "")
+        band = [f"{x:.2f}" for x in c.expected["band"]] if c.expected else ("", "")
+        rate = "" if c.rate is None else f"{c.rate:.4f}"
+        fields = (c.lab, c.build, c.tool, c.config, c.metric, c.successes, c.n, rate,
+                  *(f"{x:.4f}" if x != "" else "" for x in ci),
+                  *band, c.tool_errors, c.verdict)
+        lines.append("\t".join(map(str, fields)))
+    return "\n".join(lines)
+
+
+def summary(cells):
+    counts = defaultdict(int)
+    for c in cells:
+        counts[c.verdict] += 1
+    line = f"{len(cells)} cells: {counts['ok']} ok, {counts['OUT']} out"
+    for verdict in ("tool errors", "no expectation", "no data"):
+        if counts[verdict]:
+            line += f", {counts[verdict]} {verdict}"
+    return line
+
+
+def write_expected(cells, newdir):
+    """Expected tables from the measured cells, one file per lab."""
+    newdir = Path(newdir)
+    by_lab = defaultdict(list)
+    for c in cells:
+        if c.n:
+            by_lab[c.lab].append(c)
+    if not by_lab:
+        raise Failure("no measured cells to write expectations from")
+    targets = {lab: newdir / f"lab-{lab}.tsv" for lab in by_lab}
+    for path in targets.values():
+        if path.exists():
+            raise Failure(f"{scenario.shown(path)} exists: write to a new directory and compare")
+    if newdir.exists() and not newdir.is_dir():
+        raise Failure(f"{newdir} is not a directory")
+    newdir.mkdir(parents=True, exist_ok=True)
+    for lab, lab_cells in sorted(by_lab.items()):
+        rows = []
+        for c in lab_cells:
+            if c.build == "fixed":
+                low, high, note = 0.0, 0.0, "by design"
+            else:
+                low, high = stats.round_outward(*c.interval)
+                note = "measured"
+            rows.append({"lab": c.lab, "build": c.build, "tool": c.tool, "config": c.config,
+                         "metric": c.metric, "band_low": f"{low:.2f}", "band_high": f"{high:.2f}",
+                         "successes": c.successes, "trials": c.n, "note": note})
+        expected.write(targets[lab], rows)
+        print(f"wrote {scenario.shown(targets[lab])} ({len(rows)} rows): review it, "
+              f"then copy it into expected/")
+    return 0
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.lab is not None:
+        scenario.lab_dir(args.lab)  # Failure for an unknown lab
+    cells = collect(args.results, args.expected, args.lab)
+    if args.write_expected:
+        return write_expected(cells, args.write_expected)
+    if args.format == "tsv":
+        print(tsv(cells))
+        print(summary(cells), file=sys.stderr)
+    else:
+        print(markdown(cells))
+        print()
+        print(summary(cells))
+    if args.check and any(c.verdict in FAILING for c in cells):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))

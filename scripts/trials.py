@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""trials.py: run a lab's scenario K times under one tool and record each trial.
+
+The runner turns "this race manifests / this tool sees it" into counts that
+stats.py can put an interval on: every trial is one process with its own
+seed and time limit, judged by racelab.trial and written as one JSON line.
+Everything is validated before the first trial runs, so a typo costs one
+line of error and leaves no file behind.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from racelab import cli, match, records, scenario, stats, tools, trial
+from racelab.cli import Failure
+
+PIN_POLICIES = ("spread", "compact", "same-cpu", "none")
+PROG = "trials.py"
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                   epilog="Records are appended to RESULTS/<lab>-<build>-<tool>-<config>.jsonl "
+                          "when the run ends (an interrupted run adds nothing). Exit status: "
+                          "0 done, 1 done but some trials were tool errors, 2 bad arguments, "
+                          "130 interrupted.")
+    p.add_argument("--lab", type=cli.positive_int, required=True, help="lab number, e.g. 1")
+    p.add_argument("--build", choices=tools.BUILDS, required=True,
+                   help="broken (the lab's racy module swapped in) or fixed")
+    p.add_argument("--tool", choices=sorted(tools.TOOLS), required=True,
+                   help="stress: invariants only; the others: a race detector")
+    p.add_argument("--trials", type=cli.positive_int, required=True, metavar="K",
+                   help="how many trials to run")
+    p.add_argument("--results", default="results", metavar="DIR",
+                   help="where records go (default: results)")
+    p.add_argument("--time-limit", type=cli.positive_int, metavar="S",
+                   help="seconds per trial before it is a hang (default: the scenario's "
+                        "time_limit_s)")
+    p.add_argument("--threads", type=cli.positive_int, metavar="N",
+                   help="worker threads (default: the scenario's)")
+    p.add_argument("--pin", choices=PIN_POLICIES, help="thread placement (default: the scenario's)")
+    p.add_argument("--cpus", type=cli.cpu_list, metavar="LIST",
+                   help="pin to these CPUs in turn, e.g. 0,2-3 (instead of --pin)")
+    p.add_argument("--seed", type=cli.positive_int, metavar="S",
+                   help="seed of trial 1; trial k uses S+k-1 (default: random)")
+    p.add_argument("--ops", type=cli.positive_int, metavar="N",
+                   help="operations per thread per round (default: the scenario's)")
+    p.add_argument("--quiet", action="store_true", help="no line per trial, only the summary")
+    p.add_argument("--keep-output", action="store_true",
+                   help="save the tool's raw report of the first matched trial to "
+                        "RESULTS/<lab>-<build>-<tool>-<config>.report.txt (or .xml)")
+    return p
+
+
+def config_name(pinning, cpus, threads, default_threads, ops):
+    """The configuration part of a results file name: 'spread', 'cpus-0+2',
+    'same-cpu-4t', 'spread-500ops'. Only what differs from the scenario's
+    workload is named, so the everyday configuration keeps a short name."""
+    name = "cpus-" + "+".join(map(str, cpus)) if cpus else pinning
+    if threads != default_threads:
+        name += f"-{threads}t"
+    if ops:
+        name += f"-{ops}ops"
+    return name
+
+
+def check_writable_dir(path):
+    """Failure unless `path` is, or can be created as, a writable directory.
+    Nothing is created here: that waits until every check has passed."""
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise Failure(f"results directory {path}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise Failure(f"results directory {path} is not writable")
+
+
+def plan_run(args):
+    """Validates everything and returns a trial.Plan; writes nothing."""
+    if args.pin and args.cpus:
+        raise Failure("--pin and --cpus exclude each other (--cpus pins to a list)")
+    scen = scenario.load(args.lab)
+    tool = tools.TOOLS[args.tool]
+    exe = tools.binary(tool, args.build, args.lab)
+    if not exe.is_file():
+        raise Failure(f"{scenario.shown(exe)} is missing: run make")
+    if tool.wrapper and shutil.which(tool.wrapper[0]) is None:
+        raise Failure(f"{tool.wrapper[0]} is not installed (scripts/deps.sh lists what is needed)")
+    if args.cpus:
+        usable = sorted(os.sched_getaffinity(0))
+        bad = [c for c in args.cpus if c not in usable]
+        if bad:
+            raise Failure(f"--cpus: cpu {bad[0]} is not usable here "
+                          f"(usable: {','.join(map(str, usable))})")
+    time_limit = args.time_limit or scen.number("time_limit_s", tool.profile, int)
+    default_threads = scen.number("threads", tool.profile, int)
+    threads = args.threads or default_threads
+    pinning = args.pin or scen.require("pinning", tool.profile)
+    if not args.cpus and pinning not in PIN_POLICIES:
+        raise Failure(f"{scenario.shown(scen.path)}: unknown pinning '{pinning}'")
+    race_file = scen.require("race_file")
+    try:
+        source = (scenario.root() / race_file).read_text(encoding="utf-8")
+    except OSError:
+        source = None  # race points are a nicety; matching needs only names
+    site = match.Site(race_file, scen.words("race_functions"), source)
+    check_writable_dir(args.results)
+    run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+    return trial.Plan(
+        run=run, lab=args.lab, build=args.build, variant=tools.variant(args.build, args.lab),
+        tool=tool, exe=exe.resolve(), scenario=scen.path.resolve(), site=site,
+        time_limit_s=time_limit, threads=threads, pinning=pinning, cpus=args.cpus,
+        ops=args.ops, quiet=args.quiet,
+        config=config_name(pinning, args.cpus, threads, default_threads, args.ops),
+        root=scenario.root(), tmpdir=None)
+
+
+def duration(seconds):
+    seconds = int(round(seconds))
+    return f"{seconds}s" if seconds < 120 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def summary(plan, recs, results_file):
+    name = stats.metric(plan.build, plan.tool.name)
+    counted = [r for r in recs if r["outcome"] != "tool-error"]
+    k = sum(stats.success(r, name) for r in counted)
+    line = f"lab {plan.lab} {plan.build} {plan.tool.name}: {k}/{len(counted)} {stats.WORDS[name]}"
+    line += f" (95% CI {stats.fmt_interval(stats.wilson(k, len(counted)))})"
+    outcomes = Counter(r["outcome"] for r in recs)
+    if len(outcomes) > 1 or "tool-error" in outcomes:
+        line += "; " + ", ".join(f"{n} {o}" for o, n in outcomes.most_common())
+    return line + f" -> {scenario.shown(results_file)}"
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    plan = plan_run(args)
+    results_dir = Path(args.results)
+    key = records.results_name(plan.lab, plan.build, plan.tool.name, plan.config)
+    results_file = results_dir / key
+    partial = results_dir / ".partial" / f"{plan.run}.jsonl"
+    base_seed = args.seed or secrets.randbelow(2**31 - 1) + 1
+
+    # SIGTERM (make being stopped, CI cancelling) cleans up like Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    recs, kept, started = [], None, time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="racelab-") as tmpdir:
+        plan.tmpdir = tmpdir
+        try:
+            for number in range(1, args.trials + 1):
+                record, raw = trial.run_trial(plan, number, base_seed + number - 1)
+                if not recs:
+                    partial.parent.mkdir(parents=True, exist_ok=True)
+                with open(partial, "a", encoding="utf-8") as out:
+                    out.write(records.dumps(record))
+                recs.append(record)
+                if kept is None and record["findings_matched"] and raw is not None:
+                    kept = raw
+                if not args.quiet:
+                    spent = time.monotonic() - started
+                    eta = spent / number * (args.trials - number)
+                    width = len(str(args.trials))
+                    sys.stderr.write(f"[{number:>{width}}/{args.trials}] {plan.tool.name} "
+                                     f"{plan.build}: {record['outcome']} "
+                                     f"({record['elapsed_s']:.1f}s) eta {duration(eta)}\n")
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{PROG}: interrupted after {len(recs)}/{args.trials} trials; "
+                             f"nothing added to {scenario.shown(results_file)}"
+                             + (f" (finished trials are in {scenario.shown(partial)})\n" if recs else "\n"))
+            return 130
+        except Failure:
+            if partial.exists():
+                partial.unlink()
+            raise
+
+    records.append_atomically(results_file, partial.read_bytes())
+    partial.unlink()
+    try:
+        partial.parent.rmdir()
+    except OSError:
+        pass  # another run's partial file is still there
+    print(summary(plan, recs, results_file), file=sys.stderr)
+    if args.keep_output:
+        if kept is None:
+            sys.stderr.write(f"{PROG}: no trial matched the race site: no report kept\n")
+        else:
+            ext = ".xml" if plan.tool.report == "valgrind-xml" else ".txt"
+            report = results_dir / (key[:-len(".jsonl")] + ".report" + ext)
+            records.write_atomically(report, kept)
+            sys.stderr.write(f"{PROG}: the first matched report is in {scenario.shown(report)}\n")
+    return 1 if any(r["outcome"] == "tool-error" for r in recs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))

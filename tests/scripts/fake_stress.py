@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""A stand-in for racelab-stress in the runner tests.
+
+Behaves as FAKE_MODE says: clean, manifested, crash (dies of SIGSEGV),
+hang (sleeps past every limit, ignoring the time limit it is given),
+watchdog (the driver's own watchdog: prints outcome hang, exit 3),
+usage (exit 2, one line), tsan (prints the captured TSan report from
+FAKE_REPORT on stderr, exit 66). It echoes the seed it was given, so the
+tests can check the runner's seed rule.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+
+args = sys.argv[1:]
+seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
+mode = os.environ.get("FAKE_MODE", "clean")
+result = {"lab": 1, "threads": 2, "pinning": "spread", "cpus": [0, 1], "seed": seed,
+          "outcome": "clean", "manifested": False, "invariants": {"lost": 0}}
+
+if mode == "usage":
+    print("racelab-stress: threads must be a whole number", file=sys.stderr)
+    sys.exit(2)
+if mode == "crash":
+    os.kill(os.getpid(), signal.SIGSEGV)
+if mode == "hang":
+    time.sleep(600)
+if mode == "watchdog":
+    result.update(outcome="hang", manifested=True, invariants=None)
+    print(json.dumps(result))
+    sys.exit(3)
+if mode == "manifested":
+    result.update(outcome="manifested", manifested=True, invariants={"lost": 3})
+print(json.dumps(result))
+if mode == "tsan":
+    with open(os.environ["FAKE_REPORT"]) as f:
+        sys.stderr.write(f.read())
+    sys.exit(66)
+sys.exit(1 if result["manifested"] else 0)

@@ -1,0 +1,156 @@
+"""report.py: cells, verdicts, --check, corrupt input, --write-expected."""
+
+import json
+import tempfile
+import unittest
+from pathlib import Path
+
+from helpers import FakeTree, run_script
+from racelab import expected
+
+HEADER = "\t".join(expected.HEADER)
+
+
+def record(trial, build="broken", tool="stress", outcome="manifested", findings=()):
+    return {"schema": "racelab.trial/1", "run": "r1", "trial": trial, "lab": 1, "build": build,
+            "tool": tool, "config": "spread", "outcome": outcome,
+            "manifested": outcome in ("manifested", "crash", "hang"),
+            "detected": outcome == "detected", "findings": list(findings)}
+
+
+class Report(unittest.TestCase):
+    def setUp(self):
+        self.tree = FakeTree(flavours=())
+        self.results = self.tree.results
+        self.results.mkdir()
+        self.expected = self.tree.root / "expected"
+        self.expected.mkdir()
+
+    def tearDown(self):
+        self.tree.cleanup()
+
+    def write_records(self, name, recs, extra=""):
+        with open(self.results / name, "w") as f:
+            for r in recs:
+                f.write(json.dumps(r) + "\n")
+            f.write(extra)
+
+    def write_expected(self, *rows):
+        (self.expected / "lab-1.tsv").write_text(HEADER + "\n" + "".join(r + "\n" for r in rows))
+
+    def report(self, *args):
+        return run_script("report.py", "--results", self.results, "--expected", self.expected,
+                          *args, env=self.tree.env())
+
+    def fill(self):
+        # broken stress: 8/10 manifested; fixed helgrind: 0/10 with findings, 1 tool error
+        self.write_records("1-broken-stress-spread.jsonl",
+                           [record(i, outcome="manifested" if i <= 8 else "clean") for i in range(1, 11)])
+        self.write_records("1-fixed-helgrind-spread.jsonl",
+                           [record(i, "fixed", "helgrind", "clean") for i in range(1, 11)]
+                           + [record(11, "fixed", "helgrind", "tool-error")])
+
+    def test_table_and_summary(self):
+        self.fill()
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured")
+        code, out, err = self.report()
+        self.assertEqual(code, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "| lab | build | tool | config | metric | rate | 95% CI | "
+                                   "expected | n | tool errors | verdict |")
+        self.assertEqual(lines[2], "| 1 | broken | stress | spread | symptom | 0.80 | 0.49-0.94 | "
+                                   "0.50-1.00 | 10 | 0 | ok |")
+        self.assertEqual(lines[3], "| 1 | fixed | helgrind | spread | false-positive | 0.00 | "
+                                   "0.00-0.28 | - | 10 | 1 | no expectation |")
+        self.assertEqual(lines[-1], "2 cells: 1 ok, 0 out, 1 no expectation")
+
+    def test_check_passes_when_interval_meets_band(self):
+        self.fill()
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.90\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 0)  # 0.49-0.94 meets 0.90-1.00: not a failure
+        self.assertEqual(out.splitlines()[-1], "2 cells: 1 ok, 0 out, 1 no expectation")
+
+    def test_check_fails_when_out(self):
+        self.fill()
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.95\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 1)
+        self.assertIn("| OUT |", out)
+        self.assertEqual(out.splitlines()[-1], "2 cells: 0 ok, 1 out, 1 no expectation")
+
+    def test_check_fails_on_tool_errors_in_an_expected_cell(self):
+        self.fill()
+        self.write_expected("1\tfixed\thelgrind\tspread\tfalse-positive\t0.00\t0.00\t0\t30\tby design")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 1)
+        self.assertIn("| tool errors |", out)
+
+    def test_expected_cell_without_results(self):
+        self.write_expected("1\tbroken\ttsan-gcc\tspread\tdetection\t0.80\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 0)
+        self.assertEqual(out.splitlines()[-1], "1 cells: 0 ok, 0 out, 1 no data")
+
+    def test_tsv_format(self):
+        self.fill()
+        code, out, err = self.report("--format", "tsv")
+        self.assertEqual(code, 0)
+        self.assertEqual(out.splitlines()[1].split("\t")[:10],
+                         ["1", "broken", "stress", "spread", "symptom", "8", "10", "0.8000",
+                          "0.4902", "0.9433"])
+        self.assertEqual(err.strip(), "2 cells: 0 ok, 0 out, 2 no expectation")
+
+    def assertBadInput(self, message, *args):
+        code, out, err = self.report(*args)
+        self.assertEqual(code, 2, err)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertTrue(err.startswith("report.py: error: "), err)
+        self.assertIn(message, err)
+
+    def test_corrupt_records_name_file_and_line(self):
+        self.write_records("1-broken-stress-spread.jsonl", [record(1)], extra="{not json\n")
+        self.assertBadInput("1-broken-stress-spread.jsonl:2: bad JSON")
+        bad = record(1)
+        del bad["outcome"]
+        self.write_records("1-broken-stress-spread.jsonl", [record(1), record(2), bad])
+        self.assertBadInput("1-broken-stress-spread.jsonl:3: bad trial record: missing field 'outcome'")
+        self.write_records("1-broken-stress-spread.jsonl", [dict(record(1), trial=True)])
+        self.assertBadInput(":1: bad trial record: field 'trial' should be int")
+
+    def test_bad_expected_tables(self):
+        (self.expected / "lab-1.tsv").write_text("lab\tbuild\n")
+        self.assertBadInput("lab-1.tsv:1: the header must be")
+        self.write_expected("1\tfixed\tstress\tspread\tdetection\t0\t0\t0\t30\tx")
+        self.assertBadInput("lab-1.tsv:2: metric 'detection' does not fit fixed stress")
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.9\t0.5\t0\t30\tx")
+        self.assertBadInput("lab-1.tsv:2: the band 0.9-0.5")
+
+    def test_unknown_lab_and_missing_results(self):
+        self.assertBadInput("unknown lab 4", "--lab", "4")
+        self.results.rmdir()
+        self.assertBadInput("no results directory")
+
+    def test_write_expected(self):
+        self.fill()
+        with tempfile.TemporaryDirectory() as tmp:
+            newdir = Path(tmp) / "new"
+            code, out, err = self.report("--write-expected", newdir)
+            self.assertEqual(code, 0, err)
+            lines = (newdir / "lab-1.tsv").read_text().splitlines()
+            self.assertEqual(lines, [
+                HEADER,
+                "1\tbroken\tstress\tspread\tsymptom\t0.49\t0.95\t8\t10\tmeasured",
+                "1\tfixed\thelgrind\tspread\tfalse-positive\t0.00\t0.00\t0\t10\tby design"])
+            # the written table is accepted as input, and refuses to be overwritten
+            code, _, err = run_script("report.py", "--results", self.results, "--expected",
+                                      newdir, "--check", env=self.tree.env())
+            self.assertEqual(code, 1, err)  # the fixed cell had a tool error
+            code, _, err = self.report("--write-expected", newdir)
+            self.assertEqual(code, 2)
+            self.assertIn("exists", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
