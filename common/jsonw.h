@@ -22,7 +22,7 @@ int jw_open(struct jsonw *w);
 int jw_flush(struct jsonw *w, FILE *out);
 
 void jw_begin(struct jsonw *w, const char *key); /* "key":{  (key NULL: a bare {) */
-void jw_end(struct jsonw *w);                    /* } */
+void jw_end(struct jsonw *w);			 /* } */
 void jw_begin_array(struct jsonw *w, const char *key);
 void jw_end_array(struct jsonw *w);
 void jw_str(struct jsonw *w, const char *key, const char *v); /* NULL: null */

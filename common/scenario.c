@@ -25,8 +25,8 @@ static int is_known(const char *key, const char *const *known)
 	return 0;
 }
 
-int scenario_load(struct scenario *s, const char *path, const char *const *known,
-                  char *err, size_t errlen)
+int scenario_load(struct scenario *s, const char *path, const char *const *known, char *err,
+		  size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->path, sizeof(s->path), "%s", path);
@@ -58,7 +58,8 @@ int scenario_load(struct scenario *s, const char *path, const char *const *known
 		}
 		*eq = '\0';
 		char *key = trim(p), *val = trim(eq + 1);
-		if (!*key || strlen(key) >= sizeof(s->kv[0].key) || strlen(val) >= sizeof(s->kv[0].val)) {
+		if (!*key || strlen(key) >= sizeof(s->kv[0].key) ||
+		    strlen(val) >= sizeof(s->kv[0].val)) {
 			snprintf(err, errlen, "%s:%d: empty or over-long key or value", path, line);
 			rc = -1;
 			break;
@@ -88,7 +89,7 @@ int scenario_load(struct scenario *s, const char *path, const char *const *known
 }
 
 static const struct scenario_kv *find(const struct scenario *s, const char *profile,
-                                      const char *key)
+				      const char *key)
 {
 	char full[160];
 	if (profile && *profile) {

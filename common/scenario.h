@@ -27,8 +27,8 @@ struct scenario {
 /* Reads path. Every key must be one of known[] (NULL-terminated), with or
  * without a "profile." prefix. Returns 0, or -1 with "file:line: reason"
  * in err. */
-int scenario_load(struct scenario *s, const char *path, const char *const *known,
-                  char *err, size_t errlen);
+int scenario_load(struct scenario *s, const char *path, const char *const *known, char *err,
+		  size_t errlen);
 
 /* The value of profile.key if profile is set and the file has it, else of
  * key, else NULL. */

@@ -32,11 +32,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static const char *const policy_names[] = {
-	[TOPO_NONE] = "none",
-	[TOPO_SPREAD] = "spread",
-	[TOPO_COMPACT] = "compact",
-	[TOPO_SAME_CPU] = "same-cpu",
-	[TOPO_LIST] = "list",
+	[TOPO_NONE] = "none",	      [TOPO_SPREAD] = "spread", [TOPO_COMPACT] = "compact",
+	[TOPO_SAME_CPU] = "same-cpu", [TOPO_LIST] = "list",
 };
 
 #define NPOLICIES ((int)(sizeof(policy_names) / sizeof(policy_names[0])))
@@ -88,8 +85,8 @@ static long read_id(const char *s, size_t n, size_t *pos, long limit)
  * Explains why there is no id at s[pos]: the three mistakes people make.
  * sep is what may follow an id ("," in a cpulist, ":" after a node id).
  */
-static void bad_id(const char *s, size_t n, size_t pos, char sep,
-		   const char *what, char *err, size_t errlen)
+static void bad_id(const char *s, size_t n, size_t pos, char sep, const char *what, char *err,
+		   size_t errlen)
 {
 	if (pos >= n || s[pos] == sep)
 		set_err(err, errlen, "missing %s in \"%.*s\"", what, (int)n, s);
@@ -103,8 +100,7 @@ static void bad_id(const char *s, size_t n, size_t pos, char sep,
  * The cpulist parser on a length-delimited string, so topo_describe() can
  * hand it the part of "0:0-3;1:4-7" after a node's ':' without copying.
  */
-static int parse_cpulist_n(const char *s, size_t n, int *out, int max,
-			   char *err, size_t errlen)
+static int parse_cpulist_n(const char *s, size_t n, int *out, int max, char *err, size_t errlen)
 {
 	size_t pos = 0;
 	int count = 0;
@@ -121,8 +117,7 @@ static int parse_cpulist_n(const char *s, size_t n, int *out, int max,
 		long lo, hi;
 
 		if (pos >= n || s[pos] == ',') {
-			set_err(err, errlen, "empty item in CPU list \"%.*s\"",
-				(int)n, s);
+			set_err(err, errlen, "empty item in CPU list \"%.*s\"", (int)n, s);
 			return -1;
 		}
 		lo = read_id(s, n, &pos, TOPO_MAX_CPUS - 1);
@@ -145,14 +140,13 @@ static int parse_cpulist_n(const char *s, size_t n, int *out, int max,
 			return -1;
 		}
 		if (hi < lo) {
-			set_err(err, errlen, "reversed range %ld-%ld in \"%.*s\"",
-				lo, hi, (int)n, s);
+			set_err(err, errlen, "reversed range %ld-%ld in \"%.*s\"", lo, hi, (int)n,
+				s);
 			return -1;
 		}
 		/* Check before writing: out holds exactly max entries. */
 		if (hi - lo + 1 > (long)(max - count)) {
-			set_err(err, errlen, "more than %d CPUs in \"%.*s\"",
-				max, (int)n, s);
+			set_err(err, errlen, "more than %d CPUs in \"%.*s\"", max, (int)n, s);
 			return -1;
 		}
 		for (long c = lo; c <= hi; c++)
@@ -160,8 +154,7 @@ static int parse_cpulist_n(const char *s, size_t n, int *out, int max,
 		if (pos == n)
 			return count;
 		if (s[pos] != ',') {
-			set_err(err, errlen, "unexpected '%c' in \"%.*s\"",
-				s[pos], (int)n, s);
+			set_err(err, errlen, "unexpected '%c' in \"%.*s\"", s[pos], (int)n, s);
 			return -1;
 		}
 		pos++;
@@ -202,8 +195,7 @@ static int build_topo(struct topo *t, const int *node_of, char *err, size_t errl
 			set_err(err, errlen, "more than %d NUMA nodes", TOPO_MAX_NODES);
 			return -1;
 		}
-		memmove(&t->node[k + 1], &t->node[k],
-			(size_t)(t->nnodes - k) * sizeof(t->node[0]));
+		memmove(&t->node[k + 1], &t->node[k], (size_t)(t->nnodes - k) * sizeof(t->node[0]));
 		t->node[k] = nd;
 		t->nnodes++;
 	}
@@ -255,8 +247,7 @@ int topo_describe(struct topo *t, const char *desc, char *err, size_t errlen)
 			return -1;
 		}
 		if (pos >= len || p[pos] != ':') {
-			set_err(err, errlen, "expected node:cpulist, got \"%.*s\"",
-				(int)len, p);
+			set_err(err, errlen, "expected node:cpulist, got \"%.*s\"", (int)len, p);
 			return -1;
 		}
 		/* A repeated node is almost always a typo for another one. */
@@ -266,14 +257,14 @@ int topo_describe(struct topo *t, const char *desc, char *err, size_t errlen)
 		}
 		seen_node[nd] = 1;
 		pos++;
-		n = parse_cpulist_n(p + pos, len - pos, ids, TOPO_MAX_CPUS,
-				    err, errlen);
+		n = parse_cpulist_n(p + pos, len - pos, ids, TOPO_MAX_CPUS, err, errlen);
 		if (n < 0)
 			return -1;
 		for (int i = 0; i < n; i++) {
 			if (node_of[ids[i]] >= 0) {
-				set_err(err, errlen, "cpu %d is listed twice (node %d and node %ld)",
-					ids[i], node_of[ids[i]], nd);
+				set_err(err, errlen,
+					"cpu %d is listed twice (node %d and node %ld)", ids[i],
+					node_of[ids[i]], nd);
 				return -1;
 			}
 			node_of[ids[i]] = (int)nd;
@@ -306,7 +297,8 @@ int topo_read(struct topo *t, char *err, size_t errlen)
 	CPU_ZERO(&set);
 	if (sched_getaffinity(0, sizeof(set), &set) < 0) {
 		if (errno == EINVAL)
-			set_err(err, errlen, "sched_getaffinity: this machine has more than %d CPUs",
+			set_err(err, errlen,
+				"sched_getaffinity: this machine has more than %d CPUs",
 				TOPO_MAX_CPUS);
 		else
 			set_err(err, errlen, "sched_getaffinity: %s", strerror(errno));
@@ -320,8 +312,7 @@ int topo_read(struct topo *t, char *err, size_t errlen)
 			continue;
 		node_of[c] = numa ? numa_node_of_cpu(c) : 0;
 		if (node_of[c] < 0) {
-			set_err(err, errlen, "numa_node_of_cpu(%d): %s", c,
-				strerror(errno));
+			set_err(err, errlen, "numa_node_of_cpu(%d): %s", c, strerror(errno));
 			return -1;
 		}
 	}
@@ -347,11 +338,10 @@ static void format_cpus(const struct topo *t, char *buf, size_t len)
 		while (j + 1 < t->ncpus && t->cpu[j + 1] == t->cpu[j] + 1)
 			j++;
 		if (j > i)
-			w = snprintf(buf + used, len - used, "%s%d-%d",
-				     i ? "," : "", t->cpu[i], t->cpu[j]);
+			w = snprintf(buf + used, len - used, "%s%d-%d", i ? "," : "", t->cpu[i],
+				     t->cpu[j]);
 		else
-			w = snprintf(buf + used, len - used, "%s%d",
-				     i ? "," : "", t->cpu[i]);
+			w = snprintf(buf + used, len - used, "%s%d", i ? "," : "", t->cpu[i]);
 		if (w < 0)
 			break;
 		used += (size_t)w;
@@ -401,15 +391,15 @@ static int check_topo(const struct topo *t, char *err, size_t errlen)
 	return 0;
 }
 
-int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist,
-	       int nthreads, int *out_cpu, char *err, size_t errlen)
+int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist, int nthreads,
+	       int *out_cpu, char *err, size_t errlen)
 {
 	int order[TOPO_MAX_CPUS];
 	int start[TOPO_MAX_NODES], count[TOPO_MAX_NODES];
 
 	if (nthreads < 1 || nthreads > TOPO_MAX_THREADS) {
-		set_err(err, errlen, "thread count %d is out of range (1-%d)",
-			nthreads, TOPO_MAX_THREADS);
+		set_err(err, errlen, "thread count %d is out of range (1-%d)", nthreads,
+			TOPO_MAX_THREADS);
 		return -1;
 	}
 	if (!out_cpu) {
@@ -450,7 +440,7 @@ int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nl
 		 * any gets a second one, even when nodes differ in size. On
 		 * one node this is cpu[i % ncpus].
 		 */
-		int used[TOPO_MAX_NODES] = {0}, k = 0, placed = 0;
+		int used[TOPO_MAX_NODES] = { 0 }, k = 0, placed = 0;
 
 		for (int i = 0; i < nthreads; i++) {
 			if (placed == n) { /* every CPU has one: start over */
@@ -489,8 +479,7 @@ int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nl
 		for (int i = 0; i < nthreads; i++)
 			out_cpu[i] = list[i % nlist];
 		return 0;
-	case TOPO_NONE:
-		break;
+	case TOPO_NONE: break;
 	}
 	set_err(err, errlen, "unknown placement policy %d", (int)p);
 	return -1;

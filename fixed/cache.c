@@ -188,10 +188,10 @@ int cache_check(struct cache *c, char *err, size_t errlen)
 	size_t limit = c->count + 1000000; /* more nodes than this: a loop */
 	if (errlen)
 		err[0] = '\0';
-#define PROBLEM(...)                                                   \
-	do {                                                           \
-		if (problems++ == 0 && errlen)                         \
-			snprintf(err, errlen, __VA_ARGS__);            \
+#define PROBLEM(...)                                                                               \
+	do {                                                                                       \
+		if (problems++ == 0 && errlen)                                                     \
+			snprintf(err, errlen, __VA_ARGS__);                                        \
 	} while (0)
 	for (size_t i = 0; i < c->nbuckets; i++) {
 		for (struct cache_node *n = c->buckets[i]; n; n = n->next) {

@@ -18,13 +18,13 @@
 #include <stdint.h>
 
 #define CACHE_USER_ID_MAX 32 /* bytes, with the terminating NUL */
-#define CACHE_STATUS_MAX 16
+#define CACHE_STATUS_MAX  16
 
 struct cache_response {
 	char user_id[CACHE_USER_ID_MAX]; /* the user this response belongs to */
-	char status[CACHE_STATUS_MAX];   /* "success" */
-	int64_t amount_cents;            /* 4999 for $49.99 */
-	uint64_t request_id;             /* which request produced it */
+	char status[CACHE_STATUS_MAX];	 /* "success" */
+	int64_t amount_cents;		 /* 4999 for $49.99 */
+	uint64_t request_id;		 /* which request produced it */
 };
 
 struct cache;

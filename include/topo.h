@@ -11,22 +11,21 @@
 
 #include <stddef.h>
 
-#define TOPO_MAX_CPUS 1024
-#define TOPO_MAX_NODES 64
+#define TOPO_MAX_CPUS	 1024
+#define TOPO_MAX_NODES	 64
 #define TOPO_MAX_THREADS 4096 /* topo_place() refuses more: a typo, not a lab */
 
 struct topo {
-	int ncpus;                    /* usable CPUs, in ascending id order */
-	int cpu[TOPO_MAX_CPUS];       /* their ids */
-	int cpu_node[TOPO_MAX_CPUS];  /* the node of cpu[i] */
-	int nnodes;                   /* nodes that own at least one usable CPU */
-	int node[TOPO_MAX_NODES];     /* their ids, ascending */
+	int ncpus;		     /* usable CPUs, in ascending id order */
+	int cpu[TOPO_MAX_CPUS];	     /* their ids */
+	int cpu_node[TOPO_MAX_CPUS]; /* the node of cpu[i] */
+	int nnodes;		     /* nodes that own at least one usable CPU */
+	int node[TOPO_MAX_NODES];    /* their ids, ascending */
 };
 
 enum topo_policy {
 	TOPO_NONE,     /* leave threads where the scheduler puts them */
-	TOPO_SPREAD,   /* distinct CPUs; on several nodes, alternate nodes */
-	               /* (on uneven nodes a small node's CPUs are reused first) */
+	TOPO_SPREAD,   /* distinct CPUs while any is free; alternate nodes */
 	TOPO_COMPACT,  /* fill one node's CPUs before the next node's */
 	TOPO_SAME_CPU, /* every thread on one CPU: the scheduler interleaves */
 	TOPO_LIST,     /* an explicit CPU list, used in turn */
@@ -67,8 +66,8 @@ int topo_read(struct topo *t, char *err, size_t errlen);
  * list/nlist are used only by TOPO_LIST; every CPU in the list must be in t.
  * Returns 0, or -1 with a reason in err.
  */
-int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist,
-               int nthreads, int *out_cpu, char *err, size_t errlen);
+int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist, int nthreads,
+	       int *out_cpu, char *err, size_t errlen);
 
 /* The node that owns cpu, or -1 when cpu is not in t. */
 int topo_node_of(const struct topo *t, int cpu);

@@ -29,7 +29,8 @@ USAGE
 #   libnuma-dev numactl   topology, pinning and memory placement
 #   python3            the trial runner, parsers and report
 #   util-linux         setpriv and taskset, used by the tests
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
+#   clang-format       the C style check in make test
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
 
 check_only=0
 for arg in "$@"; do

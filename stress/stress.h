@@ -15,23 +15,23 @@
 #include "scenario.h"
 #include "topo.h"
 
-#define STRESS_MAX_THREADS 256
+#define STRESS_MAX_THREADS    256
 #define STRESS_MAX_INVARIANTS 16
-#define STRESS_MAX_SETS 32
+#define STRESS_MAX_SETS	      32
 
 struct stress_run {
 	const struct scenario *sc;
-	const char *profile;                 /* "tsan", "valgrind" or NULL */
-	const char *set[STRESS_MAX_SETS];    /* --set key=value overrides */
+	const char *profile;		  /* "tsan", "valgrind" or NULL */
+	const char *set[STRESS_MAX_SETS]; /* --set key=value overrides */
 	int nset;
 	int threads;
-	long ops;           /* operations per thread per round */
-	int rounds;         /* rounds per trial (at least; see duration_ms) */
-	long duration_ms;   /* keep running rounds until this much time passed */
-	int stop_on_symptom; /* end the trial at the first violating round */
-	uint64_t seed;      /* this trial's seed */
+	long ops;		     /* operations per thread per round */
+	int rounds;		     /* rounds per trial (at least; see duration_ms) */
+	long duration_ms;	     /* keep running rounds until this much time passed */
+	int stop_on_symptom;	     /* end the trial at the first violating round */
+	uint64_t seed;		     /* this trial's seed */
 	int cpu[STRESS_MAX_THREADS]; /* where each thread is pinned, -1: not */
-	void *lab_state;    /* the lab's parameters, from prepare() */
+	void *lab_state;	     /* the lab's parameters, from prepare() */
 };
 
 /* What a trial saw: named counters, each a kind of violation (0 is good). */
@@ -55,7 +55,7 @@ long stress_violations(const struct stress_result *r);
  * Returns 0, or -1 with a one-line reason when it is not an integer in
  * [min, max]. */
 int stress_param(const struct stress_run *run, const char *key, long def, long min, long max,
-                 long *out, char *err, size_t errlen);
+		 long *out, char *err, size_t errlen);
 
 /*
  * Runs fn(run, i, arg_i) on run->threads threads. Each thread first pins
@@ -66,17 +66,20 @@ int stress_param(const struct stress_run *run, const char *key, long def, long m
  * pointers. Returns 0, or -1 if a thread could not be created or pinned.
  */
 int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_run *, int, void *),
-                   void **args, char *err, size_t errlen);
+		   void **args, char *err, size_t errlen);
 
 struct stress_lab {
 	int id;
 	const char *name;
 	const char *const *params; /* the lab's own scenario keys, NULL-ended */
+	/* Its invariant counters, NULL-ended: every record prints all of
+	 * them, so "checked and 0" never looks like "not checked". */
+	const char *const *invariants;
 	/* Reads the lab's parameters into run->lab_state. */
 	int (*prepare)(struct stress_run *run, char *err, size_t errlen);
 	/* One round: set up, run the threads, check the invariants into r. */
 	int (*round)(struct stress_run *run, int round, struct stress_result *r, char *err,
-	             size_t errlen);
+		     size_t errlen);
 };
 
 extern const struct stress_lab stress_lab1;

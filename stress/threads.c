@@ -45,7 +45,7 @@ long stress_violations(const struct stress_result *r)
 }
 
 int stress_param(const struct stress_run *run, const char *key, long def, long min, long max,
-                 long *out, char *err, size_t errlen)
+		 long *out, char *err, size_t errlen)
 {
 	const char *v = NULL, *from = "--set";
 	size_t klen = strlen(key);
@@ -64,8 +64,8 @@ int stress_param(const struct stress_run *run, const char *key, long def, long m
 	errno = 0;
 	long n = strtol(v, &end, 10);
 	if (errno || end == v || *end || n < min || n > max) {
-		snprintf(err, errlen, "%s: %s must be a whole number from %ld to %ld (got '%s')", from,
-		         key, min, max, v);
+		snprintf(err, errlen, "%s: %s must be a whole number from %ld to %ld (got '%s')",
+			 from, key, min, max, v);
 		return -1;
 	}
 	*out = n;
@@ -108,7 +108,7 @@ static void *thread_main(void *p)
 }
 
 int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_run *, int, void *),
-                   void **args, char *err, size_t errlen)
+		   void **args, char *err, size_t errlen)
 {
 	int n = run->threads;
 	pthread_t tid[STRESS_MAX_THREADS];
@@ -120,7 +120,7 @@ int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_
 	}
 	int started = 0, rc = 0;
 	for (int i = 0; i < n; i++) {
-		ts[i] = (struct thread_start){run, i, fn, args[i], &barrier, 0};
+		ts[i] = (struct thread_start){ run, i, fn, args[i], &barrier, 0 };
 		if (pthread_create(&tid[i], NULL, thread_main, &ts[i]) != 0) {
 			snprintf(err, errlen, "cannot create thread %d of %d", i + 1, n);
 			rc = -1;
@@ -140,7 +140,7 @@ int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_
 	for (int i = 0; i < n; i++)
 		if (ts[i].pin_error) {
 			snprintf(err, errlen, "cannot pin thread %d to cpu %d: %s", i, run->cpu[i],
-			         strerror(ts[i].pin_error));
+				 strerror(ts[i].pin_error));
 			return -1;
 		}
 	return 0;

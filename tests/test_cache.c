@@ -150,8 +150,8 @@ static void test_evict(void **state)
 
 #ifdef CACHE_THREAD_SAFE
 #define NTHREADS 4
-#define NKEYS 2000
-#define ROUNDS 50
+#define NKEYS	 2000
+#define ROUNDS	 50
 
 struct worker_arg {
 	struct cache *c;
@@ -169,7 +169,8 @@ static void *worker(void *p)
 	for (int round = 1; round <= ROUNDS; round++)
 		for (int k = 0; k < NKEYS; k++) {
 			snprintf(key, sizeof(key), "user-%d-%d", a->tid, k);
-			struct cache_response r = make_resp(key, round * 100 + a->tid, (uint64_t)round);
+			struct cache_response r =
+				make_resp(key, round * 100 + a->tid, (uint64_t)round);
 			cache_put(a->c, key, &r);
 			if (!cache_get(a->c, key, &out) || out.request_id != (uint64_t)round)
 				a->bad++;
@@ -180,7 +181,7 @@ static void *worker(void *p)
 			cache_put(a->c, "user-shared", &r);
 			if (k % 64 == 0) {
 				cache_evict(a->c, key);
-				cache_put(a->c, key, &(struct cache_response){0});
+				cache_put(a->c, key, &(struct cache_response){ 0 });
 				r = make_resp(key, round * 100 + a->tid, (uint64_t)round);
 				cache_put(a->c, key, &r);
 			}
@@ -195,7 +196,7 @@ static void test_concurrent_nothing_lost(void **state)
 	pthread_t t[NTHREADS];
 	struct worker_arg a[NTHREADS];
 	for (int i = 0; i < NTHREADS; i++) {
-		a[i] = (struct worker_arg){c, i, 0};
+		a[i] = (struct worker_arg){ c, i, 0 };
 		assert_int_equal(pthread_create(&t[i], NULL, worker, &a[i]), 0);
 	}
 	for (int i = 0; i < NTHREADS; i++) {

@@ -12,7 +12,7 @@
 
 #include "scenario.h"
 
-static const char *const known[] = {"lab", "threads", "ops", NULL};
+static const char *const known[] = { "lab", "threads", "ops", NULL };
 static char path[64];
 
 static int write_file(void **state)
@@ -83,7 +83,8 @@ static void test_missing_file(void **state)
 	(void)state;
 	struct scenario s;
 	char err[256];
-	assert_int_equal(scenario_load(&s, "/nonexistent/scenario.conf", known, err, sizeof(err)), -1);
+	assert_int_equal(scenario_load(&s, "/nonexistent/scenario.conf", known, err, sizeof(err)),
+			 -1);
 	assert_non_null(strstr(err, "cannot read"));
 }
 
@@ -91,7 +92,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reads_values_comments_and_profiles, write_file,
-		                                remove_file),
+						remove_file),
 		cmocka_unit_test_setup_teardown(test_rejects_bad_files, write_file, remove_file),
 		cmocka_unit_test(test_missing_file),
 	};

@@ -36,8 +36,7 @@ static void describe(const char *desc)
  * Places n threads on the current topology and compares with want[] one
  * thread at a time, so a failure says which thread went where.
  */
-static void check_place(enum topo_policy p, const int *list, int nlist,
-			const int *want, int n)
+static void check_place(enum topo_policy p, const int *list, int nlist, const int *want, int n)
 {
 	int got[64];
 
@@ -47,17 +46,17 @@ static void check_place(enum topo_policy p, const int *list, int nlist,
 		fail_msg("topo_place(%s, %d threads): %s", topo_policy_name(p), n, err);
 	for (int i = 0; i < n; i++) {
 		if (got[i] != want[i])
-			fail_msg("%s thread %d: cpu %d, want %d",
-				 topo_policy_name(p), i, got[i], want[i]);
+			fail_msg("%s thread %d: cpu %d, want %d", topo_policy_name(p), i, got[i],
+				 want[i]);
 	}
 }
 
 #define PLACE(p, want) check_place((p), NULL, 0, (want), (int)NELEM(want))
-#define PLACE_LIST(list, want) \
+#define PLACE_LIST(list, want)                                                                     \
 	check_place(TOPO_LIST, (list), (int)NELEM(list), (want), (int)NELEM(want))
 
-static void expect_place_fails(enum topo_policy p, const int *list, int nlist,
-			       int n, const char *why)
+static void expect_place_fails(enum topo_policy p, const int *list, int nlist, int n,
+			       const char *why)
 {
 	int got[TOPO_MAX_THREADS + 1];
 
@@ -71,8 +70,7 @@ static void expect_place_fails(enum topo_policy p, const int *list, int nlist,
 
 static void test_policy_names(void **state)
 {
-	static const char *const names[] = { "none", "spread", "compact",
-					     "same-cpu", "list" };
+	static const char *const names[] = { "none", "spread", "compact", "same-cpu", "list" };
 	enum topo_policy p;
 
 	(void)state;
@@ -142,8 +140,8 @@ static void expect_cpulist_fails(const char *s, int max, const char *why)
 	if (r != -1)
 		fail_msg("\"%s\" parsed (count %d), want an error", s ? s : "(null)", r);
 	if (!strstr(err, why))
-		fail_msg("\"%s\": error \"%s\" does not mention \"%s\"",
-			 s ? s : "(null)", err, why);
+		fail_msg("\"%s\": error \"%s\" does not mention \"%s\"", s ? s : "(null)", err,
+			 why);
 }
 
 static void test_cpulist_bad(void **state)
@@ -248,8 +246,8 @@ static void expect_describe_fails(const char *desc, const char *why)
 	if (topo_describe(&topo, desc, err, sizeof(err)) != -1)
 		fail_msg("\"%s\" was accepted", desc ? desc : "(null)");
 	if (!strstr(err, why))
-		fail_msg("\"%s\": error \"%s\" does not mention \"%s\"",
-			 desc ? desc : "(null)", err, why);
+		fail_msg("\"%s\": error \"%s\" does not mention \"%s\"", desc ? desc : "(null)",
+			 err, why);
 	assert_memory_equal(&before, &topo, sizeof(topo));
 }
 
@@ -459,8 +457,7 @@ static void test_place_errors(void **state)
 
 	/* The usable list in the message is compressed into ranges. */
 	describe("0:0-1,4;1:6,8-10");
-	expect_place_fails(TOPO_LIST, bad, 2, 2,
-			   "cpu 7 is not usable here (usable: 0-1,4,6,8-10)");
+	expect_place_fails(TOPO_LIST, bad, 2, 2, "cpu 7 is not usable here (usable: 0-1,4,6,8-10)");
 
 	/* An empty or inconsistent topology is refused, not divided by. */
 	memset(&empty, 0, sizeof(empty));
@@ -488,11 +485,13 @@ static void test_place_max_threads(void **state)
 
 	(void)state;
 	describe("0:0-3;1:4-7");
-	assert_int_equal(topo_place(&topo, TOPO_SPREAD, NULL, 0, TOPO_MAX_THREADS,
-				    out, err, sizeof(err)), 0);
+	assert_int_equal(
+		topo_place(&topo, TOPO_SPREAD, NULL, 0, TOPO_MAX_THREADS, out, err, sizeof(err)),
+		0);
 	assert_int_equal(out[TOPO_MAX_THREADS - 1], 7);
-	assert_int_equal(topo_place(&topo, TOPO_COMPACT, NULL, 0, TOPO_MAX_THREADS,
-				    out, err, sizeof(err)), 0);
+	assert_int_equal(
+		topo_place(&topo, TOPO_COMPACT, NULL, 0, TOPO_MAX_THREADS, out, err, sizeof(err)),
+		0);
 	assert_int_equal(out[TOPO_MAX_THREADS - 1], 7);
 }
 
