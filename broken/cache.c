@@ -3,22 +3,30 @@
  * Lab 1, the war story in C: a shared map that request threads read and
  * write at once. Same API and same code as fixed/cache.c, minus the lock.
  *
- * Race pairs (variable: one access / the other; all plain, no lock held):
- *   cache.put.window   *link, the end of a chain: read in find_link() by
- *                      two cache_put()s, then written by both; the second
- *                      write unlinks the first node: a lost entry.
- *   c->count           cache_put(): ++c->count, a read-modify-write from
- *                      two threads: lost increments, the count drifts.
- *   cache.grow.window  c->buckets: read by cache_get()/cache_put() in
- *                      find_link(), while cache_grow() moves every node,
- *                      frees the old table and writes the new one: an
- *                      entry put into the old table is lost, a reader
- *                      walks freed memory (garbage or a crash).
- *   cache.get.window   n->resp: copied out by cache_get() while cache_put()
- *                      overwrites it for the same user: a torn response,
- *                      half old payment, half new.
- *   cache.evict.window the chain and the node: cache_evict() unlinks and
- *                      frees a node that another thread may be reading.
+ * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
+ * or write (W). No lock is held on either side of any pair.
+ *   cache.put.window   *link, the end of a chain:
+ *                      "*link = fresh" at line 151 (W) vs
+ *                      "while (*link" at line 93 (R, find_link from
+ *                      cache_put or cache_get). Two puts read the same
+ *                      end, both link a node; the second unlinks the
+ *                      first: a lost entry.
+ *   c->count           "++c->count" at line 153 (R and W) vs itself in
+ *                      another thread: lost increments, the count drifts.
+ *   c->nbuckets        "c->nbuckets = nb" at line 130 (W) vs
+ *                      "++c->count > c->nbuckets" at line 153 (R): two
+ *                      threads see the map full, both grow it, and the
+ *                      old table is freed twice (glibc: "double free").
+ *   cache.grow.window  c->buckets: "c->buckets = nt" at line 129 (W) vs
+ *                      "&c->buckets[" at line 92 (R): a chain walked in
+ *                      the old table after "free(c->buckets)" at line 128
+ *                      is freed memory; a put into it is lost.
+ *   cache.get.window   n->resp: "*out = n->resp" at line 105 (R) vs
+ *                      "(*link)->resp = *resp" at line 146 (W): a torn
+ *                      response, half one payment, half another.
+ *   cache.evict.window the chain: "*link = n->next" at line 168 (W) vs
+ *                      "while (*link" at line 93 (R); "free(n)" at line
+ *                      171 frees a node another thread may be reading.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,10 +195,10 @@ int cache_check(struct cache *c, char *err, size_t errlen)
 	size_t limit = c->count + 1000000; /* more nodes than this: a loop */
 	if (errlen)
 		err[0] = '\0';
-#define PROBLEM(...)                                                   \
-	do {                                                           \
-		if (problems++ == 0 && errlen)                         \
-			snprintf(err, errlen, __VA_ARGS__);            \
+#define PROBLEM(...)                                                                               \
+	do {                                                                                       \
+		if (problems++ == 0 && errlen)                                                     \
+			snprintf(err, errlen, __VA_ARGS__);                                        \
 	} while (0)
 	for (size_t i = 0; i < c->nbuckets; i++) {
 		for (struct cache_node *n = c->buckets[i]; n; n = n->next) {

@@ -33,8 +33,11 @@ struct lab1_params {
 	long keys_shared, keys_private, shared_percent, put_percent, buckets;
 };
 
-static const char *const lab1_keys[] = {"keys_shared", "keys_private", "shared_percent",
-                                        "put_percent", "buckets", NULL};
+static const char *const lab1_keys[] = { "keys_shared", "keys_private", "shared_percent",
+					 "put_percent", "buckets",	NULL };
+
+static const char *const lab1_invariants[] = { "wrong_user", "garbage", "torn",	     "lost_live",
+					       "lost",	     "stale",	"structure", NULL };
 
 struct lab1_thread {
 	struct cache *c;
@@ -42,7 +45,7 @@ struct lab1_thread {
 	int tid;
 	uint64_t rng;
 	uint64_t seq;
-	uint64_t *last;           /* per private key: the request id last put, 0: none */
+	uint64_t *last;		   /* per private key: the request id last put, 0: none */
 	unsigned char *shared_put; /* per shared key: did this thread put it */
 	struct stress_result seen; /* violations seen while running */
 };
@@ -62,17 +65,18 @@ static void key_name(char *buf, size_t len, int shared, int tid, long k)
 
 /* Checks a response that a get returned for key. */
 static void check_response(struct stress_result *r, const char *key,
-                           const struct cache_response *out)
+			   const struct cache_response *out)
 {
 	if (!memchr(out->user_id, '\0', sizeof(out->user_id)) ||
 	    strncmp(out->user_id, "user-", 5) != 0) {
 		stress_count(r, "garbage", 1, "get(%s) returned bytes that are no response", key);
 	} else if (strcmp(out->user_id, key) != 0) {
-		stress_count(r, "wrong_user", 1, "get(%s) returned %s's response", key, out->user_id);
+		stress_count(r, "wrong_user", 1, "get(%s) returned %s's response", key,
+			     out->user_id);
 	} else if (strcmp(out->status, "success") != 0 ||
-	           out->amount_cents != amount_of(key, out->request_id)) {
+		   out->amount_cents != amount_of(key, out->request_id)) {
 		stress_count(r, "torn", 1, "get(%s) returned %lld cents, which no put stored", key,
-		             (long long)out->amount_cents);
+			     (long long)out->amount_cents);
 	}
 }
 
@@ -92,7 +96,8 @@ static void worker(const struct stress_run *run, int index, void *arg)
 		key_name(key, sizeof(key), shared, t->tid, k);
 		if (put) {
 			memset(&resp, 0, sizeof(resp));
-			snprintf(resp.user_id, sizeof(resp.user_id), "%s", key);
+			snprintf(resp.user_id, sizeof(resp.user_id), "%.*s", CACHE_USER_ID_MAX - 1,
+				 key);
 			snprintf(resp.status, sizeof(resp.status), "success");
 			resp.request_id = ((uint64_t)(t->tid + 1) << 40) | ++t->seq;
 			resp.amount_cents = amount_of(key, resp.request_id);
@@ -103,12 +108,15 @@ static void worker(const struct stress_run *run, int index, void *arg)
 				t->last[k] = resp.request_id;
 		} else if (cache_get(t->c, key, &out)) {
 			check_response(&t->seen, key, &out);
-			if (!shared && out.request_id != t->last[k] && strcmp(out.user_id, key) == 0)
-				stress_count(&t->seen, "lost_live", 1,
-				             "get(%s) returned request %llu, not the last put", key,
-				             (unsigned long long)(out.request_id & 0xffffffffffULL));
+			if (!shared && out.request_id != t->last[k] &&
+			    strcmp(out.user_id, key) == 0)
+				stress_count(
+					&t->seen, "lost_live", 1,
+					"get(%s) returned request %llu, not the last put", key,
+					(unsigned long long)(out.request_id & 0xffffffffffULL));
 		} else if (!shared && t->last[k]) {
-			stress_count(&t->seen, "lost_live", 1, "get(%s) missed right after a put", key);
+			stress_count(&t->seen, "lost_live", 1, "get(%s) missed right after a put",
+				     key);
 		}
 	}
 }
@@ -128,7 +136,7 @@ static int lab1_prepare(struct stress_run *run, char *err, size_t errlen)
 
 /* After the threads are gone: everything that was put must be there. */
 static void check_final(struct cache *c, struct lab1_thread *th, int n, const struct lab1_params *p,
-                        struct stress_result *r)
+			struct stress_result *r)
 {
 	char key[48]; /* roomy enough that snprintf cannot truncate */
 	struct cache_response out;
@@ -159,7 +167,7 @@ static void check_final(struct cache *c, struct lab1_thread *th, int n, const st
 }
 
 static int lab1_round(struct stress_run *run, int round, struct stress_result *r, char *err,
-                      size_t errlen)
+		      size_t errlen)
 {
 	const struct lab1_params *p = run->lab_state;
 	int n = run->threads;
@@ -174,7 +182,8 @@ static int lab1_round(struct stress_run *run, int round, struct stress_result *r
 		th[i].c = c;
 		th[i].p = p;
 		th[i].tid = i;
-		th[i].rng = run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
+		th[i].rng =
+			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
 		th[i].last = calloc((size_t)p->keys_private, sizeof(uint64_t));
 		th[i].shared_put = calloc((size_t)p->keys_shared, 1);
 		if (!th[i].last || !th[i].shared_put) {
@@ -188,8 +197,8 @@ static int lab1_round(struct stress_run *run, int round, struct stress_result *r
 
 	for (int i = 0; i < n; i++)
 		for (int j = 0; j < th[i].seen.ninv; j++)
-			stress_count(r, th[i].seen.inv_name[j], th[i].seen.inv[j], "round %d: %s", round,
-			             th[i].seen.first);
+			stress_count(r, th[i].seen.inv_name[j], th[i].seen.inv[j], "round %d: %s",
+				     round, th[i].seen.first);
 	check_final(c, th, n, p, r);
 	char why[200];
 	int problems = cache_check(c, why, sizeof(why));
@@ -212,6 +221,7 @@ const struct stress_lab stress_lab1 = {
 	.id = 1,
 	.name = "cache",
 	.params = lab1_keys,
+	.invariants = lab1_invariants,
 	.prepare = lab1_prepare,
 	.round = lab1_round,
 };

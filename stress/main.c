@@ -34,14 +34,29 @@
 #define RACELAB_FLAVOUR "release"
 #endif
 
-static const struct stress_lab *const stress_labs[] = {&stress_lab1};
+static const struct stress_lab *const stress_labs[] = { &stress_lab1 };
 #define NLABS ((int)(sizeof(stress_labs) / sizeof(stress_labs[0])))
 
 /* Scenario keys the driver reads, and keys that are for the scripts. */
-static const char *const driver_keys[] = {
-	"lab", "threads", "ops", "rounds", "duration_ms", "seed", "pinning", "cpus", "mem_node",
-	"time_limit_s", "stop_on_symptom", "title", "broken_modules", "race_file",
-	"race_functions", "race_points", "trials", NULL};
+static const char *const driver_keys[] = { "lab",
+					   "threads",
+					   "ops",
+					   "rounds",
+					   "duration_ms",
+					   "seed",
+					   "pinning",
+					   "cpus",
+					   "mem_node",
+					   "time_limit_s",
+					   "stop_on_symptom",
+					   "title",
+					   "broken_modules",
+					   "race_file",
+					   "race_functions",
+					   "race_points",
+					   "trials",
+					   "extra_stress",
+					   NULL };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
@@ -96,7 +111,7 @@ static long parse_long(const char *opt, const char *v, long min, long max)
 
 /* A scenario value, overridden by the command line when cli is set. */
 static const char *pick(const char *cli, const struct scenario *sc, const char *profile,
-                        const char *key)
+			const char *key)
 {
 	return cli ? cli : scenario_get(sc, profile, key);
 }
@@ -121,8 +136,9 @@ static void format_cpus(const struct topo *t, int node, char *buf, size_t len)
 		       (node < 0 || t->cpu_node[j + 1] == node))
 			j++;
 		int w = j > i ? snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "",
-		                         t->cpu[i], t->cpu[j])
-		              : snprintf(buf + used, len - used, "%s%d", used ? "," : "", t->cpu[i]);
+					 t->cpu[i], t->cpu[j])
+			      : snprintf(buf + used, len - used, "%s%d", used ? "," : "",
+					 t->cpu[i]);
 		if (w < 0 || (size_t)w >= len - used)
 			return;
 		used += (size_t)w;
@@ -171,7 +187,7 @@ static void *watchdog_main(void *p)
 		fputs(w->record, stdout);
 		fflush(stdout);
 		fprintf(stderr, "racelab-stress: trial passed its %.0f s time limit: a hang\n",
-		        w->limit_s);
+			w->limit_s);
 		_exit(3);
 	}
 	return NULL;
@@ -187,14 +203,25 @@ int main(int argc, char **argv)
 	struct stress_run run;
 	memset(&run, 0, sizeof(run));
 
-	static const struct option opts[] = {
-		{"scenario", 1, 0, 's'},  {"lab", 1, 0, 'l'},     {"profile", 1, 0, 'P'},
-		{"threads", 1, 0, 't'},   {"ops", 1, 0, 'o'},     {"rounds", 1, 0, 'r'},
-		{"duration-ms", 1, 0, 'd'}, {"trials", 1, 0, 'k'}, {"seed", 1, 0, 'S'},
-		{"pin", 1, 0, 'p'},       {"cpus", 1, 0, 'c'},    {"mem-node", 1, 0, 'm'},
-		{"time-limit", 1, 0, 'T'}, {"set", 1, 0, 'x'},    {"topology", 0, 0, 'Y'},
-		{"topology-desc", 1, 0, 'D'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-		{0, 0, 0, 0}};
+	static const struct option opts[] = { { "scenario", 1, 0, 's' },
+					      { "lab", 1, 0, 'l' },
+					      { "profile", 1, 0, 'P' },
+					      { "threads", 1, 0, 't' },
+					      { "ops", 1, 0, 'o' },
+					      { "rounds", 1, 0, 'r' },
+					      { "duration-ms", 1, 0, 'd' },
+					      { "trials", 1, 0, 'k' },
+					      { "seed", 1, 0, 'S' },
+					      { "pin", 1, 0, 'p' },
+					      { "cpus", 1, 0, 'c' },
+					      { "mem-node", 1, 0, 'm' },
+					      { "time-limit", 1, 0, 'T' },
+					      { "set", 1, 0, 'x' },
+					      { "topology", 0, 0, 'Y' },
+					      { "topology-desc", 1, 0, 'D' },
+					      { "quiet", 0, 0, 'q' },
+					      { "help", 0, 0, 'h' },
+					      { 0, 0, 0, 0 } };
 	int ch;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -221,8 +248,7 @@ int main(int argc, char **argv)
 			run.set[run.nset++] = optarg;
 			break;
 		case 'h': usage(); return 0;
-		default:
-			die("unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
+		default: die("unknown or incomplete option '%s' (try --help)", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -304,7 +330,8 @@ int main(int argc, char **argv)
 	static struct topo topo;
 	if (o_desc) {
 		if (!show_topology)
-			die("--topology-desc only goes with --topology (it cannot pin real threads)");
+			die("--topology-desc only goes with --topology (it cannot pin real "
+			    "threads)");
 		if (topo_describe(&topo, o_desc, err, sizeof(err)) != 0)
 			die("--topology-desc: %s", err);
 	} else if (topo_read(&topo, err, sizeof(err)) != 0) {
@@ -339,8 +366,8 @@ int main(int argc, char **argv)
 	}
 
 	if (show_topology) {
-		printf("topology: %d node%s, %d CPU%s (%s)\n", topo.nnodes, topo.nnodes == 1 ? "" : "s",
-		       topo.ncpus, topo.ncpus == 1 ? "" : "s", desc);
+		printf("topology: %d node%s, %d CPU%s (%s)\n", topo.nnodes,
+		       topo.nnodes == 1 ? "" : "s", topo.ncpus, topo.ncpus == 1 ? "" : "s", desc);
 		printf("placement: %s, %d thread%s\n", topo_policy_name(policy), run.threads,
 		       run.threads == 1 ? "" : "s");
 		for (int i = 0; i < run.threads; i++) {
@@ -378,6 +405,8 @@ int main(int argc, char **argv)
 		run.seed = seed + (uint64_t)k;
 		struct stress_result res;
 		memset(&res, 0, sizeof(res));
+		for (int i = 0; lab->invariants[i] && i < STRESS_MAX_INVARIANTS; i++)
+			res.inv_name[res.ninv++] = lab->invariants[i];
 		struct jsonw w;
 		if (jw_open(&w) != 0)
 			die("out of memory");
@@ -414,8 +443,10 @@ int main(int argc, char **argv)
 		pthread_cond_init(&wd.cv, NULL);
 		wd.done = 0;
 		wd.limit_s = (double)limit;
-		snprintf(wd.record, sizeof(wd.record), "%.*s,\"outcome\":\"hang\",\"manifested\":true,"
-		         "\"invariants\":null}\n", (int)(w.len < 900 ? w.len : 900), w.buf);
+		snprintf(wd.record, sizeof(wd.record),
+			 "%.*s,\"outcome\":\"hang\",\"manifested\":true,"
+			 "\"invariants\":null}\n",
+			 (int)(w.len < 900 ? w.len : 900), w.buf);
 		pthread_t wt;
 		if (pthread_create(&wt, NULL, watchdog_main, &wd) != 0)
 			die("cannot start the watchdog thread");
@@ -462,21 +493,23 @@ int main(int argc, char **argv)
 			size_t used = 0;
 			for (int i = 0; i < run.threads && used < sizeof(cpus) - 8; i++)
 				used += (size_t)snprintf(cpus + used, sizeof(cpus) - used, "%s%d",
-				                         i ? "," : "", run.cpu[i]);
+							 i ? "," : "", run.cpu[i]);
 			char what[512] = "clean";
 			if (bad) {
 				size_t u = 0;
 				for (int i = 0; i < res.ninv && u < sizeof(what) - 40; i++)
-					u += (size_t)snprintf(what + u, sizeof(what) - u, "%s%ld %s",
-					                      i ? ", " : "", res.inv[i], res.inv_name[i]);
+					if (res.inv[i])
+						u += (size_t)snprintf(what + u, sizeof(what) - u,
+								      "%s%ld %s", u ? ", " : "",
+								      res.inv[i], res.inv_name[i]);
 			}
 			fprintf(stderr,
-			        "lab %d %s trial %ld/%ld: %s%s (%d threads %s on cpus %s, %d "
-			        "round%s, %.2f s)\n",
-			        lab->id, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "", what,
-			        run.threads, topo_policy_name(policy),
-			        policy == TOPO_NONE ? "any" : cpus, rounds, rounds == 1 ? "" : "s",
-			        elapsed);
+				"lab %d %s trial %ld/%ld: %s%s%s%s (%d threads %s on cpus %s, %d "
+				"round%s, %.2f s)\n",
+				lab->id, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "",
+				what, bad ? "; first: " : "", bad ? res.first : "", run.threads,
+				topo_policy_name(policy), policy == TOPO_NONE ? "any" : cpus,
+				rounds, rounds == 1 ? "" : "s", elapsed);
 		}
 	}
 	return any_violation ? 1 : 0;
