@@ -45,28 +45,32 @@ module_src = $(foreach m,$(MODULES),$(if $(filter $(m),$(LAB_MODULES_$(patsubst 
 
 BINS := $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),build/$(f)/$(v)/racelab-stress))
 
-.PHONY: all help deps build test test-c test-scripts check-rates lab-1 clean \
+.PHONY: all help deps build test-bins test check-rates measure report format clean \
+        $(foreach l,$(LABS),lab-$(l)) \
         $(FLAVOURS) fixed $(foreach l,$(LABS),broken-$(l))
 
-all: build ## build every flavour of every variant, and the unit tests
+all: build ## the default: the same as build
 
 help: ## list the targets
 	@echo "racelab targets:"
-	@grep -hE '^[a-zA-Z0-9_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
-	  awk -F'\t' '{ printf "  %-18s %s\n", $$1, $$2 }'
-	@echo "Variables: TRIALS=N (trials per cell for measure-1), PYTHON=python3"
+	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
+	  awk -F'\t' '{ printf "  %-22s %s\n", $$1, $$2 }'
+	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fix, the rates (about a minute)";)
+	@$(foreach f,$(FLAVOURS),printf "  %-22s %s\n" $(f) "build the $(f) flavour of every variant";)
+	@printf "  %-22s %s\n" "build/F/V/racelab-stress" "one flavour F of one variant V ($(VARIANTS))"
+	@echo "Variables: PYTHON=python3"
 
 # Installs missing Debian packages as root; otherwise names the apt-get line
 # and stops the build with exit 2. Cheap enough to run on every build.
 deps: ## install (as root) or name the missing Debian packages
 	@scripts/deps.sh
 
-build: $(BINS) test-bins ## build every flavour of every variant
+build: $(BINS) test-bins ## build every flavour of every variant, and the CMocka suites
 
-$(FLAVOURS): %: $(foreach v,$(VARIANTS),build/%/$(v)/racelab-stress) ## (each flavour builds all its variants)
+$(FLAVOURS): %: $(foreach v,$(VARIANTS),build/%/$(v)/racelab-stress)
 
 define BIN_RULE
-build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) | deps
+build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
 	  -o $$@ $$(COMMON_SRC) $$(call module_src,$(2)) $$(LIBS)
@@ -78,7 +82,7 @@ TEST_CFLAGS := $(BASE) -O0 -g
 TEST_BINS := build/tests/test_topo build/tests/test_cache_fixed build/tests/test_cache_broken \
              build/tests/test_scenario
 
-test-bins: $(TEST_BINS)
+test-bins: $(TEST_BINS) ## build the CMocka suites
 
 build/tests/test_topo: tests/test_topo.c common/topo.c $(HEADERS) | deps
 	@mkdir -p $(@D)
@@ -101,6 +105,29 @@ build/tests/test_cache_broken: tests/test_cache.c broken/cache.c $(HEADERS) | de
 
 test: build ## run every test (CMocka, scripts, quick lab 1 rate check); ends with "N passed, N failed"
 	@tests/run.sh
+
+# --- labs, rates and reports --------------------------------------------------
+# lab-N builds only what lab N needs (in parallel), then walks through it.
+define LAB_RULE
+lab-$(1): # lab $(1): the symptom, the detectors' reports, the fix, the rates (about a minute)
+	@$$(MAKE) -s -j2 $$(foreach f,$$(FLAVOURS),build/$$(f)/fixed/racelab-stress build/$$(f)/broken-$(1)/racelab-stress)
+	@$$(PYTHON) scripts/lab.py $(1)
+endef
+$(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
+
+check-rates: build ## measure every cell (quick: 10 trials) and fail when one misses its expected band
+	@$(PYTHON) scripts/check_rates.py --profile quick
+
+measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review
+	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new
+
+report: ## rates of every record under results/ against expected/
+	@$(PYTHON) scripts/report.py --results results
+
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c)
+
+format: ## reformat the C sources with .clang-format
+	clang-format -i $(C_SOURCES)
 
 clean: ## remove build/ (results/ is kept)
 	rm -rf build

@@ -32,6 +32,9 @@ def parser():
     p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when a cell with an expectation is OUT or has tool errors")
+    p.add_argument("--require-data", action="store_true",
+                   help="with --check: a cell with an expectation but no trials also "
+                        "fails (a check run that forgot a cell must not pass)")
     p.add_argument("--format", choices=("markdown", "tsv"), default="markdown",
                    help="markdown table (default) or TSV with raw numbers; with tsv "
                         "the summary line goes to stderr")
@@ -183,7 +186,9 @@ def main(argv=None):
         print(markdown(cells))
         print()
         print(summary(cells))
-    if args.check and any(c.verdict in FAILING for c in cells):
+    failing = FAILING + (("no data",) if args.require_data else ())
+    if args.check and any(c.verdict in failing and (c.expected or c.verdict != "no data")
+                          for c in cells):
         return 1
     return 0
 

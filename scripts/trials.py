@@ -52,6 +52,9 @@ def parser():
                    help="seed of trial 1; trial k uses S+k-1 (default: random)")
     p.add_argument("--ops", type=cli.positive_int, metavar="N",
                    help="operations per thread per round (default: the scenario's)")
+    p.add_argument("--set", action="append", default=[], type=cli.key_value, metavar="KEY=VALUE",
+                   dest="sets", help="override one of the lab's own scenario keys, e.g. "
+                                     "buckets=65536 (repeatable; named in the config)")
     p.add_argument("--quiet", action="store_true", help="no line per trial, only the summary")
     p.add_argument("--keep-output", action="store_true",
                    help="save the tool's raw report of the first matched trial to "
@@ -59,15 +62,18 @@ def parser():
     return p
 
 
-def config_name(pinning, cpus, threads, default_threads, ops):
+def config_name(pinning, cpus, threads, default_threads, ops, sets=()):
     """The configuration part of a results file name: 'spread', 'cpus-0+2',
-    'same-cpu-4t', 'spread-500ops'. Only what differs from the scenario's
-    workload is named, so the everyday configuration keeps a short name."""
+    'same-cpu-4t', 'spread-500ops', 'spread-buckets=65536'. Only what
+    differs from the scenario's workload is named, so the everyday
+    configuration keeps a short name."""
     name = "cpus-" + "+".join(map(str, cpus)) if cpus else pinning
     if threads != default_threads:
         name += f"-{threads}t"
     if ops:
         name += f"-{ops}ops"
+    for kv in sets:
+        name += f"-{kv}"
     return name
 
 
@@ -122,8 +128,8 @@ def plan_run(args):
         tool=tool, exe=exe.resolve(), scenario=scen.path.resolve(), site=site,
         time_limit_s=time_limit, threads=threads, pinning=pinning, cpus=args.cpus,
         ops=args.ops, quiet=args.quiet,
-        config=config_name(pinning, args.cpus, threads, default_threads, args.ops),
-        root=scenario.root(), tmpdir=None)
+        config=config_name(pinning, args.cpus, threads, default_threads, args.ops, args.sets),
+        root=scenario.root(), tmpdir=None, sets=args.sets)
 
 
 def duration(seconds):

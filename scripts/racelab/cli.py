@@ -55,6 +55,15 @@ def positive_float(text):
     return value
 
 
+def key_value(text):
+    """argparse type: KEY=VALUE with a plain key (the driver checks that
+    the lab has the key and that the value is in range)."""
+    key, eq, value = text.partition("=")
+    if not eq or not key or not value or not key.replace("_", "").isalnum():
+        raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
+    return text
+
+
 def cpu_list(text):
     """argparse type: a CPU list such as '0,2-3' -> [0, 2, 3], in the order given.
 

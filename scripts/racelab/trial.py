@@ -128,7 +128,8 @@ class Plan:
     """Everything that is the same for every trial of one run."""
 
     def __init__(self, *, run, lab, build, variant, tool, exe, scenario, site,
-                 time_limit_s, threads, pinning, cpus, ops, quiet, config, root, tmpdir):
+                 time_limit_s, threads, pinning, cpus, ops, quiet, config, root, tmpdir,
+                 sets=()):
         self.__dict__.update(locals())
         del self.__dict__["self"]
 
@@ -143,6 +144,8 @@ class Plan:
             args += ["--pin", self.pinning]
         if self.ops:
             args += ["--ops", str(self.ops)]
+        for kv in self.sets:
+            args += ["--set", kv]
         if self.quiet:
             args.append("--quiet")
         return args
@@ -220,5 +223,16 @@ def run_trial(plan, number, seed):
         "findings_total": len(findings),
         "findings_matched": sum(1 for f in findings if f["matched"]),
         "error": error,
+        "stderr_tail": stderr_tail(stderr_text) if tool.report is None and outcome in
+        ("crash", "hang") else None,
     }
     return record, raw
+
+
+def stderr_tail(text, lines=3, width=200):
+    """The program's last words before it died or was stopped: for a crash
+    of the broken cache, glibc's "double free or corruption (out)" is the
+    evidence a student should see. Only for runs without a tool, whose
+    stderr is the program's own."""
+    tail = [line[:width] for line in text.splitlines() if line.strip()][-lines:]
+    return tail or None

@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""lab.py: walk a student through a lab, `make lab-N`.
+
+1. the broken build under the stress driver: the symptom, with numbers;
+2. the broken build under ThreadSanitizer (clang, gcc) and Helgrind: the
+   first report that points at the lab's race site, trimmed to what a
+   student needs;
+3. the fixed build, the same way: nothing;
+4. this run's rates beside the expected table;
+5. what to read next.
+
+Every number printed is counted from this run's trial records, written
+under results/lab-N-<time>/ so they can be reported on again later.
+"""
+
+import json
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from collections import Counter
+from pathlib import Path
+
+from racelab import cli, scenario, stats
+from racelab.cli import Failure
+
+PROG = "lab.py"
+HERE = Path(__file__).resolve().parent
+
+# Trials per step: enough to show a rate, few enough for about a minute.
+BROKEN = {"stress": 10, "tsan-clang": 3, "tsan-gcc": 3, "helgrind": 3}
+FIXED = {"stress": 5, "tsan-clang": 2, "tsan-gcc": 2, "helgrind": 2}
+WARM_TRIALS = 5
+NAMES = {"stress": "the stress driver", "tsan-clang": "ThreadSanitizer (clang)",
+         "tsan-gcc": "ThreadSanitizer (gcc)", "helgrind": "Helgrind"}
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
+    p.add_argument("lab", type=cli.positive_int, help="the lab number")
+    p.add_argument("--results", metavar="DIR",
+                   help="where this run's records go (default: results/lab-N-<time>)")
+    return p
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def heading(text):
+    say()
+    say(f"== {text}")
+
+
+def run_trials(lab, build, tool, trials, results, extra=()):
+    """Runs trials.py; returns this cell's records (the newest file)."""
+    cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
+           "--tool", tool, "--trials", str(trials), "--results", str(results), "--quiet",
+           *extra]
+    if build == "broken" and tool != "stress":
+        cmd.append("--keep-output")
+    proc = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stderr)
+        raise Failure(f"trials.py failed on {build} {tool}")
+    config = ("spread-" + "-".join(extra[1::2])) if extra else "spread"
+    path = results / f"{lab}-{build}-{tool}-{config}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()], path
+
+
+def rate_text(recs, key):
+    k, n = sum(bool(r[key]) for r in recs), len(recs)
+    return f"{k}/{n} (95% CI {stats.fmt_interval(stats.wilson(k, n))})"
+
+
+def outcomes(recs):
+    parts = []
+    signals = Counter(r["exit"]["signal"] for r in recs if r["outcome"] == "crash")
+    for sig, n in signals.most_common():
+        parts.append(f"{n} crashed ({sig})")
+    hangs = sum(r["outcome"] == "hang" for r in recs)
+    if hangs:
+        parts.append(f"{hangs} hung (killed at the {recs[0]['time_limit_s']} s limit)")
+    wrong = [r for r in recs if r["outcome"] == "manifested"]
+    if wrong:
+        parts.append(f"{len(wrong)} finished with broken invariants")
+    clean = sum(r["outcome"] == "clean" for r in recs)
+    if clean:
+        parts.append(f"{clean} looked clean")
+    return ", ".join(parts)
+
+
+def first_violation(record):
+    return (record.get("program") or {}).get("first_violation")
+
+
+def invariant_totals(recs):
+    totals = Counter()
+    for r in recs:
+        for name, value in (r.get("invariants") or {}).items():
+            totals[name] += value
+    return {k: v for k, v in totals.items() if v}
+
+
+FRAME = re.compile(r"^(\s+#\d+ \S+) (?:\./)?(\S+?)(:\d+)?(:\d+)?( \(.*)?$")
+
+
+def trim_tsan(text, race_file):
+    """The first ThreadSanitizer warning that names race_file, cut to the
+    lines that matter: what raced (two accesses, three frames each), where
+    the memory came from, and the summary."""
+    blocks = text.split("==================\n")
+    for block in blocks:
+        if "WARNING: ThreadSanitizer" not in block or race_file not in block:
+            continue
+        out, frames = [], 0
+        for line in block.splitlines():
+            if line.startswith("WARNING:"):
+                out.append(re.sub(r" \(pid=\d+\)", "", line))
+            elif re.match(r"^  (\S.*) (of size|at) ", line) or line.startswith("  Location is"):
+                if out[1:]:  # a blank line between the sections, as TSan prints them
+                    out.append("")
+                out.append(line)
+                frames = 0
+            elif re.match(r"^\s+#\d+ ", line):
+                frames += 1
+                if frames <= 3:
+                    m = FRAME.match(line)
+                    out.append(f"{m.group(1)} {m.group(2)}{m.group(3) or ''}" if m else line)
+            elif line.startswith("  Thread T"):
+                frames = 99  # thread creation stacks: not needed here
+            elif line.startswith("SUMMARY:"):
+                out += ["", line.replace(" ./", " ")]
+        return "\n".join(out)
+    return None
+
+
+def trim_helgrind(xml_bytes, race_file):
+    """The first Helgrind race whose stack names race_file, in Helgrind's
+    own words, three frames a side."""
+    root = ET.fromstring(xml_bytes)
+    for err in root.iter("error"):
+        if err.findtext("kind") != "Race":
+            continue
+        lines, blocks = [], []
+        for child in err:
+            if child.tag in ("xwhat", "xauxwhat", "auxwhat"):
+                text = child.findtext("text") if child.tag != "auxwhat" else child.text
+                lines.append(("text", text))
+            elif child.tag == "stack":
+                frames = []
+                for f in child.iter("frame"):
+                    if f.findtext("file") and f.findtext("fn"):
+                        path = f"{f.findtext('dir') or ''}/{f.findtext('file')}".lstrip("./")
+                        frames.append(f"{f.findtext('fn')} ({path}:{f.findtext('line')})")
+                lines.append(("stack", frames[:3]))
+                blocks.append(frames)
+        if not any(race_file in fr for frames in blocks for fr in frames):
+            continue
+        out = []
+        for kind, value in lines:
+            if kind == "text":
+                out += ["", value] if out else [value]
+            else:
+                out += [("   at " if i == 0 else "   by ") + fr for i, fr in enumerate(value)]
+        return "\n".join(out)
+    return None
+
+
+def show_report(path, tool, race_file):
+    if tool == "helgrind":
+        text = trim_helgrind(path.with_suffix(".xml").read_bytes(), race_file)
+    else:
+        text = trim_tsan(path.with_suffix(".txt").read_text(errors="replace"), race_file)
+    if text:
+        say("   The first report that points at " + race_file + " (trimmed):")
+        say("\n".join("   | " + line for line in text.splitlines()))
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    lab = args.lab
+    scen = scenario.load(lab)
+    race_file = scen.require("race_file")
+    title = scen.get("title") or f"lab {lab}"
+    results = Path(args.results or scenario.root() / "results" /
+                   time.strftime(f"lab-{lab}-%Y%m%dT%H%M%SZ", time.gmtime()))
+    if results.exists() and any(results.iterdir()):
+        raise Failure(f"{scenario.shown(results)} is not empty")
+    started = time.monotonic()
+    threads, pin = scen.get("threads"), scen.get("pinning")
+    say(f"racelab lab {lab}: {title}")
+    say(f"({threads} threads pinned '{pin}'; records go to {scenario.shown(results)})")
+
+    heading(f"1. The symptom: the broken build ({race_file}) under the stress driver")
+    recs, _ = run_trials(lab, "broken", "stress", BROKEN["stress"], results)
+    say(f"   {rate_text(recs, 'manifested')} trials went wrong: {outcomes(recs)}.")
+    last_words = Counter(r["stderr_tail"][-1] for r in recs if r.get("stderr_tail"))
+    for words, n in last_words.most_common(3):
+        say(f"   {n} x the program's last words: {words}")
+    firsts = [first_violation(r) for r in recs if first_violation(r)]
+    if firsts:
+        say(f"   e.g. {firsts[0]}")
+    for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
+        recs, _ = run_trials(lab, "broken", "stress", WARM_TRIALS, results, ["--set", kv])
+        say(f"   With {kv}: {rate_text(recs, 'manifested')} went wrong: {outcomes(recs)}.")
+        firsts = [first_violation(r) for r in recs if first_violation(r)]
+        if firsts:
+            say(f"   e.g. {firsts[0]}")
+        totals = invariant_totals(recs)
+        if totals:
+            say("   invariant counters over those trials: "
+                + ", ".join(f"{k} {v}" for k, v in totals.items()))
+
+    heading("2. The broken build under the race detectors")
+    for tool in ("tsan-clang", "tsan-gcc", "helgrind"):
+        recs, path = run_trials(lab, "broken", tool, BROKEN[tool], results)
+        say(f"   {NAMES[tool]}: detected the race at the race site in {rate_text(recs, 'detected')}"
+            f" trials ({sum(r['findings_total'] for r in recs)} reports in all).")
+        if tool != "tsan-gcc":
+            show_report(path.with_name(path.name.replace(".jsonl", ".report.jsonl")), tool,
+                        race_file)
+            say()
+
+    heading("3. The fixed build, the same way")
+    for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
+        recs, _ = run_trials(lab, "fixed", tool, FIXED[tool], results)
+        if tool == "stress":
+            say(f"   {NAMES[tool]}: invariants broken in {rate_text(recs, 'manifested')} trials.")
+        else:
+            with_findings = sum(r["findings_total"] > 0 for r in recs)
+            say(f"   {NAMES[tool]}: reports in {with_findings}/{len(recs)} trials.")
+
+    heading("4. This run's rates against expected/ (a few trials: wide intervals)")
+    subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
+                    "--lab", str(lab)])
+
+    heading("5. Next")
+    say(f"   Read {scenario.shown(scenario.lab_dir(lab) / 'README.md')}: the story, how to read "
+        "each report, and the questions.")
+    modules = scen.words("broken_modules")
+    for m in modules:
+        say(f"   Then the bug and its fix, nothing else: diff -u broken/{m}.c fixed/{m}.c")
+    say(f"   ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))
