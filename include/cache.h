@@ -53,10 +53,12 @@ size_t cache_count(struct cache *c);
 size_t cache_buckets(struct cache *c);
 
 /*
- * Walks the whole map and checks its own structure: every entry sits in
- * the bucket its key hashes to, no chain loops, no key appears twice, and
- * the entry count matches the nodes found. Returns 0 when consistent,
- * otherwise the number of problems, with the first described in err.
+ * Walks the whole map and checks its own structure: no chain loops, every
+ * entry sits in the bucket its key hashes to, no key appears twice, and the
+ * entry count matches the nodes found. Returns 0 when consistent, the
+ * number of problems otherwise, with the first described in err; a
+ * negative number (minus the looping chains) when a chain loops, in which
+ * case nothing else was checked and a lookup may never return.
  * Not safe to call while other threads use the map.
  */
 int cache_check(struct cache *c, char *err, size_t errlen);
