@@ -323,29 +323,51 @@ int topo_read(struct topo *t, char *err, size_t errlen)
 }
 
 /*
- * Formats t's CPUs as a cpulist ("0-3,6"), truncated to fit, so an error
- * can tell the user what they could have asked for.
+ * Formats the CPUs of one node of t (every CPU when node < 0) as a cpulist
+ * ("0-3,6"), truncated to fit, so an error can tell the user what they
+ * could have asked for.
  */
-static void format_cpus(const struct topo *t, char *buf, size_t len)
+static void format_cpus(const struct topo *t, int node, char *buf, size_t len)
 {
 	size_t used = 0;
 
 	buf[0] = '\0';
 	for (int i = 0; i < t->ncpus && used < len; i++) {
+		if (node >= 0 && t->cpu_node[i] != node)
+			continue;
 		int j = i;
 		int w;
 
-		while (j + 1 < t->ncpus && t->cpu[j + 1] == t->cpu[j] + 1)
+		while (j + 1 < t->ncpus && t->cpu[j + 1] == t->cpu[j] + 1 &&
+		       (node < 0 || t->cpu_node[j + 1] == node))
 			j++;
 		if (j > i)
-			w = snprintf(buf + used, len - used, "%s%d-%d", i ? "," : "", t->cpu[i],
+			w = snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "", t->cpu[i],
 				     t->cpu[j]);
 		else
-			w = snprintf(buf + used, len - used, "%s%d", i ? "," : "", t->cpu[i]);
-		if (w < 0)
+			w = snprintf(buf + used, len - used, "%s%d", used ? "," : "", t->cpu[i]);
+		if (w < 0 || (size_t)w >= len - used)
 			break;
 		used += (size_t)w;
 		i = j;
+	}
+}
+
+void topo_format(const struct topo *t, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (int n = 0; n < t->nnodes && used < len; n++) {
+		char cpus[512];
+		int w;
+
+		format_cpus(t, t->node[n], cpus, sizeof(cpus));
+		w = snprintf(buf + used, len - used, "%s%d:%s", n ? ";" : "", t->node[n], cpus);
+		if (w < 0 || (size_t)w >= len - used)
+			break;
+		used += (size_t)w;
 	}
 }
 
@@ -470,7 +492,7 @@ int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nl
 			if (topo_node_of(t, list[j]) < 0) {
 				char usable[256];
 
-				format_cpus(t, usable, sizeof(usable));
+				format_cpus(t, -1, usable, sizeof(usable));
 				set_err(err, errlen, "cpu %d is not usable here (usable: %s)",
 					list[j], usable);
 				return -1;

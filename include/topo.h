@@ -69,6 +69,10 @@ int topo_read(struct topo *t, char *err, size_t errlen);
 int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist, int nthreads,
 	       int *out_cpu, char *err, size_t errlen);
 
+/* Describes t in topo_describe()'s syntax ("0:0-3;1:4-7"), truncated to
+ * fit in len bytes. */
+void topo_format(const struct topo *t, char *buf, size_t len);
+
 /* The node that owns cpu, or -1 when cpu is not in t. */
 int topo_node_of(const struct topo *t, int cpu);
 /* Whether node is one of t's nodes. */

@@ -7,7 +7,9 @@
  * trial record) on stdout and one human line on stderr.
  *
  * Exit status: 0 every trial clean, 1 a trial saw a violation, 2 bad
- * arguments or input, 3 a trial passed its time limit (a hang).
+ * arguments or input, 3 a trial passed its time limit (a hang), 4 the
+ * threads could not be started (out of resources: neither a symptom nor
+ * bad input).
  */
 #define _GNU_SOURCE /* clock_gettime, getopt_long, glob */
 #include <errno.h>
@@ -123,43 +125,6 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "0-1" for the CPUs of node (all nodes when node < 0). */
-static void format_cpus(const struct topo *t, int node, char *buf, size_t len)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int i = 0; i < t->ncpus; i++) {
-		if (node >= 0 && t->cpu_node[i] != node)
-			continue;
-		int j = i;
-		while (j + 1 < t->ncpus && t->cpu[j + 1] == t->cpu[j] + 1 &&
-		       (node < 0 || t->cpu_node[j + 1] == node))
-			j++;
-		int w = j > i ? snprintf(buf + used, len - used, "%s%d-%d", used ? "," : "",
-					 t->cpu[i], t->cpu[j])
-			      : snprintf(buf + used, len - used, "%s%d", used ? "," : "",
-					 t->cpu[i]);
-		if (w < 0 || (size_t)w >= len - used)
-			return;
-		used += (size_t)w;
-		i = j;
-	}
-}
-
-static void format_topology(const struct topo *t, char *buf, size_t len)
-{
-	size_t used = 0;
-	buf[0] = '\0';
-	for (int n = 0; n < t->nnodes && used < len; n++) {
-		char cpus[512];
-		format_cpus(t, t->node[n], cpus, sizeof(cpus));
-		int w = snprintf(buf + used, len - used, "%s%d:%s", n ? ";" : "", t->node[n], cpus);
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
-}
-
 /* The watchdog: a trial that does not finish within its limit is a hang.
  * The main thread marks the trial done under the mutex; the watchdog waits
  * on the condition with a deadline, so it never reads a flag unlocked. */
@@ -168,7 +133,7 @@ struct watchdog {
 	pthread_cond_t cv;
 	int done;
 	double limit_s;
-	char record[1024]; /* the hang record, prepared before the trial */
+	char *record; /* the hang record, prepared before the trial */
 };
 
 static void *watchdog_main(void *p)
@@ -284,6 +249,15 @@ int main(int argc, char **argv)
 		die("%s", err);
 	run.sc = &sc;
 	run.profile = o_profile;
+	if (o_profile) {
+		int used = 0;
+		size_t plen = strlen(o_profile);
+		for (int i = 0; i < sc.n; i++)
+			used |= strncmp(sc.kv[i].key, o_profile, plen) == 0 &&
+				sc.kv[i].key[plen] == '.';
+		if (!used)
+			die("profile '%s': %s has no %s.* keys", o_profile, o_scenario, o_profile);
+	}
 
 	const char *v = pick(o_lab, &sc, NULL, "lab");
 	if (!v)
@@ -309,11 +283,14 @@ int main(int argc, char **argv)
 	v = pick(o_trials, &sc, o_profile, "trials");
 	long trials = parse_long("trials", v ? v : "1", 1, 1000000);
 	v = pick(o_seed, &sc, o_profile, "seed");
-	uint64_t seed = strtoull(v ? v : "0", NULL, 10);
-	if (v && parse_long("seed", v, 0, 0x7fffffffffffffffL) < 0)
-		die("seed must not be negative");
+	uint64_t seed = (uint64_t)parse_long("seed", v ? v : "0", 0, 0x7fffffffffffffffL);
 	v = pick(o_limit, &sc, o_profile, "time_limit_s");
 	long limit = parse_long("time_limit_s", v ? v : "60", 1, 86400);
+	/* The watchdog guards a whole trial: a trial asked to run longer than
+	 * its limit would be reported as a hang by its own design. */
+	if (run.duration_ms >= limit * 1000L)
+		die("duration_ms %ld does not fit in the time limit of %ld s", run.duration_ms,
+		    limit);
 	if (lab->prepare(&run, err, sizeof(err)) != 0)
 		die("%s", err);
 	/* A --set for a key that this lab does not have is a typo. */
@@ -344,6 +321,9 @@ int main(int argc, char **argv)
 		policy = TOPO_LIST; /* --cpus alone means: pin to these */
 	else if (topo_policy_parse(v ? v : "spread", &policy) != 0)
 		die("unknown pinning '%s' (spread, compact, same-cpu, none, list)", v);
+	if (o_cpus && policy != TOPO_LIST)
+		die("--cpus goes with --pin list (or alone), not with --pin %s",
+		    topo_policy_name(policy));
 	int list[TOPO_MAX_CPUS], nlist = 0;
 	if (policy == TOPO_LIST) {
 		if (!cpus_v)
@@ -355,7 +335,7 @@ int main(int argc, char **argv)
 	if (topo_place(&topo, policy, list, nlist, run.threads, run.cpu, err, sizeof(err)) != 0)
 		die("cannot place %d threads: %s", run.threads, err);
 	char desc[1024];
-	format_topology(&topo, desc, sizeof(desc));
+	topo_format(&topo, desc, sizeof(desc));
 
 	v = pick(o_mem, &sc, o_profile, "mem_node");
 	long mem_node = -1;
@@ -400,7 +380,7 @@ int main(int argc, char **argv)
 	}
 
 	const char *build = strncmp(RACELAB_VARIANT, "broken", 6) == 0 ? "broken" : "fixed";
-	int any_violation = 0;
+	long symptoms = 0;
 	for (long k = 0; k < trials; k++) {
 		run.seed = seed + (uint64_t)k;
 		struct stress_result res;
@@ -443,10 +423,14 @@ int main(int argc, char **argv)
 		pthread_cond_init(&wd.cv, NULL);
 		wd.done = 0;
 		wd.limit_s = (double)limit;
-		snprintf(wd.record, sizeof(wd.record),
-			 "%.*s,\"outcome\":\"hang\",\"manifested\":true,"
-			 "\"invariants\":null}\n",
-			 (int)(w.len < 900 ? w.len : 900), w.buf);
+		static const char hang_tail[] =
+			",\"outcome\":\"hang\",\"manifested\":true,\"invariants\":null}\n";
+		free(wd.record);
+		wd.record = malloc(w.len + sizeof(hang_tail));
+		if (!wd.record)
+			die("out of memory");
+		memcpy(wd.record, w.buf, w.len);
+		memcpy(wd.record + w.len, hang_tail, sizeof(hang_tail));
 		pthread_t wt;
 		if (pthread_create(&wt, NULL, watchdog_main, &wd) != 0)
 			die("cannot start the watchdog thread");
@@ -473,7 +457,7 @@ int main(int argc, char **argv)
 		pthread_mutex_destroy(&wd.mu);
 
 		long bad = stress_violations(&res);
-		any_violation |= bad != 0;
+		symptoms += bad != 0;
 		jw_int(&w, "rounds", rounds);
 		jw_int(&w, "ops_done", res.ops_done);
 		jw_double(&w, "elapsed_s", elapsed);
@@ -512,5 +496,8 @@ int main(int argc, char **argv)
 				rounds, rounds == 1 ? "" : "s", elapsed);
 		}
 	}
-	return any_violation ? 1 : 0;
+	if (trials > 1 && !quiet)
+		fprintf(stderr, "lab %d %s: %ld trials, %ld with a symptom\n", lab->id,
+			RACELAB_VARIANT, trials, symptoms);
+	return symptoms ? 1 : 0;
 }

@@ -132,7 +132,7 @@ int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_
 		/* The started threads wait at the barrier for threads that will
 		 * never come; nothing can release them, so give up the process. */
 		fprintf(stderr, "racelab-stress: %s\n", err);
-		exit(2);
+		exit(4); /* out of resources, not bad input: see main.c */
 	}
 	for (int i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);

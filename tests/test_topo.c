@@ -528,6 +528,25 @@ static void test_read_real_machine(void **state)
 	print_message("real machine: %d CPU(s) on %d node(s)\n", topo.ncpus, topo.nnodes);
 }
 
+/* topo_format() writes what topo_describe() reads, so the two round-trip. */
+static void test_format_round_trips(void **state)
+{
+	static const char *const descs[] = { "0:0-1", "0:0-3;1:4-7", "0:0-1;1:2-3;2:4-5;3:6-7",
+					     "0:0,2,4;1:1,3,5", "1:5;3:0-2,7" };
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(descs) / sizeof(descs[0]); i++) {
+		describe(descs[i]);
+		topo_format(&topo, out, sizeof(out));
+		assert_string_equal(out, descs[i]);
+	}
+	/* A buffer too small is cut short, never overrun. */
+	describe("0:0-3;1:4-7");
+	topo_format(&topo, out, 6);
+	assert_string_equal(out, "0:0-3");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,6 +569,7 @@ int main(void)
 		cmocka_unit_test(test_place_errors),
 		cmocka_unit_test(test_place_max_threads),
 		cmocka_unit_test(test_read_real_machine),
+		cmocka_unit_test(test_format_round_trips),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
