@@ -34,7 +34,7 @@ def parser():
                           "(or with tool errors, or with no data), 2 bad arguments.")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",
                    help="a lab to check (repeatable; default: every lab with a table in "
-                        "expected/)")
+                        "expected/, or with --write-expected every lab in labs/)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                    help="quick: 10 trials a cell; full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
@@ -59,22 +59,51 @@ def cells(lab):
     return out
 
 
+def labs_with_tables():
+    """The labs that expected/ has a lab-N.tsv table for."""
+    labs = []
+    for path in sorted((scenario.root() / "expected").glob("lab-*.tsv")):
+        number = path.stem.removeprefix("lab-")
+        if not number.isdigit():
+            raise Failure(f"{scenario.shown(path)}: not a table name (expected/lab-N.tsv, "
+                          "N a lab number)")
+        labs.append(int(number))
+    return sorted(labs)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
-    labs = args.lab or sorted(int(p.stem.split("-")[1]) for p in
-                              (scenario.root() / "expected").glob("lab-*.tsv"))
-    if not labs:
-        raise Failure("no lab to check: expected/ has no lab-N.tsv table")
+    if args.lab:
+        labs = args.lab
+    elif args.write_expected:  # measuring: a new lab has no table yet
+        labs = sorted(scenario.known_labs())
+        if not labs:
+            raise Failure("no lab to measure: labs/ has no lab-N-<name>/ directory")
+    else:
+        labs = labs_with_tables()
+        if not labs:
+            raise Failure("no lab to check: expected/ has no lab-N.tsv table")
     trials = args.trials or PROFILES[args.profile]
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime("check-%Y%m%dT%H%M%SZ", time.gmtime()))
+    if results.exists() and not results.is_dir():
+        raise Failure(f"--results {scenario.shown(results)} is a file, not a directory")
     if results.exists() and any(results.iterdir()):
         raise Failure(f"{scenario.shown(results)} is not empty: the check must judge one run")
     plan = [(lab, *cell) for lab in labs for cell in cells(lab)
             if not args.tool or cell[1] in args.tool]
-    if args.write_expected and Path(args.write_expected).resolve() == \
-            (scenario.root() / "expected").resolve():
-        raise Failure("--write-expected must not be expected/ itself: write, review, then copy")
+    if args.write_expected:
+        newdir = Path(args.write_expected)
+        if newdir.resolve() == (scenario.root() / "expected").resolve():
+            raise Failure("--write-expected must not be expected/ itself: write, review, then copy")
+        if newdir.exists() and not newdir.is_dir():
+            raise Failure(f"--write-expected {scenario.shown(newdir)} is a file, not a directory")
+        # report.py refuses too, but only after the whole measurement has run.
+        for lab in sorted({lab for lab, *_ in plan}):
+            table = newdir / f"lab-{lab}.tsv"
+            if table.exists():
+                raise Failure(f"{scenario.shown(table)} exists: write to a new directory "
+                              "and compare")
 
     started = time.monotonic()
     for i, (lab, build, tool, extra) in enumerate(plan, 1):

@@ -24,11 +24,14 @@ USAGE
 #   libtsan2           gcc's ThreadSanitizer runtime
 #   clang libclang-rt-14-dev   clang and its ThreadSanitizer runtime
 #   valgrind           Helgrind (and DRD)
-#   gdb                walkthroughs and hang stacks
+#   gdb                debugging the debug flavour (-O0 -g, race points)
 #   libcmocka-dev      unit tests
-#   libnuma-dev numactl   topology, pinning and memory placement
+#   libnuma-dev        topology, pinning and memory placement
+#   numactl            numactl --hardware: the machine's nodes, to compare
+#                      with racelab-stress --topology
 #   python3            the trial runner, parsers and report
-#   util-linux         setpriv and taskset, used by the tests
+#   util-linux         setpriv (the tests run commands as an unprivileged
+#                      user) and setarch (ThreadSanitizer on some kernels)
 #   clang-format       the C style check in make test
 PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
 
@@ -61,9 +64,17 @@ fi
 
 echo "racelab: installing $missing" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq >/dev/null
-# shellcheck disable=SC2086
-if ! apt-get install -y -qq --no-install-recommends $missing >/dev/null; then
-	echo "racelab: apt-get install failed for: $missing" >&2
+log=$(mktemp)
+if ! apt-get update -qq >"$log" 2>&1; then
+	echo "racelab: apt-get update failed ($(tail -n 1 "$log")); cannot install: $missing" >&2
+	rm -f "$log"
 	exit 2
 fi
+# shellcheck disable=SC2086
+if ! apt-get install -y -qq --no-install-recommends $missing >"$log" 2>&1; then
+	echo "racelab: apt-get install failed for: $missing ($(tail -n 1 "$log"))" >&2
+	rm -f "$log"
+	exit 2
+fi
+rm -f "$log"
+echo "racelab: installed $missing" >&2

@@ -13,7 +13,6 @@ Every number printed is counted from this run's trial records, written
 under results/lab-N-<time>/ so they can be reported on again later.
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from racelab import cli, scenario, stats
+from racelab import cli, records, scenario, stats, tools
 from racelab.cli import Failure
 
 PROG = "lab.py"
@@ -53,8 +52,18 @@ def heading(text):
     say(f"== {text}")
 
 
-def run_trials(lab, build, tool, trials, results, extra=()):
-    """Runs trials.py; returns this cell's records (the newest file)."""
+def results_file(scen, lab, build, tool, results, extra=()):
+    """The records file trials.py writes for this cell: the scenario's own
+    pinning and threads for the tool's profile, plus any --set in extra."""
+    profile = tools.TOOLS[tool].profile
+    threads = scen.number("threads", profile, int)
+    config = records.config_name(scen.require("pinning", profile), None, threads, threads,
+                                 None, extra[1::2])
+    return Path(results) / records.results_name(lab, build, tool, config)
+
+
+def run_trials(scen, lab, build, tool, trials, results, extra=()):
+    """Runs trials.py; returns this cell's records and their file."""
     cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
            "--tool", tool, "--trials", str(trials), "--results", str(results), "--quiet",
            *extra]
@@ -64,14 +73,21 @@ def run_trials(lab, build, tool, trials, results, extra=()):
     if proc.returncode not in (0, 1):
         sys.stderr.write(proc.stderr)
         raise Failure(f"trials.py failed on {build} {tool}")
-    config = ("spread-" + "-".join(extra[1::2])) if extra else "spread"
-    path = results / f"{lab}-{build}-{tool}-{config}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()], path
+    path = results_file(scen, lab, build, tool, results, extra)
+    return list(records.read(path)), path
 
 
 def rate_text(recs, key):
-    k, n = sum(bool(r[key]) for r in recs), len(recs)
-    return f"{k}/{n} (95% CI {stats.fmt_interval(stats.wilson(k, n))})"
+    """'k/n (95% CI ...)' over the trials that ran; tool errors (the tool
+    itself failed) say nothing about the race, so they are counted apart,
+    as report.py does."""
+    counted = [r for r in recs if r["outcome"] != "tool-error"]
+    errors = len(recs) - len(counted)
+    k, n = sum(bool(r[key]) for r in counted), len(counted)
+    text = f"{k}/{n} (95% CI {stats.fmt_interval(stats.wilson(k, n))}"
+    if errors:
+        text += f"; {errors} tool error{'s' if errors > 1 else ''}"
+    return text + ")"
 
 
 def outcomes(recs):
@@ -131,7 +147,8 @@ def trim_tsan(text, race_file):
             elif line.startswith("  Thread T"):
                 frames = 99  # thread creation stacks: not needed here
             elif line.startswith("SUMMARY:"):
-                out += ["", line.replace(" ./", " ")]
+                # a frame without source is named by binary+offset: drop it
+                out += ["", re.sub(r" \([^)]*\)", "", line).replace(" ./", " ")]
         return "\n".join(out)
     return None
 
@@ -169,10 +186,24 @@ def trim_helgrind(xml_bytes, race_file):
 
 
 def show_report(path, tool, race_file):
-    if tool == "helgrind":
-        text = trim_helgrind(path.with_suffix(".xml").read_bytes(), race_file)
-    else:
-        text = trim_tsan(path.with_suffix(".txt").read_text(errors="replace"), race_file)
+    """Prints the trimmed report kept at `path` (trials.py --keep-output)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        say("   No trial matched the race site, so there is no report to show.")
+        return
+    except OSError as e:
+        say(f"   Cannot read the kept report {scenario.shown(path)}: {e.strerror or e}.")
+        return
+    try:
+        if tool == "helgrind":
+            text = trim_helgrind(data, race_file)
+        else:
+            text = trim_tsan(data.decode("utf-8", "replace"), race_file)
+    except ET.ParseError as e:
+        say(f"   The kept report {scenario.shown(path)} is not valid XML ({e}), "
+            "so there is nothing to show.")
+        return
     if text:
         say("   The first report that points at " + race_file + " (trimmed):")
         say("\n".join("   | " + line for line in text.splitlines()))
@@ -186,6 +217,8 @@ def main(argv=None):
     title = scen.get("title") or f"lab {lab}"
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime(f"lab-{lab}-%Y%m%dT%H%M%SZ", time.gmtime()))
+    if results.exists() and not results.is_dir():
+        raise Failure(f"--results {scenario.shown(results)} is a file, not a directory")
     if results.exists() and any(results.iterdir()):
         raise Failure(f"{scenario.shown(results)} is not empty")
     started = time.monotonic()
@@ -194,7 +227,7 @@ def main(argv=None):
     say(f"({threads} threads pinned '{pin}'; records go to {scenario.shown(results)})")
 
     heading(f"1. The symptom: the broken build ({race_file}) under the stress driver")
-    recs, _ = run_trials(lab, "broken", "stress", BROKEN["stress"], results)
+    recs, _ = run_trials(scen, lab, "broken", "stress", BROKEN["stress"], results)
     say(f"   {rate_text(recs, 'manifested')} trials went wrong: {outcomes(recs)}.")
     last_words = Counter(r["stderr_tail"][-1] for r in recs if r.get("stderr_tail"))
     for words, n in last_words.most_common(3):
@@ -203,7 +236,7 @@ def main(argv=None):
     if firsts:
         say(f"   e.g. {firsts[0]}")
     for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
-        recs, _ = run_trials(lab, "broken", "stress", WARM_TRIALS, results, ["--set", kv])
+        recs, _ = run_trials(scen, lab, "broken", "stress", WARM_TRIALS, results, ["--set", kv])
         say(f"   With {kv}: {rate_text(recs, 'manifested')} went wrong: {outcomes(recs)}.")
         firsts = [first_violation(r) for r in recs if first_violation(r)]
         if firsts:
@@ -215,17 +248,17 @@ def main(argv=None):
 
     heading("2. The broken build under the race detectors")
     for tool in ("tsan-clang", "tsan-gcc", "helgrind"):
-        recs, path = run_trials(lab, "broken", tool, BROKEN[tool], results)
+        recs, path = run_trials(scen, lab, "broken", tool, BROKEN[tool], results)
         say(f"   {NAMES[tool]}: detected the race at the race site in {rate_text(recs, 'detected')}"
             f" trials ({sum(r['findings_total'] for r in recs)} reports in all).")
         if tool != "tsan-gcc":
-            show_report(path.with_name(path.name.replace(".jsonl", ".report.jsonl")), tool,
-                        race_file)
+            kept = path.with_name(records.report_name(path.name, tools.TOOLS[tool].report))
+            show_report(kept, tool, race_file)
             say()
 
     heading("3. The fixed build, the same way")
     for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
-        recs, _ = run_trials(lab, "fixed", tool, FIXED[tool], results)
+        recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results)
         if tool == "stress":
             say(f"   {NAMES[tool]}: invariants broken in {rate_text(recs, 'manifested')} trials.")
         else:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """report.py: measured rates per lab, build, tool and config, against expected/.
 
-Reads only trial records (results/*.jsonl) and expected tables
+Reads only trial records (*.jsonl anywhere under results/) and expected tables
 (expected/*.tsv), so it can be rerun on old results or on results from
 another machine. A cell is ok when its 95% Wilson interval meets the
 expected band (DESIGN.md, principle 3): a check that fails only then does
@@ -26,7 +26,7 @@ def parser():
                    epilog="Exit status: 0 ok, 1 with --check when a cell with an expectation "
                           "is OUT or has tool errors, 2 bad arguments or bad input.")
     p.add_argument("--results", default="results", metavar="DIR",
-                   help="trial records, *.jsonl (default: results)")
+                   help="trial records, *.jsonl at any depth (default: results)")
     p.add_argument("--expected", default="expected", metavar="DIR",
                    help="expected tables, *.tsv (default: expected)")
     p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")

@@ -62,21 +62,6 @@ def parser():
     return p
 
 
-def config_name(pinning, cpus, threads, default_threads, ops, sets=()):
-    """The configuration part of a results file name: 'spread', 'cpus-0+2',
-    'same-cpu-4t', 'spread-500ops', 'spread-buckets=65536'. Only what
-    differs from the scenario's workload is named, so the everyday
-    configuration keeps a short name."""
-    name = "cpus-" + "+".join(map(str, cpus)) if cpus else pinning
-    if threads != default_threads:
-        name += f"-{threads}t"
-    if ops:
-        name += f"-{ops}ops"
-    for kv in sets:
-        name += f"-{kv}"
-    return name
-
-
 def check_writable_dir(path):
     """Failure unless `path` is, or can be created as, a writable directory.
     Nothing is created here: that waits until every check has passed."""
@@ -101,8 +86,9 @@ def plan_run(args):
     exe = tools.binary(tool, args.build, args.lab)
     if not exe.is_file():
         raise Failure(f"{scenario.shown(exe)} is missing: run make")
-    if tool.wrapper and shutil.which(tool.wrapper[0]) is None:
-        raise Failure(f"{tool.wrapper[0]} is not installed (scripts/deps.sh lists what is needed)")
+    wrapper = tools.wrapper(tool)
+    if wrapper and shutil.which(wrapper[0]) is None:
+        raise Failure(f"{wrapper[0]} is not installed (scripts/deps.sh lists what is needed)")
     if args.cpus:
         usable = sorted(os.sched_getaffinity(0))
         bad = [c for c in args.cpus if c not in usable]
@@ -128,7 +114,8 @@ def plan_run(args):
         tool=tool, exe=exe.resolve(), scenario=scen.path.resolve(), site=site,
         time_limit_s=time_limit, threads=threads, pinning=pinning, cpus=args.cpus,
         ops=args.ops, quiet=args.quiet,
-        config=config_name(pinning, args.cpus, threads, default_threads, args.ops, args.sets),
+        config=records.config_name(pinning, args.cpus, threads, default_threads, args.ops,
+                                   args.sets),
         root=scenario.root(), tmpdir=None, sets=args.sets)
 
 
@@ -149,6 +136,28 @@ def summary(plan, recs, results_file):
     return line + f" -> {scenario.shown(results_file)}"
 
 
+def interrupted_by_sigterm(signum, frame):
+    """SIGTERM (make being stopped, CI cancelling) cleans up like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def why(error, path=None):
+    """An OSError in a few words, 'Permission denied', not a traceback;
+    with `path`, naming the file it was about when that is another one (a
+    folder on the way)."""
+    text = error.strerror or str(error)
+    if path is not None and error.filename and Path(error.filename) != Path(path):
+        text = f"{scenario.shown(error.filename)}: {text}"
+    return text
+
+
+def discard(path):
+    try:
+        path.unlink()
+    except OSError:
+        pass  # already gone, or never written: nothing to clean up
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     plan = plan_run(args)
@@ -158,18 +167,25 @@ def main(argv=None):
     partial = results_dir / ".partial" / f"{plan.run}.jsonl"
     base_seed = args.seed or secrets.randbelow(2**31 - 1) + 1
 
-    # SIGTERM (make being stopped, CI cancelling) cleans up like Ctrl-C.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted_by_sigterm)
     recs, kept, started = [], None, time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="racelab-") as tmpdir:
+    try:
+        tmp = tempfile.TemporaryDirectory(prefix="racelab-")
+    except OSError as e:
+        raise Failure(f"cannot make a temporary directory: {why(e)}") from None
+    with tmp as tmpdir:
         plan.tmpdir = tmpdir
         try:
             for number in range(1, args.trials + 1):
                 record, raw = trial.run_trial(plan, number, base_seed + number - 1)
-                if not recs:
-                    partial.parent.mkdir(parents=True, exist_ok=True)
-                with open(partial, "a", encoding="utf-8") as out:
-                    out.write(records.dumps(record))
+                try:
+                    if not recs:
+                        partial.parent.mkdir(parents=True, exist_ok=True)
+                    with open(partial, "a", encoding="utf-8") as out:
+                        out.write(records.dumps(record))
+                except OSError as e:
+                    raise Failure(f"cannot write {scenario.shown(partial)}: "
+                                  f"{why(e, partial)}") from None
                 recs.append(record)
                 if kept is None and record["findings_matched"] and raw is not None:
                     kept = raw
@@ -186,12 +202,16 @@ def main(argv=None):
                              + (f" (finished trials are in {scenario.shown(partial)})\n" if recs else "\n"))
             return 130
         except Failure:
-            if partial.exists():
-                partial.unlink()
+            discard(partial)
             raise
 
-    records.append_atomically(results_file, partial.read_bytes())
-    partial.unlink()
+    try:
+        records.append_atomically(results_file, partial.read_bytes())
+    except OSError as e:
+        raise Failure(f"cannot add the records to {scenario.shown(results_file)}: {why(e)} "
+                      f"(the {len(recs)} finished trials are in "
+                      f"{scenario.shown(partial)})") from None
+    discard(partial)
     try:
         partial.parent.rmdir()
     except OSError:
@@ -201,9 +221,12 @@ def main(argv=None):
         if kept is None:
             sys.stderr.write(f"{PROG}: no trial matched the race site: no report kept\n")
         else:
-            ext = ".xml" if plan.tool.report == "valgrind-xml" else ".txt"
-            report = results_dir / (key[:-len(".jsonl")] + ".report" + ext)
-            records.write_atomically(report, kept)
+            report = results_dir / records.report_name(key, plan.tool.report)
+            try:
+                records.write_atomically(report, kept)
+            except OSError as e:
+                raise Failure(f"cannot keep the report in {scenario.shown(report)}: "
+                              f"{why(e)}") from None
             sys.stderr.write(f"{PROG}: the first matched report is in {scenario.shown(report)}\n")
     return 1 if any(r["outcome"] == "tool-error" for r in recs) else 0
 

@@ -68,7 +68,8 @@ def cpu_list(text):
     """argparse type: a CPU list such as '0,2-3' -> [0, 2, 3], in the order given.
 
     The same syntax as the driver's --cpus (topo_parse_cpulist), checked here
-    so a typo fails before any trial runs.
+    so a typo fails before any trial runs. Like the driver, a CPU may be named
+    more than once: '1,1,0' puts two of every three threads on CPU 1.
     """
     cpus = []
     for part in text.split(","):
@@ -79,8 +80,6 @@ def cpu_list(text):
         if last < first:
             raise argparse.ArgumentTypeError(f"'{part}' is a backwards range in '{text}'")
         cpus.extend(range(first, last + 1))
-    if len(set(cpus)) != len(cpus):
-        raise argparse.ArgumentTypeError(f"'{text}' names a CPU twice")
     return cpus
 
 

@@ -6,11 +6,16 @@ gcc's `file:line`, Valgrind a <dir> and a <file>; the path may be absolute,
 -ffile-prefix-map. Everything downstream compares repo-relative paths, so
 they are normalised here, once.
 
-The access site of a report is the first frame in the program's own source.
-The frames above it are the tool's interceptors and runtime (no file, files
-under libsanitizer, vg_replace_*.c, hg_intercepts.c) or libc; none of those
-is where the student's code touched memory, and none of them lives under one
-of the source roots, which is the single rule used to skip them.
+The access site of a report is the first frame in the program's own source
+that is not in a header. The frames above it are the tool's interceptors and
+runtime (no file, files under libsanitizer, vg_replace_*.c, hg_intercepts.c)
+or libc; none of those is where the student's code touched memory, and none
+of them lives under one of the source roots, which is the single rule used to
+skip them. Our own inline helpers in headers (common/hash.h's hash_str, called
+from cache_grow in broken/cache.c) are ours but are not the site either: the
+lab's race site is named by its .c file, so the first own frame outside a .h
+is taken, and the first own frame of any kind only when every own frame is in
+a header.
 """
 
 # Top-level source directories of the repository: a frame whose file is
@@ -54,14 +59,20 @@ def render(fr):
     return f"{fr['function'] or '??'} {where}".rstrip()
 
 
+def is_header(file):
+    return bool(file) and file.endswith(".h")
+
+
 def site(frames, access=None, size=None, thread=None):
-    """The side of a finding ('a' or 'b'): the first own-source frame plus
-    what the tool said about the access. None when no frame is ours."""
-    for fr in frames:
-        if fr["own"]:
-            return {"access": access, "size": size, "file": fr["file"],
-                    "line": fr["line"], "function": fr["function"], "thread": thread}
-    return None
+    """The side of a finding ('a' or 'b'): the first own-source frame that is
+    not in a header (else the first own-source frame) plus what the tool said
+    about the access. None when no frame is ours."""
+    own = [fr for fr in frames if fr["own"]]
+    if not own:
+        return None
+    fr = next((f for f in own if not is_header(f["file"])), own[0])
+    return {"access": access, "size": size, "file": fr["file"],
+            "line": fr["line"], "function": fr["function"], "thread": thread}
 
 
 def finding(kind, tool, summary, a_frames, a_info=None, b_frames=None, b_info=None):

@@ -6,7 +6,8 @@ from another machine; a record it cannot trust stops it with file:line
 rather than being skipped, since a silently dropped trial changes a rate.
 
 Results of one (lab, build, tool, config) go to one file,
-DIR/<lab>-<build>-<tool>-<config>.jsonl. A run writes its records to
+DIR/<lab>-<build>-<tool>-<config>.jsonl; read_dir() reads the files in
+DIR's subdirectories too. A run writes its records to
 DIR/.partial/<run>.jsonl as it goes and adds them to the results file only
 when it has finished, by writing a new file and renaming it over the old
 one: an interrupted run leaves the results file as it was.
@@ -31,8 +32,32 @@ _REQUIRED = {
 }
 
 
+def config_name(pinning, cpus, threads, default_threads, ops=None, sets=()):
+    """The configuration part of a results file name: 'spread', 'cpus-0+2',
+    'same-cpu-4t', 'spread-500ops', 'spread-buckets=65536'. Only what
+    differs from the scenario's workload is named, so the everyday
+    configuration keeps a short name. trials.py names its files with it and
+    lab.py finds them with it."""
+    name = "cpus-" + "+".join(map(str, cpus)) if cpus else pinning
+    if threads != default_threads:
+        name += f"-{threads}t"
+    if ops:
+        name += f"-{ops}ops"
+    for kv in sets:
+        name += f"-{kv}"
+    return name
+
+
 def results_name(lab, build, tool, config):
     return f"{lab}-{build}-{tool}-{config}.jsonl"
+
+
+def report_name(results_name, report):
+    """Where --keep-output keeps a tool's raw report, beside its records:
+    '1-broken-helgrind-spread.jsonl' -> '1-broken-helgrind-spread.report.xml'
+    for Valgrind's XML (report 'valgrind-xml'), .report.txt otherwise."""
+    ext = ".xml" if report == "valgrind-xml" else ".txt"
+    return results_name.removesuffix(".jsonl") + ".report" + ext
 
 
 def problem(record):
@@ -79,12 +104,19 @@ def read(path):
 
 
 def read_dir(directory):
-    """All records of all DIR/*.jsonl files (not the .partial ones)."""
+    """All records of all .jsonl files under DIR, at any depth: `make lab-N`
+    and check_rates.py write into DIR/lab-N-<time>/ and DIR/check-<time>/,
+    and `make report` reads them all from DIR. A path with a part that starts
+    with '.' below DIR is skipped: DIR/.partial/ holds an unfinished run's
+    records, which were never added and must not be counted."""
     directory = Path(directory)
     if not directory.is_dir():
         raise Failure(f"no results directory {shown(directory)} (run trials first)")
-    for path in sorted(directory.glob("*.jsonl")):
-        yield from read(path)
+    paths = [p for p in directory.rglob("*.jsonl")
+             if not any(part.startswith(".") for part in p.relative_to(directory).parts)]
+    for path in sorted(paths):
+        if path.is_file():
+            yield from read(path)
 
 
 def dumps(record):

@@ -10,8 +10,11 @@ Valgrind tool or sanitizer flavour should be too.
   tsan-gcc    build/tsan-gcc/<variant>/racelab-stress
   helgrind    valgrind --tool=helgrind --xml=yes --xml-file=F build/debug/...
   drd         valgrind --tool=drd ... (same XML envelope as Helgrind)
+
+The TSan tools may also run under `setarch <machine> -R`: see aslr_wrapper().
 """
 
+import platform
 from collections import namedtuple
 
 from .scenario import build_dir
@@ -41,9 +44,39 @@ def binary(tool, build, lab):
     return build_dir() / tool.flavour / variant(build, lab) / "racelab-stress"
 
 
+MMAP_RND_BITS = "/proc/sys/vm/mmap_rnd_bits"
+
+
+def aslr_wrapper(rnd_bits=None, machine=None):
+    """() or ('setarch', <machine>, '-R'): the prefix TSan builds run under.
+
+    clang 14's ThreadSanitizer expects the program's memory in fixed ranges;
+    kernels that randomise mmap with more than 28 bits (vm.mmap_rnd_bits, 32
+    on recent Ubuntu kernels) can place a mapping outside them, and the
+    program then dies at start with "FATAL: ThreadSanitizer: unexpected
+    memory mapping". `setarch -R` turns address randomisation off for that
+    one process, which TSan does not need. Where the file is unreadable or
+    says 28 or less, nothing is wrapped. rnd_bits and machine are for tests.
+    """
+    if rnd_bits is None:
+        try:
+            with open(MMAP_RND_BITS) as f:
+                rnd_bits = int(f.read().strip())
+        except (OSError, ValueError):
+            return ()
+    if rnd_bits <= 28:
+        return ()
+    return ("setarch", machine or platform.machine(), "-R")
+
+
+def wrapper(tool):
+    """The commands a trial of `tool` runs under, before the binary."""
+    return (aslr_wrapper() if tool.report == "tsan" else ()) + tuple(tool.wrapper)
+
+
 def command(tool, exe, driver_args, xml_file=None):
     """The full argv of one trial."""
-    argv = list(tool.wrapper)
+    argv = list(wrapper(tool))
     if tool.report == "valgrind-xml":
         argv += ["--xml=yes", f"--xml-file={xml_file}"]
     return argv + [str(exe)] + list(driver_args)

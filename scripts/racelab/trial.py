@@ -29,6 +29,9 @@ from .cli import Failure
 from .tools import command
 
 DRIVER_USAGE_EXIT = 2
+# The driver could not start its threads (out of resources): the trial
+# measured nothing, so it is a tool error, neither a crash nor a symptom.
+DRIVER_RESOURCE_EXIT = 4
 DRIVER_HANG_EXIT = 3
 # Seconds the runner waits past 1.2 x the driver's own time limit before it
 # kills the trial's process group itself.
@@ -174,6 +177,9 @@ def run_trial(plan, number, seed):
         raise Failure(f"racelab-stress rejected the arguments: {last}")
 
     findings, tool_error, raw = [], start_error, None
+    if tool_error is None and not timed_out and code == DRIVER_RESOURCE_EXIT and program is None:
+        last = next((l for l in reversed(stderr_text.splitlines()) if l.strip()), "")
+        tool_error = f"racelab-stress could not run: {last.strip().removeprefix('racelab-stress: ')}"
     if tool.report == "tsan":
         findings, fatal = tsan.parse(stderr_text, tool.name)
         tool_error = tool_error or fatal

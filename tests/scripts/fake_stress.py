@@ -4,7 +4,8 @@
 Behaves as FAKE_MODE says: clean, manifested, crash (dies of SIGSEGV),
 hang (sleeps past every limit, ignoring the time limit it is given),
 watchdog (the driver's own watchdog: prints outcome hang, exit 3),
-usage (exit 2, one line), tsan (prints the captured TSan report from
+usage (exit 2, one line), resources (exit 4: could not start its
+threads), tsan (prints the captured TSan report from
 FAKE_REPORT on stderr, exit 66). It echoes the seed it was given, so the
 tests can check the runner's seed rule.
 """
@@ -24,6 +25,9 @@ result = {"lab": 1, "threads": 2, "pinning": "spread", "cpus": [0, 1], "seed": s
 if mode == "usage":
     print("racelab-stress: threads must be a whole number", file=sys.stderr)
     sys.exit(2)
+if mode == "resources":
+    print("racelab-stress: cannot create thread 2 of 2", file=sys.stderr)
+    sys.exit(4)
 if mode == "crash":
     os.kill(os.getpid(), signal.SIGSEGV)
 if mode == "hang":

@@ -84,8 +84,11 @@ class FakeTree:
                       and p.parts[-2:] != ("broken", "cache.c"))
 
 
-def run_script(name, *args, env=None, cwd=None):
-    """Runs scripts/<name> and returns (exit status, stdout, stderr)."""
-    r = subprocess.run([sys.executable, str(SCRIPTS / name), *map(str, args)],
-                       capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+def run_script(name, *args, env=None, cwd=None, prefix=(), scripts=SCRIPTS,
+               python=sys.executable):
+    """Runs scripts/<name> (under the `prefix` command, if any) with nothing
+    on stdin and returns (exit status, stdout, stderr)."""
+    r = subprocess.run([*prefix, python, str(Path(scripts) / name), *map(str, args)],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
+                       cwd=cwd, timeout=120)
     return r.returncode, r.stdout, r.stderr

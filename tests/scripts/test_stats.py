@@ -2,6 +2,7 @@
 
 import unittest
 
+import helpers  # noqa: F401  (puts scripts/ on sys.path)
 from racelab import stats
 
 

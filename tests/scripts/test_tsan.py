@@ -3,7 +3,7 @@
 import unittest
 
 from helpers import fixture
-from racelab import tsan
+from racelab import frames, tsan
 
 
 class Lab1Reports(unittest.TestCase):
@@ -108,6 +108,36 @@ class Edges(unittest.TestCase):
     def test_fatal_is_a_tool_failure(self):
         _, fatal = tsan.parse("FATAL: ThreadSanitizer: unexpected memory mapping 0x7f-0x80\n")
         self.assertEqual(fatal, "FATAL: ThreadSanitizer: unexpected memory mapping 0x7f-0x80")
+
+    def test_inline_helper_in_a_header_is_not_the_site(self):
+        # hash_str is a static inline in common/hash.h: its frame is ours, but
+        # the site is the .c function that called it (cache_grow).
+        text = (
+            "==================\n"
+            "WARNING: ThreadSanitizer: data race (pid=1)\n"
+            "  Read of size 1 at 0x7b0400000010 by thread T2:\n"
+            "    #0 hash_str common/hash.h:14:10 (racelab-stress+0x1)\n"
+            "    #1 cache_grow broken/cache.c:121:15 (racelab-stress+0x2)\n"
+            "    #2 cache_put broken/cache.c:140:3 (racelab-stress+0x3)\n"
+            "\n"
+            "  Previous write of size 1 at 0x7b0400000010 by thread T1:\n"
+            "    #0 hash_str common/hash.h:14:10 (racelab-stress+0x1)\n"
+            "    #1 main stress/main.c:10:3 (racelab-stress+0x4)\n"
+            "\n"
+            "SUMMARY: ThreadSanitizer: data race common/hash.h:14:10 in hash_str\n"
+            "==================\n")
+        findings, fatal = tsan.parse(text, "tsan-clang")
+        self.assertIsNone(fatal)
+        f = findings[0]
+        self.assertEqual((f["a"]["function"], f["a"]["file"], f["a"]["line"]),
+                         ("cache_grow", "broken/cache.c", 121))
+        self.assertEqual(f["stack_a"][0], "hash_str common/hash.h:14")  # the stack is kept whole
+        self.assertEqual((f["b"]["function"], f["b"]["file"]), ("main", "stress/main.c"))
+
+    def test_header_frame_is_the_site_when_no_other_frame_is_ours(self):
+        only = [frames.frame("hash_str", "common/hash.h", 14), frames.frame("start", None, None)]
+        self.assertEqual(frames.site(only)["file"], "common/hash.h")
+        self.assertIsNone(frames.site([frames.frame("strcmp", None, None)]))
 
     def test_kind_names(self):
         self.assertEqual(tsan.kind_name("data race"), "data-race")
