@@ -57,6 +57,7 @@ help: ## list the targets
 	  awk -F'\t' '{ printf "  %-22s %s\n", $$1, $$2 }'
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fix, the rates (about a minute)";)
 	@$(foreach f,$(FLAVOURS),printf "  %-22s %s\n" $(f) "build the $(f) flavour of every variant";)
+	@$(foreach l,$(LABS),printf "  %-22s %s\n" broken-$(l) "every flavour of lab $(l)'s broken build";)
 	@printf "  %-22s %s\n" "build/F/V/racelab-stress" "one flavour F of one variant V ($(VARIANTS))"
 	@echo "Variables: PYTHON=python3"
 
@@ -69,6 +70,9 @@ build: $(BINS) test-bins ## build every flavour of every variant, and the CMocka
 
 $(FLAVOURS): %: $(foreach v,$(VARIANTS),build/%/$(v)/racelab-stress)
 
+fixed: $(foreach f,$(FLAVOURS),build/$(f)/fixed/racelab-stress) ## every flavour of the fixed build
+$(foreach l,$(LABS),broken-$(l)): broken-%: $(foreach f,$(FLAVOURS),build/$(f)/broken-%/racelab-stress)
+
 define BIN_RULE
 build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
@@ -80,7 +84,7 @@ $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)
 # --- unit tests (CMocka) ---------------------------------------------------
 TEST_CFLAGS := $(BASE) -O0 -g
 TEST_BINS := build/tests/test_topo build/tests/test_cache_fixed build/tests/test_cache_broken \
-             build/tests/test_scenario
+             build/tests/test_cache_check build/tests/test_scenario
 
 test-bins: $(TEST_BINS) ## build the CMocka suites
 
@@ -98,6 +102,11 @@ build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | 
 build/tests/test_cache_fixed: tests/test_cache.c fixed/cache.c $(HEADERS) | deps
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -o $@ tests/test_cache.c fixed/cache.c -lcmocka
+
+# cache_check() on a map damaged by hand: the test includes fixed/cache.c.
+build/tests/test_cache_check: tests/test_cache_check.c fixed/cache.c $(HEADERS) Makefile | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -o $@ tests/test_cache_check.c -lcmocka
 
 build/tests/test_cache_broken: tests/test_cache.c broken/cache.c $(HEADERS) | deps
 	@mkdir -p $(@D)
