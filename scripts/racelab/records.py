@@ -134,19 +134,10 @@ def append_atomically(target, data):
     target = Path(target)
     with open(target.parent / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            old = target.read_bytes() if target.exists() else b""
-            if old and not old.endswith(b"\n"):
-                old += b"\n"
-            with open(tmp, "wb") as out:
-                out.write(old + data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        old = target.read_bytes() if target.exists() else b""
+        if old and not old.endswith(b"\n"):
+            old += b"\n"
+        write_atomically(target, old + data)
 
 
 def write_atomically(target, data):
