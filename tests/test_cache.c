@@ -181,7 +181,10 @@ static void *worker(void *p)
 			cache_put(a->c, "user-shared", &r);
 			if (k % 64 == 0) {
 				cache_evict(a->c, key);
-				cache_put(a->c, key, &(struct cache_response){ 0 });
+				/* a placeholder, still this user's: other threads
+				 * may read it and must see the right user */
+				struct cache_response hole = make_resp(key, 0, 0);
+				cache_put(a->c, key, &hole);
 				r = make_resp(key, round * 100 + a->tid, (uint64_t)round);
 				cache_put(a->c, key, &r);
 			}
