@@ -264,6 +264,10 @@ def main(argv=None):
         else:
             with_findings = sum(r["findings_total"] > 0 for r in recs)
             say(f"   {NAMES[tool]}: reports in {with_findings}/{len(recs)} trials.")
+    for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
+        recs, _ = run_trials(scen, lab, "fixed", "stress", WARM_TRIALS, results, ["--set", kv])
+        say(f"   {NAMES['stress']} with {kv}: invariants broken in "
+            f"{rate_text(recs, 'manifested')} trials.")
 
     heading("4. This run's rates against expected/ (a few trials: wide intervals)")
     subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
