@@ -13,9 +13,12 @@ SHELL := /bin/sh
 PYTHON ?= python3
 
 # Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
+# Adding a lab: its number here, its modules, and what its module's unit
+# test links besides the module (TEST_DEPS_<module>).
 LABS := 1
 LAB_MODULES_1 := cache
-MODULES := cache
+MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
+TEST_DEPS_cache :=
 
 FLAVOURS := release debug tsan-clang tsan-gcc
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
@@ -36,8 +39,8 @@ CC_tsan-gcc   := gcc
 CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 LIBS := -lnuma
 
-COMMON_SRC := common/jsonw.c common/racepoint.c common/scenario.c common/topo.c \
-              stress/main.c stress/threads.c stress/lab1_cache.c
+COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c \
+              $(foreach l,$(LABS),$(wildcard stress/lab$(l)_*.c))
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
 # The module sources of a variant: broken-N takes lab N's broken modules.
@@ -83,8 +86,8 @@ $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)
 
 # --- unit tests (CMocka) ---------------------------------------------------
 TEST_CFLAGS := $(BASE) -O0 -g
-TEST_BINS := build/tests/test_topo build/tests/test_cache_fixed build/tests/test_cache_broken \
-             build/tests/test_cache_check build/tests/test_scenario
+TEST_BINS := build/tests/test_topo build/tests/test_scenario build/tests/test_cache_check \
+             $(foreach m,$(MODULES),build/tests/test_$(m)_fixed build/tests/test_$(m)_broken)
 
 test-bins: $(TEST_BINS) ## build the CMocka suites
 
@@ -96,21 +99,25 @@ build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | 
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -o $@ tests/test_scenario.c common/scenario.c -lcmocka
 
-# One cache test source, linked against each build's cache: the single-
-# threaded semantics must hold for both; the concurrent tests run only
-# against the fixed map (-DCACHE_THREAD_SAFE).
-build/tests/test_cache_fixed: tests/test_cache.c fixed/cache.c $(HEADERS) | deps
-	@mkdir -p $(@D)
-	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -o $@ tests/test_cache.c fixed/cache.c -lcmocka
+# One test source per module, linked against each build's module: the
+# single-threaded semantics must hold for both; the concurrent tests run
+# only against the fixed module (-D<MODULE>_THREAD_SAFE).
+define MODULE_TEST_RULE
+build/tests/test_$(1)_fixed: tests/test_$(1).c fixed/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+	@mkdir -p $$(@D)
+	gcc $$(TEST_CFLAGS) -D$(shell echo $(1) | tr a-z A-Z)_THREAD_SAFE -o $$@ tests/test_$(1).c \
+	  fixed/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
+
+build/tests/test_$(1)_broken: tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+	@mkdir -p $$(@D)
+	gcc $$(TEST_CFLAGS) -o $$@ tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
+endef
+$(foreach m,$(MODULES),$(eval $(call MODULE_TEST_RULE,$(m))))
 
 # cache_check() on a map damaged by hand: the test includes fixed/cache.c.
 build/tests/test_cache_check: tests/test_cache_check.c fixed/cache.c $(HEADERS) Makefile | deps
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -o $@ tests/test_cache_check.c -lcmocka
-
-build/tests/test_cache_broken: tests/test_cache.c broken/cache.c $(HEADERS) | deps
-	@mkdir -p $(@D)
-	gcc $(TEST_CFLAGS) -o $@ tests/test_cache.c broken/cache.c -lcmocka
 
 test: build ## run every test (CMocka, scripts, quick lab 1 rate check); ends with "N passed, N failed"
 	@tests/run.sh

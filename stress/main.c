@@ -267,8 +267,14 @@ int main(int argc, char **argv)
 	for (int l = 0; l < NLABS; l++)
 		if (stress_labs[l]->id == labno)
 			lab = stress_labs[l];
-	if (!lab)
-		die("unknown lab %ld: this driver runs lab 1 only", labno);
+	if (!lab) {
+		char have[128] = "";
+		size_t used = 0;
+		for (int l = 0; l < NLABS && used < sizeof(have) - 8; l++)
+			used += (size_t)snprintf(have + used, sizeof(have) - used, "%s%d",
+						 l ? ", " : "", stress_labs[l]->id);
+		die("unknown lab %ld: this driver runs labs %s", labno, have);
+	}
 
 	v = pick(o_threads, &sc, o_profile, "threads");
 	run.threads = (int)parse_long("threads", v ? v : "2", 1, STRESS_MAX_THREADS);

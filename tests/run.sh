@@ -70,7 +70,7 @@ if [ -z "${RACELAB_SKIP_RATES:-}" ]; then
 	ok=$(grep -c '| ok |$' "$log/rates")
 	out=$(grep -cE '\| (OUT|tool errors|no data) \|$' "$log/rates")
 	if [ "$rc" != 0 ] && [ "$out" = 0 ]; then out=1; fi
-	tally "rate check (lab 1, quick)" "$ok" "$out"
+	tally "rate check (quick)" "$ok" "$out"
 fi
 
 echo "$passed passed, $failed failed"
