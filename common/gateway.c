@@ -1,0 +1,134 @@
+/*
+ * gateway.c: the simulated payment gateway (see gateway.h).
+ *
+ * The latency is a sleep taken before the gateway's lock, so charges for
+ * different users, or the same user, overlap as they would at a real
+ * processor; only the booking itself is under the lock. Holding the lock
+ * across the sleep would serialize every charge in the process, and would
+ * hide nothing: a double charge is two bookings, however they are ordered.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "hash.h"
+
+struct gateway_entry {
+	struct gateway_entry *next;
+	char user_id[GATEWAY_USER_ID_MAX];
+	struct gateway_account acct;
+};
+
+struct gateway {
+	long latency_us;		/* set at creation, only read after */
+	pthread_mutex_t lock;		/* guards everything below and every entry */
+	struct gateway_entry **buckets; /* nbuckets chains */
+	size_t nbuckets;
+	uint64_t next_charge;
+	long charges;
+};
+
+struct gateway *gateway_create(size_t buckets, long latency_us)
+{
+	struct gateway *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	g->nbuckets = buckets ? buckets : 1;
+	g->buckets = calloc(g->nbuckets, sizeof(g->buckets[0]));
+	if (!g->buckets) {
+		free(g);
+		return NULL;
+	}
+	g->latency_us = latency_us > 0 ? latency_us : 0;
+	g->next_charge = 1;
+	pthread_mutex_init(&g->lock, NULL);
+	return g;
+}
+
+void gateway_destroy(struct gateway *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->nbuckets; i++) {
+		struct gateway_entry *e = g->buckets[i];
+		while (e) {
+			struct gateway_entry *next = e->next;
+			free(e);
+			e = next;
+		}
+	}
+	free(g->buckets);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* The entry for user_id, or NULL. Caller holds g->lock. */
+static struct gateway_entry *find(struct gateway *g, const char *user_id)
+{
+	struct gateway_entry *e = g->buckets[hash_str(user_id) % g->nbuckets];
+	while (e && strcmp(e->user_id, user_id) != 0)
+		e = e->next;
+	return e;
+}
+
+/* Sleeps us microseconds, resuming after a signal. */
+static void wait_latency(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+uint64_t gateway_charge(struct gateway *g, const char *user_id, int64_t cents)
+{
+	if (cents <= 0 || strlen(user_id) >= GATEWAY_USER_ID_MAX)
+		return 0;
+	/* Allocated before the lock (malloc needs none of ours), freed if
+	 * the user already has an entry. */
+	struct gateway_entry *fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return 0;
+	if (g->latency_us)
+		wait_latency(g->latency_us);
+	pthread_mutex_lock(&g->lock);
+	struct gateway_entry *e = find(g, user_id);
+	if (!e) {
+		size_t b = hash_str(user_id) % g->nbuckets;
+		snprintf(fresh->user_id, sizeof(fresh->user_id), "%s", user_id);
+		fresh->next = g->buckets[b];
+		g->buckets[b] = fresh;
+		e = fresh;
+		fresh = NULL;
+	}
+	uint64_t id = g->next_charge++;
+	e->acct.charges++;
+	e->acct.total_cents += cents;
+	e->acct.last_charge = id;
+	g->charges++;
+	pthread_mutex_unlock(&g->lock);
+	free(fresh);
+	return id;
+}
+
+void gateway_account(struct gateway *g, const char *user_id, struct gateway_account *out)
+{
+	pthread_mutex_lock(&g->lock);
+	struct gateway_entry *e = find(g, user_id);
+	if (e)
+		*out = e->acct;
+	else
+		memset(out, 0, sizeof(*out));
+	pthread_mutex_unlock(&g->lock);
+}
+
+long gateway_charges_total(struct gateway *g)
+{
+	pthread_mutex_lock(&g->lock);
+	long n = g->charges;
+	pthread_mutex_unlock(&g->lock);
+	return n;
+}
