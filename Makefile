@@ -15,10 +15,16 @@ PYTHON ?= python3
 # Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
 # Adding a lab: its number here, its modules, and what its module's unit
 # test links besides the module (TEST_DEPS_<module>).
-LABS := 1
+LABS := 1 2 3 6
 LAB_MODULES_1 := cache
+LAB_MODULES_2 := ledger
+LAB_MODULES_3 := payflow
+LAB_MODULES_6 := gwclient
 MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
 TEST_DEPS_cache :=
+TEST_DEPS_ledger :=
+TEST_DEPS_payflow := fixed/cache.c common/gateway.c
+TEST_DEPS_gwclient :=
 
 FLAVOURS := release debug tsan-clang tsan-gcc
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))

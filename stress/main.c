@@ -36,7 +36,8 @@
 #define RACELAB_FLAVOUR "release"
 #endif
 
-static const struct stress_lab *const stress_labs[] = { &stress_lab1 };
+static const struct stress_lab *const stress_labs[] = { &stress_lab1, &stress_lab2, &stress_lab3,
+							&stress_lab6 };
 #define NLABS ((int)(sizeof(stress_labs) / sizeof(stress_labs[0])))
 
 /* Scenario keys the driver reads, and keys that are for the scripts. */

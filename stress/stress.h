@@ -83,5 +83,8 @@ struct stress_lab {
 };
 
 extern const struct stress_lab stress_lab1;
+extern const struct stress_lab stress_lab2;
+extern const struct stress_lab stress_lab3;
+extern const struct stress_lab stress_lab6;
 
 #endif
