@@ -3,8 +3,9 @@
 
 A cell is one (build, tool, configuration): the broken and the fixed build,
 each under the stress driver, ThreadSanitizer (clang and gcc) and Helgrind,
-plus the stress configurations a lab lists in its scenario file
-(`extra_stress = KEY=VALUE ...`). Each cell runs K trials through
+plus the configurations a lab lists in its scenario file: for the stress
+driver only (`extra_stress = KEY=VALUE ...`) or for every tool
+(`extra_configs = KEY=VALUE ...`). Each cell runs K trials through
 trials.py into a fresh results folder, so the check judges this run only;
 then report.py compares every measured interval with its expected band and
 fails only when the two cannot meet.
@@ -56,6 +57,8 @@ def cells(lab):
     out = [(build, tool, []) for tool in TOOLS for build in ("broken", "fixed")]
     for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
         out += [(build, "stress", ["--set", kv]) for build in ("broken", "fixed")]
+    for kv in scen.words("extra_configs") if scen.get("extra_configs") else []:
+        out += [(build, tool, ["--set", kv]) for tool in TOOLS for build in ("broken", "fixed")]
     return out
 
 

@@ -256,6 +256,19 @@ def main(argv=None):
             show_report(kept, tool, race_file)
             say()
 
+    configs = scen.words("extra_configs") if scen.get("extra_configs") else []
+    if configs:
+        heading("2b. The same, at the lab's other configurations")
+        for kv in configs:
+            parts = []
+            for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
+                recs, _ = run_trials(scen, lab, "broken", tool, BROKEN[tool], results,
+                                     ["--set", kv])
+                key = "manifested" if tool == "stress" else "detected"
+                word = "symptom" if tool == "stress" else NAMES[tool]
+                parts.append(f"{word} {rate_text(recs, key).split(' (')[0]}")
+            say(f"   {kv}: " + "; ".join(parts))
+
     heading("3. The fixed build, the same way")
     for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
         recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results)
@@ -268,6 +281,14 @@ def main(argv=None):
         recs, _ = run_trials(scen, lab, "fixed", "stress", WARM_TRIALS, results, ["--set", kv])
         say(f"   {NAMES['stress']} with {kv}: invariants broken in "
             f"{rate_text(recs, 'manifested')} trials.")
+    for kv in configs:
+        bad = []
+        for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
+            recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results, ["--set", kv])
+            bad.append(sum(r["manifested"] if tool == "stress" else r["findings_total"] > 0
+                           for r in recs))
+        say(f"   {kv}: {sum(bad)} trials with a violation or a report, of "
+            f"{sum(FIXED.values())}.")
 
     heading("4. This run's rates against expected/ (a few trials: wide intervals)")
     subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),

@@ -59,6 +59,7 @@ static const char *const driver_keys[] = { "lab",
 					   "race_points",
 					   "trials",
 					   "extra_stress",
+					   "extra_configs",
 					   NULL };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -51,3 +51,38 @@ class Refusals(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Cells(unittest.TestCase):
+    """The cells a lab's scenario asks for: every tool on both builds, plus
+    its extra configurations, for the stress driver or for every tool."""
+
+    def cells_for(self, extra_lines):
+        import os
+        from unittest import mock
+        tree = FakeTree()
+        self.addCleanup(tree.cleanup)
+        path = tree.root / "labs" / "lab-1-test" / "scenario.conf"
+        path.write_text(path.read_text() + extra_lines)
+        with mock.patch.dict(os.environ, tree.env()):
+            import check_rates
+            return check_rates.cells(1)
+
+    def test_default_cells(self):
+        cells = self.cells_for("")
+        self.assertEqual(len(cells), 8)
+        self.assertIn(("broken", "helgrind", []), cells)
+        self.assertIn(("fixed", "tsan-gcc", []), cells)
+
+    def test_extra_stress_is_for_the_driver_only(self):
+        cells = self.cells_for("extra_stress = buckets=9\n")
+        extra = [c for c in cells if c[2]]
+        self.assertEqual(extra, [("broken", "stress", ["--set", "buckets=9"]),
+                                 ("fixed", "stress", ["--set", "buckets=9"])])
+
+    def test_extra_configs_are_for_every_tool(self):
+        cells = self.cells_for("extra_configs = verbosity=0 verbosity=1\n")
+        extra = [c for c in cells if c[2]]
+        self.assertEqual(len(extra), 2 * 4 * 2)
+        self.assertIn(("broken", "tsan-clang", ["--set", "verbosity=1"]), extra)
+        self.assertIn(("fixed", "helgrind", ["--set", "verbosity=0"]), extra)
