@@ -45,7 +45,7 @@ CC_tsan-gcc   := gcc
 CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 LIBS := -lnuma
 
-COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c \
+COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stacks.c \
               $(foreach l,$(LABS),$(wildcard stress/lab$(l)_*.c))
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 

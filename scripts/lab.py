@@ -111,6 +111,23 @@ def first_violation(record):
     return (record.get("program") or {}).get("first_violation")
 
 
+STACK_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at (\S+)$")
+
+
+def trim_stacks(lines, frames=3):
+    """gdb's "thread apply all bt" lines, cut to each thread's first frames
+    as "function (file:line)", without addresses and arguments."""
+    out = []
+    for line in lines:
+        if line.startswith("Thread "):
+            out.append(line.split(" (", 1)[0] + ":")
+            continue
+        m = STACK_FRAME.match(line)
+        if m and int(m.group(1)) < frames:
+            out.append(f"  #{m.group(1)} {m.group(2)} ({m.group(3)})")
+    return out
+
+
 def invariant_totals(recs):
     totals = Counter()
     for r in recs:
@@ -235,6 +252,11 @@ def main(argv=None):
     firsts = [first_violation(r) for r in recs if first_violation(r)]
     if firsts:
         say(f"   e.g. {firsts[0]}")
+    stuck = next((r for r in recs if (r.get("program") or {}).get("stacks")), None)
+    if stuck:
+        say(f"   Where the threads of trial {stuck['trial']} were stuck (gdb, trimmed):")
+        for line in trim_stacks(stuck["program"]["stacks"]):
+            say(f"   | {line}")
     for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
         recs, _ = run_trials(scen, lab, "broken", "stress", WARM_TRIALS, results, ["--set", kv])
         say(f"   With {kv}: {rate_text(recs, 'manifested')} went wrong: {outcomes(recs)}.")

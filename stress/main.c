@@ -60,6 +60,7 @@ static const char *const driver_keys[] = { "lab",
 					   "trials",
 					   "extra_stress",
 					   "extra_configs",
+					   "hang_stacks",
 					   NULL };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -95,6 +96,7 @@ static void usage(void)
 	     "  --cpus LIST         pin to these CPUs in turn, e.g. 0,1 or 0-3\n"
 	     "  --mem-node N        allocate the shared structure on NUMA node N\n"
 	     "  --time-limit S      a trial running longer is a hang (exit 3)\n"
+	     "  --hang-stacks       on a hang, record every thread's stack (gdb attaches)\n"
 	     "  --set KEY=VALUE     override one of the lab's own scenario keys\n"
 	     "  --topology          print the topology and the placement, then exit\n"
 	     "  --topology-desc D   with --topology: place on a described topology,\n"
@@ -135,7 +137,9 @@ struct watchdog {
 	pthread_cond_t cv;
 	int done;
 	double limit_s;
-	char *record; /* the hang record, prepared before the trial */
+	char *record; /* the head of the trial record, prepared before the trial */
+	size_t len;
+	int stacks; /* on a hang, attach gdb and record every thread's stack */
 };
 
 static void *watchdog_main(void *p)
@@ -151,10 +155,32 @@ static void *watchdog_main(void *p)
 	int hung = !w->done;
 	pthread_mutex_unlock(&w->mu);
 	if (hung) {
-		fputs(w->record, stdout);
-		fflush(stdout);
 		fprintf(stderr, "racelab-stress: trial passed its %.0f s time limit: a hang\n",
 			w->limit_s);
+		char *stacks = w->stacks ? stress_stacks(4) : NULL;
+		struct jsonw tail;
+		if (jw_open(&tail) == 0) {
+			tail.first = 0; /* members after the record's head */
+			jw_str(&tail, "outcome", "hang");
+			jw_bool(&tail, "manifested", 1);
+			jw_null(&tail, "invariants");
+			if (stacks) {
+				/* "Thread 3 (...)" headers and "#0 ..." frames: the rest of
+				 * what gdb says (attaching, symbols) is noise here. */
+				jw_begin_array(&tail, "stacks");
+				for (char *line = strtok(stacks, "\n"); line;
+				     line = strtok(NULL, "\n"))
+					if (strncmp(line, "Thread ", 7) == 0 || line[0] == '#')
+						jw_str(&tail, NULL, line);
+				jw_end_array(&tail);
+			}
+			fputc('}', tail.f);
+			fwrite(w->record, 1, w->len, stdout);
+			jw_flush(&tail, stdout);
+		}
+		if (stacks)
+			fputs("racelab-stress: every thread's stack is in the trial record\n",
+			      stderr);
 		_exit(3);
 	}
 	return NULL;
@@ -166,29 +192,22 @@ int main(int argc, char **argv)
 		   *o_ops = NULL, *o_rounds = NULL, *o_duration = NULL, *o_trials = NULL,
 		   *o_seed = NULL, *o_pin = NULL, *o_cpus = NULL, *o_mem = NULL, *o_limit = NULL,
 		   *o_desc = NULL;
-	int show_topology = 0, quiet = 0;
+	int show_topology = 0, quiet = 0, o_stacks = 0;
 	struct stress_run run;
 	memset(&run, 0, sizeof(run));
 
-	static const struct option opts[] = { { "scenario", 1, 0, 's' },
-					      { "lab", 1, 0, 'l' },
-					      { "profile", 1, 0, 'P' },
-					      { "threads", 1, 0, 't' },
-					      { "ops", 1, 0, 'o' },
-					      { "rounds", 1, 0, 'r' },
-					      { "duration-ms", 1, 0, 'd' },
-					      { "trials", 1, 0, 'k' },
-					      { "seed", 1, 0, 'S' },
-					      { "pin", 1, 0, 'p' },
-					      { "cpus", 1, 0, 'c' },
-					      { "mem-node", 1, 0, 'm' },
-					      { "time-limit", 1, 0, 'T' },
-					      { "set", 1, 0, 'x' },
-					      { "topology", 0, 0, 'Y' },
-					      { "topology-desc", 1, 0, 'D' },
-					      { "quiet", 0, 0, 'q' },
-					      { "help", 0, 0, 'h' },
-					      { 0, 0, 0, 0 } };
+	static const struct option opts[] = {
+		{ "scenario", 1, 0, 's' },    { "lab", 1, 0, 'l' },
+		{ "profile", 1, 0, 'P' },     { "threads", 1, 0, 't' },
+		{ "ops", 1, 0, 'o' },	      { "rounds", 1, 0, 'r' },
+		{ "duration-ms", 1, 0, 'd' }, { "trials", 1, 0, 'k' },
+		{ "seed", 1, 0, 'S' },	      { "pin", 1, 0, 'p' },
+		{ "cpus", 1, 0, 'c' },	      { "mem-node", 1, 0, 'm' },
+		{ "time-limit", 1, 0, 'T' },  { "set", 1, 0, 'x' },
+		{ "topology", 0, 0, 'Y' },    { "topology-desc", 1, 0, 'D' },
+		{ "quiet", 0, 0, 'q' },	      { "hang-stacks", 0, 0, 'H' },
+		{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 }
+	};
 	int ch;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -209,6 +228,7 @@ int main(int argc, char **argv)
 		case 'D': o_desc = optarg; break;
 		case 'Y': show_topology = 1; break;
 		case 'q': quiet = 1; break;
+		case 'H': o_stacks = 1; break;
 		case 'x':
 			if (!strchr(optarg, '=') || run.nset == STRESS_MAX_SETS)
 				die("--set takes KEY=VALUE (got '%s')", optarg);
@@ -292,6 +312,10 @@ int main(int argc, char **argv)
 	long trials = parse_long("trials", v ? v : "1", 1, 1000000);
 	v = pick(o_seed, &sc, o_profile, "seed");
 	uint64_t seed = (uint64_t)parse_long("seed", v ? v : "0", 0, 0x7fffffffffffffffL);
+	v = pick(o_stacks ? "1" : NULL, &sc, o_profile, "hang_stacks");
+	int hang_stacks = (int)parse_long("hang_stacks", v ? v : "0", 0, 1);
+	if (hang_stacks)
+		stress_stacks_allow();
 	v = pick(o_limit, &sc, o_profile, "time_limit_s");
 	long limit = parse_long("time_limit_s", v ? v : "60", 1, 86400);
 	/* The watchdog guards a whole trial: a trial asked to run longer than
@@ -431,14 +455,13 @@ int main(int argc, char **argv)
 		pthread_cond_init(&wd.cv, NULL);
 		wd.done = 0;
 		wd.limit_s = (double)limit;
-		static const char hang_tail[] =
-			",\"outcome\":\"hang\",\"manifested\":true,\"invariants\":null}\n";
 		free(wd.record);
-		wd.record = malloc(w.len + sizeof(hang_tail));
+		wd.record = malloc(w.len);
 		if (!wd.record)
 			die("out of memory");
 		memcpy(wd.record, w.buf, w.len);
-		memcpy(wd.record + w.len, hang_tail, sizeof(hang_tail));
+		wd.len = w.len;
+		wd.stacks = hang_stacks;
 		pthread_t wt;
 		if (pthread_create(&wt, NULL, watchdog_main, &wd) != 0)
 			die("cannot start the watchdog thread");

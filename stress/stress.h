@@ -68,6 +68,12 @@ int stress_param(const struct stress_run *run, const char *key, long def, long m
 int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_run *, int, void *),
 		   void **args, char *err, size_t errlen);
 
+/* Allows a child process to attach a debugger to this one (call early). */
+void stress_stacks_allow(void);
+/* Every thread's stack, as gdb's "thread apply all bt" prints it, read
+ * within limit_s seconds; malloc'd, NULL when gdb could not be run. */
+char *stress_stacks(int limit_s);
+
 struct stress_lab {
 	int id;
 	const char *name;
