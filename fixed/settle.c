@@ -1,0 +1,129 @@
+/*
+ * fixed/settle.c: the settlement queue, with no lost wakeup.
+ *
+ * One mutex guards the whole queue (the ring, head, tail, closed), and the
+ * worker sleeps on a condition variable used with that mutex only. Why
+ * that is enough: the worker checks its predicate (empty and open) and
+ * goes to sleep without letting go of the mutex in between, because
+ * pthread_cond_timedwait() releases it only once the worker is counted as
+ * a waiter. A producer changes the predicate under the same mutex, so it
+ * does so either before the worker's check (which then sees the
+ * settlement) or after the worker is waiting (and its signal wakes it):
+ * there is no moment in between. And the worker checks the predicate
+ * again after every wakeup (the while loop), since a wakeup is only a
+ * hint: a spurious one, or a signal sent for a settlement it has already
+ * taken, finds the queue empty.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "racepoint.h"
+#include "settle.h"
+
+struct settle_queue {
+	pthread_mutex_t lock;	 /* guards every field below */
+	pthread_cond_t nonempty; /* a settlement was queued, or the queue closed */
+	struct settle_item *ring;
+	size_t cap;
+	uint64_t head; /* the next settlement to take (= how many were taken) */
+	uint64_t tail; /* the next free slot (= how many were submitted) */
+	int closed;
+};
+
+struct settle_queue *settle_create(size_t capacity)
+{
+	if (capacity < 1)
+		capacity = 1;
+	struct settle_queue *q = calloc(1, sizeof(*q));
+	if (!q)
+		return NULL;
+	q->ring = calloc(capacity, sizeof(q->ring[0]));
+	pthread_condattr_t ca;
+	if (!q->ring || pthread_condattr_init(&ca) != 0) {
+		free(q->ring);
+		free(q);
+		return NULL;
+	}
+	/* Deadlines are on the monotonic clock: a cutoff must not move when
+	 * someone sets the wall clock. */
+	int rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (rc == 0)
+		rc = pthread_cond_init(&q->nonempty, &ca);
+	pthread_condattr_destroy(&ca);
+	if (rc != 0) {
+		free(q->ring);
+		free(q);
+		return NULL;
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	q->cap = capacity;
+	return q;
+}
+
+void settle_destroy(struct settle_queue *q)
+{
+	if (!q)
+		return;
+	pthread_cond_destroy(&q->nonempty);
+	pthread_mutex_destroy(&q->lock);
+	free(q->ring);
+	free(q);
+}
+
+bool settle_submit(struct settle_queue *q, uint64_t payment_id, int64_t cents)
+{
+	bool queued = false;
+	pthread_mutex_lock(&q->lock);
+	if (!q->closed && q->tail - q->head < q->cap) {
+		q->ring[q->tail % q->cap] = (struct settle_item){ payment_id, cents };
+		q->tail++; /* under the lock: never between the worker's check and its wait */
+		queued = true;
+		/* Under the lock too. Signalling just after the unlock would
+		 * also be correct (the predicate is already changed), but
+		 * Helgrind flags a signal whose mutex nobody holds. */
+		pthread_cond_signal(&q->nonempty);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return queued;
+}
+
+enum settle_status settle_take(struct settle_queue *q, const struct timespec *deadline,
+			       struct settle_item *out)
+{
+	enum settle_status st;
+	pthread_mutex_lock(&q->lock);
+	while (q->head == q->tail && !q->closed) { /* checked again after every wakeup */
+		RACE_POINT("settle.wait.window");
+		/* No window: this thread holds the mutex from the check until
+		 * the wait has counted it as a waiter, and a producer needs the
+		 * mutex to change tail. */
+		if (pthread_cond_timedwait(&q->nonempty, &q->lock, deadline) == ETIMEDOUT)
+			break;
+	}
+	if (q->head != q->tail) {
+		*out = q->ring[q->head % q->cap];
+		q->head++;
+		st = SETTLE_TAKEN;
+	} else {
+		st = q->closed ? SETTLE_CLOSED : SETTLE_TIMEOUT;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return st;
+}
+
+void settle_close(struct settle_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = 1;
+	pthread_cond_broadcast(&q->nonempty);
+	pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t settle_taken(struct settle_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	uint64_t n = q->head;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
