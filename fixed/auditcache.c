@@ -1,0 +1,104 @@
+/*
+ * fixed/auditcache.c: per-user payment counts, safe under any number of
+ * threads.
+ *
+ * One mutex guards every entry, and auditcache_record() holds it from the
+ * read of the entry to the write, so no other thread's record can fall
+ * between them. The audit call stays where it was, inside the critical
+ * section: the cache's lock is always taken before the log's and never
+ * the other way round, so the two locks cannot deadlock.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "auditcache.h"
+#include "racepoint.h"
+
+struct auditcache {
+	pthread_mutex_t lock; /* guards entry[]; taken before the log's lock */
+	int nusers;
+	int verbosity;
+	struct auditlog *log;
+	struct auditcache_entry entry[];
+};
+
+struct auditcache *auditcache_create(int nusers, struct auditlog *log, int verbosity)
+{
+	if (nusers < 1 || nusers > AUDITCACHE_USERS_MAX)
+		return NULL;
+	if (verbosity < AUDITCACHE_LOG_NONE || verbosity > AUDITCACHE_LOG_ALL)
+		return NULL;
+	if (!log && verbosity != AUDITCACHE_LOG_NONE)
+		return NULL;
+	struct auditcache *c = calloc(1, sizeof(*c) + (size_t)nusers * sizeof(c->entry[0]));
+	if (!c)
+		return NULL;
+	c->nusers = nusers;
+	c->verbosity = verbosity;
+	c->log = log;
+	pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void auditcache_destroy(struct auditcache *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+static bool user_ok(const struct auditcache *c, int user)
+{
+	return user >= 0 && user < c->nusers;
+}
+
+/* Verbosity 1 samples: each thread logs every AUDITCACHE_LOG_EVERY-th
+ * payment it records. The counter is per thread, so it is not shared and
+ * needs no lock. */
+static _Thread_local unsigned long records_here;
+
+/* Whether this payment is written to the audit log. */
+static bool should_log(const struct auditcache *c)
+{
+	if (c->verbosity == AUDITCACHE_LOG_ALL)
+		return true;
+	return c->verbosity == AUDITCACHE_LOG_SAMPLED && ++records_here % AUDITCACHE_LOG_EVERY == 0;
+}
+
+bool auditcache_record(struct auditcache *c, int user, int64_t cents)
+{
+	if (!user_ok(c, user))
+		return false;
+	struct auditcache_entry *e = &c->entry[user];
+	/* Held from the read to the write: the update is one step to every
+	 * other thread. That is enough because every access to entry[] takes
+	 * this lock. The log's mutex below orders nothing here. */
+	pthread_mutex_lock(&c->lock);
+	struct auditcache_entry seen = *e; /* read: the user's entry before this payment */
+	RACE_POINT("auditcache.update.window");
+	if (should_log(c))
+		auditlog_write(c->log, "user %d: payment %llu, %lld cents", user,
+			       (unsigned long long)(seen.payments + 1), (long long)cents);
+	e->payments = seen.payments + 1; /* write */
+	e->cents = seen.cents + cents;
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+bool auditcache_get(struct auditcache *c, int user, struct auditcache_entry *out)
+{
+	if (!user_ok(c, user)) {
+		*out = (struct auditcache_entry){ 0, 0 };
+		return false;
+	}
+	pthread_mutex_lock(&c->lock);
+	*out = c->entry[user];
+	pthread_mutex_unlock(&c->lock);
+	return true;
+}
+
+int auditcache_users(struct auditcache *c)
+{
+	return c->nusers;
+}
