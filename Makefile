@@ -15,15 +15,25 @@ PYTHON ?= python3
 # Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
 # Adding a lab: its number here, its modules, and what its module's unit
 # test links besides the module (TEST_DEPS_<module>).
-LABS := 1 2 3 6
+LABS := 1 2 3 4 5 6 7 8 9
 LAB_MODULES_1 := cache
 LAB_MODULES_2 := ledger
 LAB_MODULES_3 := payflow
+LAB_MODULES_4 := refund
+LAB_MODULES_5 := evcache
+LAB_MODULES_7 := settle
+LAB_MODULES_8 := publish
+LAB_MODULES_9 := auditcache
 LAB_MODULES_6 := gwclient
 MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
 TEST_DEPS_cache :=
 TEST_DEPS_ledger :=
 TEST_DEPS_payflow := fixed/cache.c common/gateway.c
+TEST_DEPS_publish :=
+TEST_DEPS_evcache :=
+TEST_DEPS_refund :=
+TEST_DEPS_settle :=
+TEST_DEPS_auditcache := common/auditlog.c
 TEST_DEPS_gwclient :=
 
 FLAVOURS := release debug tsan-clang tsan-gcc

@@ -37,7 +37,8 @@
 #endif
 
 static const struct stress_lab *const stress_labs[] = { &stress_lab1, &stress_lab2, &stress_lab3,
-							&stress_lab6 };
+							&stress_lab4, &stress_lab5, &stress_lab6,
+							&stress_lab7, &stress_lab8, &stress_lab9 };
 #define NLABS ((int)(sizeof(stress_labs) / sizeof(stress_labs[0])))
 
 /* Scenario keys the driver reads, and keys that are for the scripts. */
@@ -259,12 +260,12 @@ int main(int argc, char **argv)
 	static struct scenario sc;
 	char err[512];
 	/* The known keys are the driver's and every lab's (checked per lab below). */
-	const char *known[128];
+	const char *known[512];
 	int nk = 0;
 	for (int i = 0; driver_keys[i]; i++)
 		known[nk++] = driver_keys[i];
 	for (int l = 0; l < NLABS; l++)
-		for (int i = 0; stress_labs[l]->params[i] && nk < 127; i++)
+		for (int i = 0; stress_labs[l]->params[i] && nk < 511; i++)
 			known[nk++] = stress_labs[l]->params[i];
 	known[nk] = NULL;
 	if (scenario_load(&sc, o_scenario, known, err, sizeof(err)) != 0)

@@ -91,6 +91,11 @@ struct stress_lab {
 extern const struct stress_lab stress_lab1;
 extern const struct stress_lab stress_lab2;
 extern const struct stress_lab stress_lab3;
+extern const struct stress_lab stress_lab4;
+extern const struct stress_lab stress_lab5;
 extern const struct stress_lab stress_lab6;
+extern const struct stress_lab stress_lab7;
+extern const struct stress_lab stress_lab8;
+extern const struct stress_lab stress_lab9;
 
 #endif

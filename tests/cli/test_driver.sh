@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.." || exit 1
 B=build/release/fixed/racelab-stress
 BB=build/release/broken-1/racelab-stress
 
-expect_fail 2 "unknown lab" $B --lab 9
+expect_fail 2 "unknown lab" $B --lab 42
 expect_fail 2 "--threads 0" $B --lab 1 --threads 0
 expect_fail 2 "bad CPU list" $B --lab 1 --cpus 0,x
 expect_fail 2 "CPU not on this machine" $B --lab 1 --cpus 1000
