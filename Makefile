@@ -147,7 +147,7 @@ lab-$(1): # lab $(1): the symptom, the detectors' reports, the fix, the rates (a
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
 
-check-rates: build ## measure every cell (quick: 10 trials) and fail when one misses its expected band
+check-rates: build ## every lab, both builds, every tool (10 trials a cell); fails when a cell misses its band
 	@$(PYTHON) scripts/check_rates.py --profile quick
 
 measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review

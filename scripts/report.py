@@ -35,6 +35,9 @@ def parser():
     p.add_argument("--require-data", action="store_true",
                    help="with --check: a cell with an expectation but no trials also "
                         "fails (a check run that forgot a cell must not pass)")
+    p.add_argument("--measured-only", action="store_true",
+                   help="leave out the cells that have an expectation but no trials "
+                        "(a run that measured some configurations on purpose)")
     p.add_argument("--format", choices=("markdown", "tsv"), default="markdown",
                    help="markdown table (default) or TSV with raw numbers; with tsv "
                         "the summary line goes to stderr")
@@ -177,6 +180,8 @@ def main(argv=None):
     if args.lab is not None:
         scenario.lab_dir(args.lab)  # Failure for an unknown lab
     cells = collect(args.results, args.expected, args.lab)
+    if args.measured_only:
+        cells = [c for c in cells if c.n or c.tool_errors]
     if args.write_expected:
         return write_expected(cells, args.write_expected)
     if args.format == "tsv":

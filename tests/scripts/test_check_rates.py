@@ -57,7 +57,7 @@ class Cells(unittest.TestCase):
     """The cells a lab's scenario asks for: every tool on both builds, plus
     its extra configurations, for the stress driver or for every tool."""
 
-    def cells_for(self, extra_lines):
+    def cells_for(self, extra_lines, extra=True):
         import os
         from unittest import mock
         tree = FakeTree()
@@ -66,7 +66,7 @@ class Cells(unittest.TestCase):
         path.write_text(path.read_text() + extra_lines)
         with mock.patch.dict(os.environ, tree.env()):
             import check_rates
-            return check_rates.cells(1)
+            return check_rates.cells(1, extra=extra)
 
     def test_default_cells(self):
         cells = self.cells_for("")
@@ -86,3 +86,9 @@ class Cells(unittest.TestCase):
         self.assertEqual(len(extra), 2 * 4 * 2)
         self.assertIn(("broken", "tsan-clang", ["--set", "verbosity=1"]), extra)
         self.assertIn(("fixed", "helgrind", ["--set", "verbosity=0"]), extra)
+
+    def test_a_quick_run_leaves_the_extra_configurations_out(self):
+        cells = self.cells_for("extra_configs = verbosity=0\nextra_stress = buckets=9\n",
+                               extra=False)
+        self.assertEqual(len(cells), 8)
+        self.assertFalse([c for c in cells if c[2]])

@@ -92,6 +92,18 @@ class Report(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertEqual(out.splitlines()[-1], "1 cells: 0 ok, 0 out, 1 no data")
 
+    def test_expected_cell_without_results_with_require_data_fails(self):
+        self.write_expected("1\tbroken\ttsan-gcc\tspread\tdetection\t0.80\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check", "--require-data")
+        self.assertEqual(code, 1)
+
+    def test_measured_only_leaves_out_cells_without_trials(self):
+        self.fill()
+        self.write_expected("1\tbroken\ttsan-gcc\tspread\tdetection\t0.80\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check", "--measured-only")
+        self.assertNotIn("tsan-gcc", out)
+        self.assertIn("| 1 | broken | stress |", out)
+
     def test_tsv_format(self):
         self.fill()
         code, out, err = self.report("--format", "tsv")
