@@ -15,6 +15,13 @@ what `make test` runs) and full (50 trials a cell, every configuration:
 for re-measuring expected/ on new hardware, with --write-expected NEWDIR
 to write tables for review, never over expected/). --all-configs adds the
 extra configurations to a quick run.
+
+A broken-build cell out of its band after its first trials is rerun with
+--rerun more trials (40 by default) and judged on all of them: the way
+LLVM's lit reruns a racy test, shown in the output and never hidden.
+Fixed-build cells, and cells whose band is 0 to 0 by design, are never
+rerun: one finding there is a bug. --explain prints, without running
+anything, how often this check fails a correct build, cell by cell.
 """
 
 import subprocess
@@ -22,11 +29,13 @@ import sys
 import time
 from pathlib import Path
 
-from racelab import cli, scenario
+import report
+from racelab import cli, expected, scenario, stats
 from racelab.cli import Failure
 
 PROG = "check_rates.py"
 PROFILES = {"quick": 10, "full": 50}
+RERUN = 40
 TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind")
 HERE = Path(__file__).resolve().parent
 
@@ -50,6 +59,13 @@ def parser():
     p.add_argument("--all-configs", action="store_true",
                    help="also the configurations a scenario lists (extra_stress, "
                         "extra_configs); the full profile always measures them")
+    p.add_argument("--rerun", type=cli.non_negative_int, default=RERUN, metavar="K",
+                   help=f"trials added to a broken-build cell that is out of its band "
+                        f"after its first trials, before it is judged again on all of "
+                        f"them (default: {RERUN}; 0: never rerun)")
+    p.add_argument("--explain", action="store_true",
+                   help="run nothing: print, cell by cell, the chance that this check "
+                        "fails a correct build, from the expected tables")
     p.add_argument("--write-expected", metavar="NEWDIR",
                    help="after measuring, write expected tables to NEWDIR for review "
                         "instead of checking")
@@ -83,6 +99,96 @@ def labs_with_tables():
     return sorted(labs)
 
 
+def describe(lab, build, tool, extra):
+    return " ".join([f"lab {lab}", build, tool] + extra[1::2])
+
+
+def run_trials(lab, build, tool, extra, trials, results):
+    what = describe(lab, build, tool, extra)
+    cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
+           "--tool", tool, "--trials", str(trials), "--results", str(results), "--quiet",
+           *extra]
+    rc = subprocess.run(cmd).returncode
+    if rc == 2:
+        raise Failure(f"trials.py could not run {what} (see above)")
+    if rc not in (0, 1):  # 1: some tool errors, which the report counts
+        raise Failure(f"trials.py stopped with exit {rc} on {what}")
+
+
+def plan_entry(plan, cell):
+    """The plan entry that measured a report cell: same lab, build and
+    tool, and the longest --set suffix its configuration name ends with
+    (records.config_name appends '-KEY=VALUE' for each --set)."""
+    best = None
+    for entry in plan:
+        lab, build, tool, extra = entry
+        suffix = "".join(f"-{kv}" for kv in extra[1::2])
+        if (lab, build, tool) == (cell.lab, cell.build, cell.tool) and \
+                cell.config.endswith(suffix) and (best is None or len(suffix) > best[0]):
+            best = (len(suffix), entry)
+    return best[1] if best else None
+
+
+def rerun_out_of_band(plan, results, more):
+    """Reruns, with `more` trials, every broken-build cell that is out of
+    its band and whose band is not 0 to 0 by design; the report then
+    judges each on all its trials. Said out loud, so a flaky cell shows."""
+    cells = report.collect(results, scenario.root() / "expected", None)
+    for cell in cells:
+        if cell.verdict != "OUT" or cell.build != "broken" or cell.expected["band"][1] == 0:
+            continue
+        entry = plan_entry(plan, cell)
+        if entry is None:
+            continue
+        low, high = cell.expected["band"]
+        print(f"rerun: {describe(*entry)} was {cell.successes}/{cell.n}, out of its band "
+              f"{low:.2f}-{high:.2f}: {more} more trials, then judged on all "
+              f"{cell.n + more}", file=sys.stderr, flush=True)
+        run_trials(*entry, more, results)
+
+
+def explain(labs, every, first, rerun):
+    """Prints, for every broken-build cell the check would run, the chance
+    that it fails a correct build, and the total over cells (a union
+    bound: the chance that at least one cell fails is at most the sum).
+
+    Two models of "correct". Measured: the true rate is what the expected
+    table's own measurement says it may be (successes out of trials,
+    uniform prior). Band edge: the true rate is anywhere in the band,
+    taking the worst place for each cell, the strictest reading."""
+    rows = [(key, row) for key, row in sorted(expected.read_dir(scenario.root() / "expected")
+                                              .items())
+            if key[0] in labs and key[1] == "broken" and (every or "=" not in key[3])]
+    print(f"first {first} trials a cell, judged with the {stats.CHECK_CONFIDENCE} Wilson "
+          f"interval; out of band: {rerun} more, judged on all {first + rerun}")
+    print()
+    print("| lab | tool | config | band | measured | P(fail), measured | "
+          "P(fail), worst in band |")
+    print("|---|---|---|---|---|---|---|")
+    total_measured = total_edge = 0.0
+    design_zero = 0
+    for (lab, _, tool, config), row in rows:
+        band = row["band"]
+        if band[1] == 0:
+            design_zero += 1  # one finding is a bug: no chance involved
+            continue
+        measured = stats.check_fails_posterior(band, row["successes"], row["trials"], first,
+                                               rerun)
+        edge = max(stats.check_fails(band, band[0] + (band[1] - band[0]) * i / 50, first, rerun)
+                   for i in range(51))
+        total_measured += measured
+        total_edge += edge
+        print(f"| {lab} | {tool} | {config} | {band[0]:.2f}-{band[1]:.2f} | "
+              f"{row['successes']}/{row['trials']} | {measured:.6f} | {edge:.6f} |")
+    print()
+    print(f"at most {total_measured:.5f} (about 1 in {1 / max(total_measured, 1e-12):,.0f} runs) "
+          f"with the measured rates; at most {total_edge:.5f} (1 in "
+          f"{1 / max(total_edge, 1e-12):,.0f}) with every rate at its worst place in its band")
+    print(f"({design_zero} broken-build cells with a 0-0 band and every fixed-build cell fail "
+          f"only on a real finding, which is a bug, not chance)")
+    return 0
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.lab:
@@ -103,6 +209,8 @@ def main(argv=None):
     if results.exists() and any(results.iterdir()):
         raise Failure(f"{scenario.shown(results)} is not empty: the check must judge one run")
     every = args.all_configs or args.profile == "full"
+    if args.explain:
+        return explain(labs, every, trials, args.rerun)
     plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every)
             if not args.tool or cell[1] in args.tool]
     if args.write_expected:
@@ -122,16 +230,12 @@ def main(argv=None):
     for i, (lab, build, tool, extra) in enumerate(plan, 1):
         spent = time.monotonic() - started
         eta = f", about {spent / (i - 1) * (len(plan) - i + 1):.0f} s left" if i > 1 else ""
-        what = " ".join([f"lab {lab}", build, tool] + extra[1::2])
-        print(f"[{i}/{len(plan)}] {what}: {trials} trials{eta}", file=sys.stderr, flush=True)
-        cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
-               "--tool", tool, "--trials", str(trials), "--results", str(results), "--quiet",
-               *extra]
-        rc = subprocess.run(cmd).returncode
-        if rc == 2:
-            raise Failure(f"trials.py could not run {what} (see above)")
-        if rc not in (0, 1):  # 1: some tool errors, which the report counts
-            raise Failure(f"trials.py stopped with exit {rc} on {what}")
+        print(f"[{i}/{len(plan)}] {describe(lab, build, tool, extra)}: {trials} trials{eta}",
+              file=sys.stderr, flush=True)
+        run_trials(lab, build, tool, extra, trials, results)
+
+    if not args.write_expected and args.rerun:
+        rerun_out_of_band(plan, results, args.rerun)
 
     report = [sys.executable, str(HERE / "report.py"), "--results", str(results)]
     if args.write_expected:

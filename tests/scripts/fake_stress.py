@@ -6,7 +6,8 @@ hang (sleeps past every limit, ignoring the time limit it is given),
 watchdog (the driver's own watchdog: prints outcome hang, exit 3),
 usage (exit 2, one line), resources (exit 4: could not start its
 threads), tsan (prints the captured TSan report from
-FAKE_REPORT on stderr, exit 66). It echoes the seed it was given, so the
+FAKE_REPORT on stderr, exit 66), late (clean for the first FAKE_CLEAN
+runs, counted in the file FAKE_COUNTER, manifested after). It echoes the seed it was given, so the
 tests can check the runner's seed rule.
 """
 
@@ -36,6 +37,12 @@ if mode == "watchdog":
     result.update(outcome="hang", manifested=True, invariants=None)
     print(json.dumps(result))
     sys.exit(3)
+if mode == "late":
+    counter = os.environ["FAKE_COUNTER"]
+    runs = int(open(counter).read() or 0) if os.path.exists(counter) else 0
+    with open(counter, "w") as f:
+        f.write(str(runs + 1))
+    mode = "manifested" if runs >= int(os.environ["FAKE_CLEAN"]) else "clean"
 if mode == "manifested":
     result.update(outcome="manifested", manifested=True, invariants={"lost": 3})
 print(json.dumps(result))

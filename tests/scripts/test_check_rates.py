@@ -49,6 +49,76 @@ class Refusals(unittest.TestCase):
         self.assertRefused("expected/lab-x.tsv: not a table name")
 
 
+class Rerun(unittest.TestCase):
+    """A broken-build cell out of its band is rerun, said out loud, and
+    judged on all its trials; a fixed-build cell never is."""
+
+    def setUp(self):
+        self.tree = FakeTree()
+        self.addCleanup(self.tree.cleanup)
+        (self.tree.root / "expected").mkdir()
+        (self.tree.root / "expected" / "lab-1.tsv").write_text(
+            "lab\tbuild\ttool\tconfig\tmetric\tband_low\tband_high\tsuccesses\ttrials\tnote\n"
+            "1\tbroken\tstress\tspread\tsymptom\t0.90\t1.00\t30\t30\tm\n"
+            "1\tfixed\tstress\tspread\tviolation\t0.00\t0.00\t0\t30\tby design\n")
+
+    def check(self, *args, **env):
+        return run_script("check_rates.py", "--tool", "stress", "--results", self.tree.results,
+                          *args, env=self.tree.env(**env), cwd=self.tree.root)
+
+    def test_a_cell_that_stays_out_fails_after_its_rerun(self):
+        # 0/4 manifested: out of 0.90-1.00 even at 99.99%; 0/7 after the rerun
+        code, out, err = self.check("--trials", 4, "--rerun", 3, FAKE_MODE="clean")
+        self.assertEqual(code, 1, err)
+        self.assertIn("rerun: lab 1 broken stress was 0/4, out of its band 0.90-1.00: "
+                      "3 more trials, then judged on all 7", err)
+        self.assertEqual(err.count("rerun:"), 1, "the fixed cell is never rerun")
+        self.assertIn("| 1 | broken | stress | spread | symptom | 0.00 | 0.00-0.35 | "
+                      "0.00-0.68 | 0.90-1.00 | 7 | 0 | OUT |", out)
+
+    def test_a_cell_back_in_its_band_after_the_rerun_passes(self):
+        # Plan order: the broken cell's 3 trials, then the fixed cell's 3,
+        # then the rerun. The first 6 runs are clean, every later one
+        # manifests: broken 0/3 is out of 0.90-1.00, 0/3 + 20/20 is in.
+        counter = self.tree.root / "counter"
+        code, out, err = self.check("--trials", 3, "--rerun", 20, FAKE_MODE="late",
+                                    FAKE_CLEAN=6, FAKE_COUNTER=counter)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("rerun: lab 1 broken stress was 0/3", err)
+        self.assertIn("| 1 | broken | stress | spread | symptom | 0.87 | ", out)
+        self.assertIn("| 0.90-1.00 | 23 | 0 | ok |", out)
+        self.assertIn("| 1 | fixed | stress | spread | violation | 0.00 | ", out)
+
+    def test_no_rerun_with_zero(self):
+        code, out, err = self.check("--trials", 4, "--rerun", 0, FAKE_MODE="clean")
+        self.assertEqual(code, 1, err)
+        self.assertNotIn("rerun:", err)
+
+
+class Explain(unittest.TestCase):
+    """--explain: the chance that the quick check fails a correct build,
+    from the real expected/ tables. This is the bound expected/README.md
+    promises; a new cell with a rate that makes the check flaky fails here
+    before it fails a course's CI."""
+
+    def explain(self, *args):
+        code, out, err = run_script("check_rates.py", "--explain", *args)
+        self.assertEqual(code, 0, err)
+        last = [l for l in out.splitlines() if l.startswith("at most ")][0]
+        measured = float(last.split()[2])
+        edge = float(last.split("; at most ")[1].split()[0])
+        return measured, edge, out
+
+    def test_quick_check_fails_a_correct_build_less_than_once_in_1000_runs(self):
+        measured, edge, out = self.explain()
+        self.assertLess(measured, 0.001, out)
+        self.assertLess(edge, 0.001, out)
+
+    def test_without_the_rerun_it_would_not(self):
+        measured, edge, out = self.explain("--rerun", "0")
+        self.assertGreater(edge, 0.001, out)
+
+
 if __name__ == "__main__":
     unittest.main()
 

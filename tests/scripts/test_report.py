@@ -57,11 +57,11 @@ class Report(unittest.TestCase):
         self.assertEqual(code, 0, err)
         lines = out.splitlines()
         self.assertEqual(lines[0], "| lab | build | tool | config | metric | rate | 95% CI | "
-                                   "expected | n | tool errors | verdict |")
+                                   "99.99% CI | expected | n | tool errors | verdict |")
         self.assertEqual(lines[2], "| 1 | broken | stress | spread | symptom | 0.80 | 0.49-0.94 | "
-                                   "0.50-1.00 | 10 | 0 | ok |")
+                                   "0.26-0.98 | 0.50-1.00 | 10 | 0 | ok |")
         self.assertEqual(lines[3], "| 1 | fixed | helgrind | spread | false-positive | 0.00 | "
-                                   "0.00-0.28 | - | 10 | 1 | no expectation |")
+                                   "0.00-0.28 | 0.00-0.60 | - | 10 | 1 | no expectation |")
         self.assertEqual(lines[-1], "2 cells: 1 ok, 0 out, 1 no expectation")
 
     def test_check_passes_when_interval_meets_band(self):
@@ -73,11 +73,29 @@ class Report(unittest.TestCase):
 
     def test_check_fails_when_out(self):
         self.fill()
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.99\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 1)  # 8/10: even the 99.99% interval ends at 0.98
+        self.assertIn("| OUT |", out)
+        self.assertEqual(out.splitlines()[-1], "2 cells: 0 ok, 1 out, 1 no expectation")
+
+    def test_the_verdict_uses_the_wider_interval(self):
+        # 8/10: the 95% interval 0.49-0.94 misses 0.95-1.00, the 99.99%
+        # interval 0.26-0.98 meets it: not a failure (stats.Z_CHECK).
+        self.fill()
         self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.95\t1.00\t30\t30\tmeasured")
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 0)
+        self.assertIn("| 0.49-0.94 | 0.26-0.98 | 0.95-1.00 | 10 | 0 | ok |", out)
+
+    def test_one_finding_on_a_zero_band_is_out(self):
+        self.write_records("1-fixed-stress-spread.jsonl",
+                           [record(i, "fixed", "stress", "manifested" if i == 1 else "clean")
+                            for i in range(1, 11)])
+        self.write_expected("1\tfixed\tstress\tspread\tviolation\t0.00\t0.00\t0\t30\tby design")
         code, out, _ = self.report("--check")
         self.assertEqual(code, 1)
         self.assertIn("| OUT |", out)
-        self.assertEqual(out.splitlines()[-1], "2 cells: 0 ok, 1 out, 1 no expectation")
 
     def test_check_fails_on_tool_errors_in_an_expected_cell(self):
         self.fill()

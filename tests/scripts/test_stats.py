@@ -1,5 +1,6 @@
 """Wilson intervals, the interval-meets-band rule, and what each metric counts."""
 
+import math
 import unittest
 
 import helpers  # noqa: F401  (puts scripts/ on sys.path)
@@ -58,6 +59,55 @@ class Metrics(unittest.TestCase):
         record["findings"].append({"kind": "data-race", "matched": False})
         self.assertTrue(stats.success(record, "false-positive"))
         self.assertFalse(stats.success(record, "detection"))
+
+
+
+class CheckFailureChance(unittest.TestCase):
+    """stats.check_fails and check_fails_posterior, against a brute-force
+    walk over every sequence of trial outcomes (independent of the
+    binomial and beta-binomial algebra they use)."""
+
+    @staticmethod
+    def brute(band, weight, first, rerun):
+        import itertools
+        total = 0.0
+        for seq in itertools.product((0, 1), repeat=first + rerun):
+            k1, k = sum(seq[:first]), sum(seq)
+            if stats.out_of_band(k1, first, band) and \
+                    (rerun == 0 or stats.out_of_band(k, first + rerun, band)):
+                total += weight(seq)
+        return total
+
+    def test_fixed_rate_matches_brute_force(self):
+        band = (0.7, 1.0)
+        for p in (0.0, 0.3, 0.72, 0.95, 1.0):
+            for first, rerun in ((6, 0), (4, 5)):
+                want = self.brute(band, lambda s: math.prod(p if x else 1 - p for x in s),
+                                  first, rerun)
+                self.assertAlmostEqual(stats.check_fails(band, p, first, rerun), want, places=12)
+
+    def test_posterior_matches_brute_force(self):
+        # Beta(a, b) prior moments: E[p^k (1-p)^(n-k)] = B(a+k, b+n-k) / B(a, b)
+        band, successes, trials = (0.4, 1.0), 5, 6
+        a, b = successes + 1, trials - successes + 1
+
+        def weight(seq):
+            k, n = sum(seq), len(seq)
+            beta = lambda x, y: math.gamma(x) * math.gamma(y) / math.gamma(x + y)
+            return beta(a + k, b + n - k) / beta(a, b)
+        for first, rerun in ((6, 0), (4, 5)):
+            self.assertAlmostEqual(stats.check_fails_posterior(band, successes, trials, first,
+                                                               rerun),
+                                   self.brute(band, weight, first, rerun), places=12)
+
+    def test_edges(self):
+        self.assertEqual(stats.check_fails((0.92, 1.0), 1.0, 10, 40), 0.0)
+        self.assertAlmostEqual(stats.check_fails((0.92, 1.0), 0.0, 10, 40), 1.0)
+
+    def test_the_rerun_only_lowers_the_chance_for_a_rate_in_the_band(self):
+        for p in (0.92, 0.95, 0.99):
+            self.assertLess(stats.check_fails((0.92, 1.0), p, 10, 40),
+                            stats.check_fails((0.92, 1.0), p, 10, 0))
 
 
 if __name__ == "__main__":
