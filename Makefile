@@ -3,7 +3,8 @@
 # Builds are out of tree: build/<flavour>/<variant>/racelab-stress.
 #   flavours  release (-O2 -g), debug (-O0 -g, race points call into
 #             racepoint_hit for gdb; the build Valgrind runs), tsan-clang,
-#             tsan-gcc (ThreadSanitizer from each compiler)
+#             tsan-gcc (ThreadSanitizer from each compiler), chaos (release
+#             with delays injected at the race points: common/chaos.c)
 #   variants  fixed, and broken-N: the fixed build with lab N's module(s)
 #             swapped for the broken twin (principle 1 of DESIGN.md)
 # `make help` lists the targets.
@@ -36,7 +37,7 @@ TEST_DEPS_settle :=
 TEST_DEPS_auditcache := common/auditlog.c
 TEST_DEPS_gwclient :=
 
-FLAVOURS := release debug tsan-clang tsan-gcc
+FLAVOURS := release debug tsan-clang tsan-gcc chaos
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
 
 # -ffile-prefix-map makes every path in debug info and sanitizer reports
@@ -51,6 +52,8 @@ CC_debug      := gcc
 CFLAGS_debug  := -O0 -g -DRACELAB_RACEPOINTS
 CC_tsan-clang := clang
 CFLAGS_tsan-clang := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+CC_chaos      := gcc
+CFLAGS_chaos  := -O2 -g -DRACELAB_CHAOS
 CC_tsan-gcc   := gcc
 CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 LIBS := -lnuma

@@ -10,14 +10,26 @@
  * In the release and sanitizer builds a race point compiles to nothing, so
  * the race that is measured is the race in the code. In the debug build
  * (RACELAB_RACEPOINTS) it calls racepoint_hit(), an empty function that gdb
- * can stop in and read the name from.
+ * can stop in and read the name from. In the chaos build (RACELAB_CHAOS)
+ * it calls racepoint_chaos(), which now and then stalls the thread for a
+ * few microseconds inside the window (common/chaos.c).
  */
 #ifndef RACELAB_RACEPOINT_H
 #define RACELAB_RACEPOINT_H
 
-void racepoint_hit(const char *name);
+#include <stdint.h>
 
-#ifdef RACELAB_RACEPOINTS
+void racepoint_hit(const char *name);
+void racepoint_chaos(const char *name);
+
+/* Seeds the chaos build's delays for one trial (the driver passes the
+ * trial's seed), so a chaos run is as repeatable as the scheduler allows.
+ * Does nothing in the other builds. */
+void racepoint_seed(uint64_t seed);
+
+#if defined(RACELAB_CHAOS)
+#define RACE_POINT(name) racepoint_chaos(name)
+#elif defined(RACELAB_RACEPOINTS)
 #define RACE_POINT(name) racepoint_hit(name)
 #else
 #define RACE_POINT(name) ((void)0)

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "jsonw.h"
+#include "racepoint.h"
 #include "scenario.h"
 #include "stress.h"
 #include "topo.h"
@@ -416,6 +417,7 @@ int main(int argc, char **argv)
 	long symptoms = 0;
 	for (long k = 0; k < trials; k++) {
 		run.seed = seed + (uint64_t)k;
+		racepoint_seed(run.seed); /* the chaos build's delays; nothing elsewhere */
 		struct stress_result res;
 		memset(&res, 0, sizeof(res));
 		for (int i = 0; lab->invariants[i] && i < STRESS_MAX_INVARIANTS; i++)

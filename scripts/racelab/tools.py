@@ -6,6 +6,8 @@ and the parser of its report. Adding DRD was one line; adding another
 Valgrind tool or sanitizer flavour should be too.
 
   stress      build/release/<variant>/racelab-stress      invariants only
+  chaos       build/chaos/<variant>/racelab-stress        invariants only, with
+              delays injected at the race points (common/chaos.c)
   tsan-clang  build/tsan-clang/<variant>/racelab-stress   TSan text on stderr
   tsan-gcc    build/tsan-gcc/<variant>/racelab-stress
   helgrind    valgrind --tool=helgrind --xml=yes --xml-file=F build/debug/...
@@ -25,6 +27,7 @@ Tool = namedtuple("Tool", "name flavour profile wrapper report")
 
 TOOLS = {
     "stress": Tool("stress", "release", None, (), None),
+    "chaos": Tool("chaos", "chaos", None, (), None),
     "tsan-clang": Tool("tsan-clang", "tsan-clang", "tsan", (), "tsan"),
     "tsan-gcc": Tool("tsan-gcc", "tsan-gcc", "tsan", (), "tsan"),
     "helgrind": Tool("helgrind", "debug", "valgrind", ("valgrind", "--tool=helgrind"), "valgrind-xml"),
@@ -32,6 +35,9 @@ TOOLS = {
 }
 
 BUILDS = ("broken", "fixed")
+
+# The tools that run the program alone and judge it by its invariants.
+NATIVE = ("stress", "chaos")
 
 
 def variant(build, lab):
