@@ -30,13 +30,21 @@ import time
 from pathlib import Path
 
 import report
-from racelab import cli, expected, scenario, stats
+from racelab import cli, expected, records, scenario, stats, tools
 from racelab.cli import Failure
 
 PROG = "check_rates.py"
 PROFILES = {"quick": 10, "full": 50}
 RERUN = 40
 TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind")
+ALL_TOOLS = TOOLS + ("chaos", "drd")
+# The rest of the detection matrix (--matrix, and the full profile): DRD,
+# the stress driver with both threads on one CPU (which hides short
+# races), and the chaos build (delays injected at the race points) on two
+# CPUs and on one. Left out of the quick check, which must fit in make
+# test's time: DRD alone would add about 12 minutes.
+MATRIX = (("stress", ["--pin", "same-cpu"]), ("chaos", []), ("chaos", ["--pin", "same-cpu"]),
+          ("drd", []))
 HERE = Path(__file__).resolve().parent
 
 
@@ -51,11 +59,15 @@ def parser():
                    help="quick: 10 trials a cell; full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
                    help="trials a cell, instead of the profile's")
-    p.add_argument("--tool", choices=TOOLS, action="append",
+    p.add_argument("--tool", choices=ALL_TOOLS, action="append",
                    help="only this tool (repeatable; default: all)")
     p.add_argument("--results", metavar="DIR",
                    help="where the records go (default: results/check-<time>; must be new "
                         "or empty)")
+    p.add_argument("--matrix", action="store_true",
+                   help="also the rest of the detection matrix: DRD, stress on one CPU "
+                        "(same-cpu), the chaos build on two CPUs and on one; the full "
+                        "profile always measures them")
     p.add_argument("--all-configs", action="store_true",
                    help="also the configurations a scenario lists (extra_stress, "
                         "extra_configs); the full profile always measures them")
@@ -72,12 +84,15 @@ def parser():
     return p
 
 
-def cells(lab, extra=True):
+def cells(lab, extra=True, matrix=False):
     """[(build, tool, [extra trials.py args])] for one lab: every tool on
-    both builds in the scenario's own configuration, and with extra=True
-    also the configurations the scenario lists."""
+    both builds in the scenario's own configuration; with matrix=True also
+    the MATRIX cells, and with extra=True also the configurations the
+    scenario lists."""
     scen = scenario.load(lab)
     out = [(build, tool, []) for tool in TOOLS for build in ("broken", "fixed")]
+    if matrix:
+        out += [(build, tool, list(args)) for tool, args in MATRIX for build in ("broken", "fixed")]
     if not extra:
         return out
     for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
@@ -103,6 +118,16 @@ def describe(lab, build, tool, extra):
     return " ".join([f"lab {lab}", build, tool] + extra[1::2])
 
 
+def config_of(lab, tool, extra):
+    """The configuration name trials.py will give this cell's records
+    (records.config_name): the pinning, then each --set KEY=VALUE."""
+    scen = scenario.load(lab)
+    args = dict(zip(extra[::2], extra[1::2]))
+    pinning = args.get("--pin") or scen.require("pinning", tools.TOOLS[tool].profile)
+    sets = [v for k, v in zip(extra[::2], extra[1::2]) if k == "--set"]
+    return records.config_name(pinning, None, 0, 0, None, sets)
+
+
 def run_trials(lab, build, tool, extra, trials, results):
     what = describe(lab, build, tool, extra)
     cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
@@ -116,17 +141,13 @@ def run_trials(lab, build, tool, extra, trials, results):
 
 
 def plan_entry(plan, cell):
-    """The plan entry that measured a report cell: same lab, build and
-    tool, and the longest --set suffix its configuration name ends with
-    (records.config_name appends '-KEY=VALUE' for each --set)."""
-    best = None
+    """The plan entry that measured a report cell."""
     for entry in plan:
         lab, build, tool, extra = entry
-        suffix = "".join(f"-{kv}" for kv in extra[1::2])
         if (lab, build, tool) == (cell.lab, cell.build, cell.tool) and \
-                cell.config.endswith(suffix) and (best is None or len(suffix) > best[0]):
-            best = (len(suffix), entry)
-    return best[1] if best else None
+                config_of(lab, tool, extra) == cell.config:
+            return entry
+    return None
 
 
 def rerun_out_of_band(plan, results, more):
@@ -147,18 +168,16 @@ def rerun_out_of_band(plan, results, more):
         run_trials(*entry, more, results)
 
 
-def explain(labs, every, first, rerun):
-    """Prints, for every broken-build cell the check would run, the chance
-    that it fails a correct build, and the total over cells (a union
-    bound: the chance that at least one cell fails is at most the sum).
+def explain(plan, first, rerun):
+    """Prints, for every broken-build cell in the plan, the chance that the
+    check fails a correct build, and the total over cells (a union bound:
+    the chance that at least one cell fails is at most the sum).
 
     Two models of "correct". Measured: the true rate is what the expected
     table's own measurement says it may be (successes out of trials,
     uniform prior). Band edge: the true rate is anywhere in the band,
     taking the worst place for each cell, the strictest reading."""
-    rows = [(key, row) for key, row in sorted(expected.read_dir(scenario.root() / "expected")
-                                              .items())
-            if key[0] in labs and key[1] == "broken" and (every or "=" not in key[3])]
+    table = expected.read_dir(scenario.root() / "expected")
     print(f"first {first} trials a cell, judged with the {stats.CHECK_CONFIDENCE} Wilson "
           f"interval; out of band: {rerun} more, judged on all {first + rerun}")
     print()
@@ -166,8 +185,15 @@ def explain(labs, every, first, rerun):
           "P(fail), worst in band |")
     print("|---|---|---|---|---|---|---|")
     total_measured = total_edge = 0.0
-    design_zero = 0
-    for (lab, _, tool, config), row in rows:
+    design_zero = missing = 0
+    for lab, build, tool, extra in plan:
+        if build != "broken":
+            continue
+        config = config_of(lab, tool, extra)
+        row = table.get((lab, build, tool, config))
+        if row is None:
+            missing += 1
+            continue
         band = row["band"]
         if band[1] == 0:
             design_zero += 1  # one finding is a bug: no chance involved
@@ -185,7 +211,8 @@ def explain(labs, every, first, rerun):
           f"with the measured rates; at most {total_edge:.5f} (1 in "
           f"{1 / max(total_edge, 1e-12):,.0f}) with every rate at its worst place in its band")
     print(f"({design_zero} broken-build cells with a 0-0 band and every fixed-build cell fail "
-          f"only on a real finding, which is a bug, not chance)")
+          f"only on a real finding, which is a bug, not chance"
+          + (f"; {missing} broken-build cells have no expected row yet" if missing else "") + ")")
     return 0
 
 
@@ -209,10 +236,11 @@ def main(argv=None):
     if results.exists() and any(results.iterdir()):
         raise Failure(f"{scenario.shown(results)} is not empty: the check must judge one run")
     every = args.all_configs or args.profile == "full"
-    if args.explain:
-        return explain(labs, every, trials, args.rerun)
-    plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every)
+    matrix = args.matrix or args.profile == "full"
+    plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every, matrix=matrix)
             if not args.tool or cell[1] in args.tool]
+    if args.explain:
+        return explain(plan, trials, args.rerun)
     if args.write_expected:
         newdir = Path(args.write_expected)
         if newdir.resolve() == (scenario.root() / "expected").resolve():

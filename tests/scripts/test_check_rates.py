@@ -119,15 +119,11 @@ class Explain(unittest.TestCase):
         self.assertGreater(edge, 0.001, out)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class Cells(unittest.TestCase):
     """The cells a lab's scenario asks for: every tool on both builds, plus
     its extra configurations, for the stress driver or for every tool."""
 
-    def cells_for(self, extra_lines, extra=True):
+    def cells_for(self, extra_lines, extra=True, matrix=False):
         import os
         from unittest import mock
         tree = FakeTree()
@@ -136,7 +132,7 @@ class Cells(unittest.TestCase):
         path.write_text(path.read_text() + extra_lines)
         with mock.patch.dict(os.environ, tree.env()):
             import check_rates
-            return check_rates.cells(1, extra=extra)
+            return check_rates.cells(1, extra=extra, matrix=matrix)
 
     def test_default_cells(self):
         cells = self.cells_for("")
@@ -162,3 +158,27 @@ class Cells(unittest.TestCase):
                                extra=False)
         self.assertEqual(len(cells), 8)
         self.assertFalse([c for c in cells if c[2]])
+
+    def test_the_matrix_adds_drd_one_cpu_and_chaos(self):
+        cells = self.cells_for("", extra=False, matrix=True)
+        self.assertEqual(len(cells), 8 + 8)
+        self.assertIn(("broken", "stress", ["--pin", "same-cpu"]), cells)
+        self.assertIn(("fixed", "chaos", []), cells)
+        self.assertIn(("broken", "chaos", ["--pin", "same-cpu"]), cells)
+        self.assertIn(("fixed", "drd", []), cells)
+
+    def test_config_names_match_the_records(self):
+        import os
+        from unittest import mock
+        tree = FakeTree()
+        self.addCleanup(tree.cleanup)
+        with mock.patch.dict(os.environ, tree.env()):
+            import check_rates
+            self.assertEqual(check_rates.config_of(1, "stress", []), "spread")
+            self.assertEqual(check_rates.config_of(1, "chaos", ["--pin", "same-cpu"]), "same-cpu")
+            self.assertEqual(check_rates.config_of(1, "helgrind", ["--set", "buckets=9"]),
+                             "spread-buckets=9")
+
+
+if __name__ == "__main__":
+    unittest.main()
