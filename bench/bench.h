@@ -35,7 +35,11 @@ struct bench_config {
 struct bench_result {
 	uint64_t reads, writes;
 	double ns_per_op; /* time in the threads / operations: per thread */
-	int bad_keys;	  /* after the run: keys missing or holding the wrong user */
+	/* The process's CPU time over the run / operations: leaves out the
+	 * time other programs held the CPUs and the time a thread slept on a
+	 * lock, and counts helper threads (liburcu's call_rcu thread). */
+	double cpu_ns_per_op;
+	int bad_keys; /* after the run: keys missing or holding the wrong user */
 };
 
 /* Runs one design once. Returns 0, or -1 with a reason in err. */

@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		   "ns per cache operation for each design of lab 1's cache (include/cache.h),\n"
 		   "measured side by side in one run, with its ratio to the unsafe floor.\n"
 		   "\n"
-		   "  --duration MS   how long one design runs one mix (default 100)\n"
+		   "  --duration MS   how long one design runs one mix (default 200)\n"
 		   "  --rounds N      rounds per mix; each design once a round (default 9)\n"
 		   "  --threads LIST  thread counts, e.g. 1,2 (default 1,2)\n"
 		   "  --mixes LIST    read percentages, e.g. 100,90,50,0 (default)\n"
@@ -83,7 +83,7 @@ static int parse_list(const char *opt, const char *s, int *list, int lo, int hi)
 
 static void parse_options(int argc, char **argv, struct options *o)
 {
-	*o = (struct options){ .duration_ms = 100, .rounds = 9, .nkeys = 1024 };
+	*o = (struct options){ .duration_ms = 200, .rounds = 9, .nkeys = 1024 };
 	o->nthreads = parse_list("--threads", "1,2", o->threads, 1, 64);
 	o->nmixes = parse_list("--mixes", "100,90,50,0", o->mixes, 0, 100);
 	for (int i = 1; i < argc; i++) {
@@ -135,11 +135,16 @@ static const char *mix_name(int read_pct)
 	return read_pct > 50 ? "read-heavy" : "write-heavy";
 }
 
+/* A design's medians at one thread count and mix. */
+struct medians {
+	double wall, cpu;
+};
+
 /* The medians of every design at one thread count and mix, printed as a
  * table. Returns the number of runs that left a map missing a key. */
-static int run_mix(const struct options *o, int threads, int read_pct, double *med)
+static int run_mix(const struct options *o, int threads, int read_pct, struct medians *med)
 {
-	static double ns[MAX_DESIGNS][1000];
+	static double wall[MAX_DESIGNS][1000], cpu[MAX_DESIGNS][1000];
 	int damaged[MAX_DESIGNS] = { 0 }, total_damaged = 0;
 	char err[256];
 	for (int r = 0; r < o->rounds; r++)
@@ -154,16 +159,21 @@ static int run_mix(const struct options *o, int threads, int read_pct, double *m
 				fprintf(stderr, "racelab-bench: %s\n", err);
 				exit(1);
 			}
-			ns[d][r] = res.ns_per_op;
+			wall[d][r] = res.ns_per_op;
+			cpu[d][r] = res.cpu_ns_per_op;
 			damaged[d] += res.bad_keys > 0;
 		}
 	printf("\n%d thread%s, %d%% reads (%s)\n", threads, threads == 1 ? "" : "s", read_pct,
 	       mix_name(read_pct));
-	printf("  %-8s %9s %8s  %s\n", "design", "ns/op", "x floor", "rounds: min..max ns/op");
+	printf("  %-8s %9s %8s %9s %8s  %s\n", "design", "ns/op", "x floor", "cpu ns/op", "x floor",
+	       "ns/op min..max");
 	for (int d = 0; d < bench_ndesigns; d++) {
-		med[d] = median(ns[d], o->rounds); /* sorted: [0] is the min */
-		printf("  %-8s %9.1f %8.2f  %.1f..%.1f", bench_designs[d].name, med[d],
-		       med[0] > 0 ? med[d] / med[0] : 0.0, ns[d][0], ns[d][o->rounds - 1]);
+		med[d].wall = median(wall[d], o->rounds); /* sorted: [0] is the min */
+		med[d].cpu = median(cpu[d], o->rounds);
+		printf("  %-8s %9.1f %8.2f %9.1f %8.2f  %.1f..%.1f", bench_designs[d].name,
+		       med[d].wall, med[0].wall > 0 ? med[d].wall / med[0].wall : 0.0, med[d].cpu,
+		       med[0].cpu > 0 ? med[d].cpu / med[0].cpu : 0.0, wall[d][0],
+		       wall[d][o->rounds - 1]);
 		if (damaged[d])
 			printf("  MAP DAMAGED in %d of %d runs", damaged[d], o->rounds);
 		printf("\n");
@@ -183,7 +193,7 @@ static int find_index(const int *list, int n, int v)
 
 /* The story's claim beside the C numbers: rwlock minus floor, from the
  * reads-only and writes-only mixes of this run. */
-static void war_story(const struct options *o, double med[MAX_LIST][MAX_LIST][MAX_DESIGNS])
+static void war_story(const struct options *o, struct medians med[MAX_LIST][MAX_LIST][MAX_DESIGNS])
 {
 	int rw = 0, ro = find_index(o->mixes, o->nmixes, 100),
 	    wo = find_index(o->mixes, o->nmixes, 0);
@@ -195,18 +205,21 @@ static void war_story(const struct options *o, double med[MAX_LIST][MAX_LIST][MA
 		printf("  C here: not measured (needs --mixes with 100 and 0)\n");
 		return;
 	}
-	printf("  C here, %s minus floor (medians of the reads-only and writes-only runs above):\n",
+	printf("  C here, %s minus floor, from the reads-only and writes-only tables above:\n",
 	       bench_designs[rw].name);
-	for (int t = 0; t < o->nthreads; t++)
-		printf("    %d %-8s %+.1f ns per read, %+.1f ns per write\n", o->threads[t],
-		       o->threads[t] == 1 ? "thread:" : "threads:", med[t][ro][rw] - med[t][ro][0],
-		       med[t][wo][rw] - med[t][wo][0]);
+	for (int t = 0; t < o->nthreads; t++) {
+		struct medians *r = med[t][ro], *w = med[t][wo];
+		printf("    %d %-8s %+.1f ns per read, %+.1f ns per write (cpu: %+.1f, %+.1f)\n",
+		       o->threads[t],
+		       o->threads[t] == 1 ? "thread:" : "threads:", r[rw].wall - r[0].wall,
+		       w[rw].wall - w[0].wall, r[rw].cpu - r[0].cpu, w[rw].cpu - w[0].cpu);
+	}
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
-	static double med[MAX_LIST][MAX_LIST][MAX_DESIGNS];
+	static struct medians med[MAX_LIST][MAX_LIST][MAX_DESIGNS];
 	parse_options(argc, argv, &o);
 	printf("racelab-bench: lab 1's cache, ns per operation per thread, %d designs\n",
 	       bench_ndesigns);
@@ -214,7 +227,10 @@ int main(int argc, char **argv)
 		printf("  %-8s %s\n", bench_designs[d].name, bench_designs[d].what);
 	printf("%d keys, all in the map before timing; every put replaces a key already there.\n"
 	       "%d ms a run, %d rounds; in each round every design runs once, in turn;\n"
-	       "ns/op is the median of the rounds, x floor its ratio to the floor's median.\n"
+	       "ns/op: time in a thread per operation, median of the rounds; x floor: its\n"
+	       "ratio to the floor's median. cpu ns/op: the process's CPU time per operation,\n"
+	       "which leaves out time other programs held the CPUs (and time asleep on a lock)\n"
+	       "and counts helper threads (liburcu's).\n"
 	       "The floor is unsafe: it runs with several threads only because no put here\n"
 	       "changes its structure (no new key, no grow, no evict); its gets and puts still\n"
 	       "race on the response bytes. It is what no locking costs, not a design.\n",

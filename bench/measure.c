@@ -42,11 +42,16 @@ struct worker {
 	int64_t sink; /* keeps the copied responses alive */
 };
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 static void *run(void *p)
@@ -132,6 +137,7 @@ int bench_measure(const struct bench_design *d, const struct bench_config *cfg,
 		exit(1);
 	}
 	pthread_barrier_wait(&sh.start);
+	uint64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	struct timespec dur = { cfg->duration_ms / 1000,
 				(long)(cfg->duration_ms % 1000) * 1000000 };
 	nanosleep(&dur, NULL);
@@ -144,9 +150,11 @@ int bench_measure(const struct bench_design *d, const struct bench_config *cfg,
 		res->writes += w[i].writes;
 		ns += w[i].ns;
 	}
+	uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
 	pthread_barrier_destroy(&sh.start);
 	uint64_t ops = res->reads + res->writes;
 	res->ns_per_op = ops ? (double)ns / (double)ops : 0.0;
+	res->cpu_ns_per_op = ops ? (double)cpu / (double)ops : 0.0;
 	res->bad_keys = count_bad_keys(&sh);
 	rc = 0;
 out:

@@ -49,7 +49,7 @@ build/tests/test_cache_striped: tests/test_cache.c bench/cache_striped.c $(HEADE
 build test-bins: $(BENCH_BIN) build/tests/test_cache_mutex build/tests/test_cache_striped
 
 .PHONY: bench
-bench: $(BENCH_BIN) ## the cost of lab 1's fix: ns per cache op of 5 designs, side by side, ratios to the unsafe floor (about 40 s)
+bench: $(BENCH_BIN) ## the cost of lab 1's fix: ns per cache op of 5 designs, side by side, ratios to the unsafe floor (about 80 s)
 	@$(BENCH_BIN) $(BENCH_ARGS)
 
 C_SOURCES += $(wildcard bench/*.c bench/*.h)

@@ -25,27 +25,27 @@ tables=$(printf '%s\n' "$out" | grep -cE '^[12] threads?, (100|0)% reads \((read
 if [ "$tables" = 4 ]; then echo "ok - 4 tables: 2 thread counts x 2 mixes"; else
 	echo "not ok - $tables tables, want 4"; fi
 
-# Each table: every design once, with ns/op above 0 and ns/op divided by the
-# floor's ns/op equal to its "x floor" column (to the printed precision).
+# Each table: every design once, with both ns/op columns above 0 and each
+# divided by the floor's equal to its "x floor" column beside it (to the
+# printed precision).
 for d in $DESIGNS; do
 	rows=$(printf '%s\n' "$out" | awk -v d="$d" '
-		/^[12] threads?, / { floor = 0 }
-		$1 == "floor" && NF >= 4 { floor = $2 }
-		$1 == d && NF >= 4 && $2 + 0 > 0 && floor > 0 {
-			want = $2 / floor; diff = want - $3
-			if (diff < 0) diff = -diff
-			if (diff < 0.02) n++
+		function off(ns, floor, ratio) { x = ns / floor - ratio; return x < 0 ? -x : x }
+		/^[12] threads?, / { fw = 0; fc = 0 }
+		$1 == "floor" && NF >= 6 { fw = $2; fc = $4 }
+		$1 == d && NF >= 6 && $2 + 0 > 0 && $4 + 0 > 0 && fw > 0 && fc > 0 {
+			if (off($2, fw, $3) < 0.02 && off($4, fc, $5) < 0.02) n++
 		}
 		END { print n + 0 }')
-	if [ "$rows" = 4 ]; then echo "ok - $d: measured in all 4 tables, ratio to the floor right"; else
+	if [ "$rows" = 4 ]; then echo "ok - $d: measured in all 4 tables, ratios to the floor right"; else
 		echo "not ok - $d: $rows good rows of 4"; fi
 done
 
-floor_ones=$(printf '%s\n' "$out" | grep -cE '^  floor +[0-9.]+ +1\.00 ')
+floor_ones=$(printf '%s\n' "$out" | grep -cE '^  floor +[0-9.]+ +1\.00 +[0-9.]+ +1\.00 ')
 if [ "$floor_ones" = 4 ]; then echo "ok - the floor's ratio is 1.00 in every table"; else
 	echo "not ok - the floor's ratio is 1.00 in $floor_ones tables of 4"; fi
 
-story=$(printf '%s\n' "$out" | grep -cE '^    [12] threads?: *[-+][0-9.]+ ns per read, [-+][0-9.]+ ns per write$')
+story=$(printf '%s\n' "$out" | grep -cE '^    [12] threads?: *[-+][0-9.]+ ns per read, [-+][0-9.]+ ns per write \(cpu: [-+][0-9.]+, [-+][0-9.]+\)$')
 if printf '%s\n' "$out" | grep -q '12ns per read' && [ "$story" = 2 ]; then
 	echo "ok - the war story's claim, with rwlock minus floor at 1 and 2 threads"
 else
