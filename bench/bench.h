@@ -39,7 +39,8 @@ struct bench_result {
 	 * time other programs held the CPUs and the time a thread slept on a
 	 * lock, and counts helper threads (liburcu's call_rcu thread). */
 	double cpu_ns_per_op;
-	int bad_keys; /* after the run: keys missing or holding the wrong user */
+	uint64_t cpu_ns, wall_ns; /* the process's CPU time, the run's length */
+	int bad_keys;		  /* after the run: keys missing or holding the wrong user */
 };
 
 /* Runs one design once. Returns 0, or -1 with a reason in err. */

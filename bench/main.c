@@ -146,6 +146,7 @@ static int run_mix(const struct options *o, int threads, int read_pct, struct me
 {
 	static double wall[MAX_DESIGNS][1000], cpu[MAX_DESIGNS][1000];
 	int damaged[MAX_DESIGNS] = { 0 }, total_damaged = 0;
+	uint64_t cpu_ns = 0, wall_ns = 0;
 	char err[256];
 	for (int r = 0; r < o->rounds; r++)
 		for (int i = 0; i < bench_ndesigns; i++) {
@@ -161,10 +162,16 @@ static int run_mix(const struct options *o, int threads, int read_pct, struct me
 			}
 			wall[d][r] = res.ns_per_op;
 			cpu[d][r] = res.cpu_ns_per_op;
+			cpu_ns += res.cpu_ns;
+			wall_ns += res.wall_ns;
 			damaged[d] += res.bad_keys > 0;
 		}
 	printf("\n%d thread%s, %d%% reads (%s)\n", threads, threads == 1 ? "" : "s", read_pct,
 	       mix_name(read_pct));
+	/* Below the thread count, other programs had the CPUs part of the
+	 * time: the threads did not always run at once. */
+	printf("  (CPUs this process had while timed: %.2f on average)\n",
+	       wall_ns ? (double)cpu_ns / (double)wall_ns : 0.0);
 	printf("  %-8s %9s %8s %9s %8s  %s\n", "design", "ns/op", "x floor", "cpu ns/op", "x floor",
 	       "ns/op min..max");
 	for (int d = 0; d < bench_ndesigns; d++) {

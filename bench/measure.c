@@ -137,7 +137,7 @@ int bench_measure(const struct bench_design *d, const struct bench_config *cfg,
 		exit(1);
 	}
 	pthread_barrier_wait(&sh.start);
-	uint64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	uint64_t cpu0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID), wall0 = now_ns();
 	struct timespec dur = { cfg->duration_ms / 1000,
 				(long)(cfg->duration_ms % 1000) * 1000000 };
 	nanosleep(&dur, NULL);
@@ -150,11 +150,13 @@ int bench_measure(const struct bench_design *d, const struct bench_config *cfg,
 		res->writes += w[i].writes;
 		ns += w[i].ns;
 	}
-	uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+	uint64_t cpu = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - cpu0, wall = now_ns() - wall0;
 	pthread_barrier_destroy(&sh.start);
 	uint64_t ops = res->reads + res->writes;
 	res->ns_per_op = ops ? (double)ns / (double)ops : 0.0;
 	res->cpu_ns_per_op = ops ? (double)cpu / (double)ops : 0.0;
+	res->cpu_ns = cpu;
+	res->wall_ns = wall;
 	res->bad_keys = count_bad_keys(&sh);
 	rc = 0;
 out:

@@ -25,6 +25,10 @@ tables=$(printf '%s\n' "$out" | grep -cE '^[12] threads?, (100|0)% reads \((read
 if [ "$tables" = 4 ]; then echo "ok - 4 tables: 2 thread counts x 2 mixes"; else
 	echo "not ok - $tables tables, want 4"; fi
 
+cpus=$(printf '%s\n' "$out" | grep -cE '^  \(CPUs this process had while timed: [0-9]+\.[0-9]+ on average\)$')
+if [ "$cpus" = 4 ]; then echo "ok - every table says how many CPUs the process had"; else
+	echo "not ok - $cpus tables of 4 say how many CPUs the process had"; fi
+
 # Each table: every design once, with both ns/op columns above 0 and each
 # divided by the floor's equal to its "x floor" column beside it (to the
 # printed precision).
