@@ -166,3 +166,5 @@ format: ## reformat the C sources with .clang-format
 
 clean: ## remove build/ (results/ is kept)
 	rm -rf build
+
+include mk/bench.mk

@@ -33,7 +33,9 @@ USAGE
 #   util-linux         setpriv (the tests run commands as an unprivileged
 #                      user) and setarch (ThreadSanitizer on some kernels)
 #   clang-format       the C style check in make test
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
+#   liburcu-dev        make bench: liburcu's RCU lock-free hash table, the
+#                      cache design from outside racelab (bench/cache_rcu.c)
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev"
 
 check_only=0
 for arg in "$@"; do
