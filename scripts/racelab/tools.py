@@ -27,7 +27,7 @@ Tool = namedtuple("Tool", "name flavour profile wrapper report")
 
 TOOLS = {
     "stress": Tool("stress", "release", None, (), None),
-    "chaos": Tool("chaos", "chaos", None, (), None),
+    "chaos": Tool("chaos", "chaos", "chaos", (), None),
     "tsan-clang": Tool("tsan-clang", "tsan-clang", "tsan", (), "tsan"),
     "tsan-gcc": Tool("tsan-gcc", "tsan-gcc", "tsan", (), "tsan"),
     "helgrind": Tool("helgrind", "debug", "valgrind", ("valgrind", "--tool=helgrind"), "valgrind-xml"),
