@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import report
-from racelab import cli, expected, scenario, stats
+from racelab import cli, expected, scenario, stats, tools
 from racelab.cli import Failure
 
 PROG = "check_rates.py"
@@ -84,6 +84,31 @@ def cells(lab, extra=True):
         out += [(build, "stress", ["--set", kv]) for build in ("broken", "fixed")]
     for kv in scen.words("extra_configs") if scen.get("extra_configs") else []:
         out += [(build, tool, ["--set", kv]) for tool in TOOLS for build in ("broken", "fixed")]
+    return out
+
+
+def with_baselines(plan):
+    """The plan plus, after each lab's cells, the native runs its detectors'
+    cost is measured against (report.py's cost table): the fixed release
+    build under the stress tool, doing the workload of each detector
+    profile the plan uses (trials.py --workload), in each configuration.
+    Fixed build only: its trials do the whole workload, where a broken
+    build's stop at the first symptom or hang until the time limit, so
+    their times measure the race, not the tool. No expectation: they are
+    not part of the matrix."""
+    out = []
+    for i, entry in enumerate(plan):
+        out.append(entry)
+        lab = entry[0]
+        if i + 1 < len(plan) and plan[i + 1][0] == lab:
+            continue
+        seen = []
+        for _, build, tool, extra in (e for e in plan if e[0] == lab):
+            profile = tools.TOOLS[tool].profile
+            base = (lab, "fixed", "stress", extra + ["--workload", profile])
+            if build == "fixed" and profile and base not in seen:
+                seen.append(base)
+        out += seen
     return out
 
 
@@ -213,6 +238,7 @@ def main(argv=None):
         return explain(labs, every, trials, args.rerun)
     plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every)
             if not args.tool or cell[1] in args.tool]
+    plan = with_baselines(plan)
     if args.write_expected:
         newdir = Path(args.write_expected)
         if newdir.resolve() == (scenario.root() / "expected").resolve():
@@ -247,6 +273,8 @@ def main(argv=None):
     # Every expected cell needs data, unless this run left some out on
     # purpose (a quick run, --tool): then only what was measured is shown.
     partial = not every or args.tool
+    # The HTML page and the CSV go next to the records they were made from.
+    report += ["--html", str(results), "--csv", str(results / "trials.csv")]
     return subprocess.run(report + ["--check"] + (["--measured-only"] if partial else
                                                   ["--require-data"])).returncode
 
