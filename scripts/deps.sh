@@ -33,7 +33,11 @@ USAGE
 #   util-linux         setpriv (the tests run commands as an unprivileged
 #                      user) and setarch (ThreadSanitizer on some kernels)
 #   clang-format       the C style check in make test
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
+#   gnuplot-nox        the report's charts (report.py --html), no X needed
+#   chromium           not here: only for looking at the HTML report in a
+#                      headless browser (make report-screenshot installs it
+#                      through RACELAB_DEPS_EXTRA=chromium)
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux gnuplot-nox"
 
 check_only=0
 for arg in "$@"; do
