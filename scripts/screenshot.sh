@@ -12,7 +12,7 @@ usage() {
 usage: scripts/screenshot.sh REPORT.html OUT.png [WIDTH,HEIGHT]
 
 Renders REPORT.html in headless Chromium and writes OUT.png (default
-window 1400,2400). Needs the Debian package chromium.
+window 1400,4000, enough for every lab of the first set). Needs the Debian package chromium.
 USAGE
 }
 
@@ -23,7 +23,7 @@ if [ $# -lt 2 ] || [ $# -gt 3 ]; then
 	echo "screenshot.sh: error: give REPORT.html and OUT.png (try --help)" >&2
 	exit 2
 fi
-page=$1 out=$2 size=${3:-1400,2400}
+page=$1 out=$2 size=${3:-1400,4000}
 case "$size" in
 *[!0-9,]* | ,* | *, | *,*,* | "") echo "screenshot.sh: error: size '$size' is not WIDTH,HEIGHT" >&2; exit 2 ;;
 *,*) ;;
