@@ -159,6 +159,8 @@ measure: build ## full profile (50 trials a cell): write new expected tables to 
 report: ## rates of every record under results/ against expected/
 	@$(PYTHON) scripts/report.py --results results
 
+include mk/report.mk
+
 C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c)
 
 format: ## reformat the C sources with .clang-format

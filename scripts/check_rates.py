@@ -68,6 +68,10 @@ def parser():
                    help="also the rest of the detection matrix: DRD, stress on one CPU "
                         "(same-cpu), the chaos build on two CPUs and on one; the full "
                         "profile always measures them")
+    p.add_argument("--cost", action="store_true",
+                   help="also the native runs each detector's cost is measured against "
+                        "(report.py's cost table); the full profile always runs them, "
+                        "the quick check leaves them out to fit in make test")
     p.add_argument("--all-configs", action="store_true",
                    help="also the configurations a scenario lists (extra_stress, "
                         "extra_configs); the full profile always measures them")
@@ -99,6 +103,31 @@ def cells(lab, extra=True, matrix=False):
         out += [(build, "stress", ["--set", kv]) for build in ("broken", "fixed")]
     for kv in scen.words("extra_configs") if scen.get("extra_configs") else []:
         out += [(build, tool, ["--set", kv]) for tool in TOOLS for build in ("broken", "fixed")]
+    return out
+
+
+def with_baselines(plan):
+    """The plan plus, after each lab's cells, the native runs its detectors'
+    cost is measured against (report.py's cost table): the fixed release
+    build under the stress tool, doing the workload of each detector
+    profile the plan uses (trials.py --workload), in each configuration.
+    Fixed build only: its trials do the whole workload, where a broken
+    build's stop at the first symptom or hang until the time limit, so
+    their times measure the race, not the tool. No expectation: they are
+    not part of the matrix."""
+    out = []
+    for i, entry in enumerate(plan):
+        out.append(entry)
+        lab = entry[0]
+        if i + 1 < len(plan) and plan[i + 1][0] == lab:
+            continue
+        seen = []
+        for _, build, tool, extra in (e for e in plan if e[0] == lab):
+            profile = tools.TOOLS[tool].profile
+            base = (lab, "fixed", "stress", extra + ["--workload", profile])
+            if build == "fixed" and profile and tool not in tools.NATIVE and base not in seen:
+                seen.append(base)
+        out += seen
     return out
 
 
@@ -241,6 +270,8 @@ def main(argv=None):
             if not args.tool or cell[1] in args.tool]
     if args.explain:
         return explain(plan, trials, args.rerun)
+    if args.cost or args.profile == "full":
+        plan = with_baselines(plan)
     if args.write_expected:
         newdir = Path(args.write_expected)
         if newdir.resolve() == (scenario.root() / "expected").resolve():
@@ -275,6 +306,8 @@ def main(argv=None):
     # Every expected cell needs data, unless this run left some out on
     # purpose (a quick run, --tool): then only what was measured is shown.
     partial = not every or args.tool
+    # The HTML page and the CSV go next to the records they were made from.
+    report += ["--html", str(results), "--csv", str(results / "trials.csv")]
     return subprocess.run(report + ["--check"] + (["--measured-only"] if partial else
                                                   ["--require-data"])).returncode
 

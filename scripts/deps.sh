@@ -35,7 +35,11 @@ USAGE
 #   clang-format       the C style check in make test
 #   liburcu-dev        make bench: liburcu's RCU lock-free hash table, the
 #                      cache design from outside racelab (bench/cache_rcu.c)
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev"
+#   gnuplot-nox        the report's charts (report.py --html), no X needed
+#   chromium           not here: only for looking at the HTML report in a
+#                      headless browser (make report-screenshot installs it
+#                      through RACELAB_DEPS_EXTRA=chromium)
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox"
 
 check_only=0
 for arg in "$@"; do

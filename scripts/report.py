@@ -11,10 +11,11 @@ unlucky run (expected/README.md has the calculation).
 """
 
 import sys
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
-from racelab import cli, expected, records, scenario, stats, tools
+from racelab import cli, cost, expected, export, htmlreport, records, scenario, stats, tools
 from racelab.cli import Failure
 
 PROG = "report.py"
@@ -43,6 +44,15 @@ def parser():
     p.add_argument("--format", choices=("markdown", "tsv"), default="markdown",
                    help="markdown table (default) or TSV with raw numbers; with tsv "
                         "the summary line goes to stderr")
+    p.add_argument("--html", metavar="DIR",
+                   help="also write DIR/report.html: the matrix colour-coded, a chart of "
+                        "the rates per lab drawn by gnuplot (DIR/report-charts/), the cost "
+                        "table")
+    p.add_argument("--csv", metavar="FILE",
+                   help="also write every trial record as CSV, one row per trial, nested "
+                        "fields flattened (exit.code, invariants.lost); - for stdout")
+    p.add_argument("--no-cost", action="store_true",
+                   help="leave out the cost table (slowdown and memory per tool)")
     p.add_argument("--write-expected", metavar="NEWDIR",
                    help="write expected tables (NEWDIR/lab-N.tsv) from the measured "
                         "rates for review, instead of reporting")
@@ -186,22 +196,54 @@ def write_expected(cells, newdir):
     return 0
 
 
+def extras(args, cells, recs, cost_rows):
+    """The files besides the terminal report: --html, then --csv (which
+    may go into the folder --html made)."""
+    if args.html:
+        page = htmlreport.write(args.html, cells=cells, matrix_markdown=markdown(cells),
+                                summary=summary(cells),
+                                cost_markdown=cost.markdown(cost_rows) if cost_rows else "",
+                                cost_footnote=cost.FOOTNOTE,
+                                source=scenario.shown(args.results), n_records=len(recs))
+        print(f"wrote {scenario.shown(page)}", file=sys.stderr)
+    if args.csv == "-":
+        export.write(sys.stdout, recs)
+    elif args.csv:
+        try:
+            with open(args.csv, "w", encoding="utf-8", newline="") as out:
+                n = export.write(out, recs)
+        except OSError as e:
+            raise Failure(f"cannot write {args.csv}: {e.strerror or e}") from None
+        print(f"wrote {scenario.shown(args.csv)} ({n} trials)", file=sys.stderr)
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.lab is not None:
         scenario.lab_dir(args.lab)  # Failure for an unknown lab
+    if args.write_expected and (args.html or args.csv):
+        raise Failure("--html and --csv go with a report, not with --write-expected")
     cells = collect(args.results, args.expected, args.lab)
+    # The native runs of a detector's workload are the cost table's
+    # baselines, not cells of the matrix (racelab.cost).
+    cells = [c for c in cells if not cost.is_baseline(c.config)]
     if args.measured_only:
         cells = [c for c in cells if c.n or c.tool_errors]
     if args.write_expected:
         return write_expected(cells, args.write_expected)
+    recs = [r for r in records.read_dir(args.results) if args.lab is None or r["lab"] == args.lab]
+    cost_rows = [] if args.no_cost else cost.table(recs)
     if args.format == "tsv":
         print(tsv(cells))
         print(summary(cells), file=sys.stderr)
     else:
         print(markdown(cells))
         print()
+        if cost_rows:
+            print(f"Cost per tool (slowdown against the native run of the same work; "
+                  f"memory):\n\n{cost.markdown(cost_rows)}\n\n{textwrap.fill(cost.FOOTNOTE, 78)}\n")
         print(summary(cells))
+    extras(args, cells, recs, cost_rows)
     failing = FAILING + (("no data",) if args.require_data else ())
     if args.check and any(c.verdict in failing and (c.expected or c.verdict != "no data")
                           for c in cells):

@@ -55,6 +55,11 @@ def parser():
     p.add_argument("--set", action="append", default=[], type=cli.key_value, metavar="KEY=VALUE",
                    dest="sets", help="override one of the lab's own scenario keys, e.g. "
                                      "buckets=65536 (repeatable; named in the config)")
+    p.add_argument("--workload", choices=sorted({t.profile for t in tools.TOOLS.values()
+                                                  if t.profile}),
+                   help="with --tool stress: run the workload of this tool profile (the "
+                        "scenario's tsan.* or valgrind.* keys), the native run a detector's "
+                        "cost is measured against; the config name ends in -PROFILE-workload")
     p.add_argument("--quiet", action="store_true", help="no line per trial, only the summary")
     p.add_argument("--keep-output", action="store_true",
                    help="save the tool's raw report of the first matched trial to "
@@ -83,6 +88,11 @@ def plan_run(args):
         raise Failure("--pin and --cpus exclude each other (--cpus pins to a list)")
     scen = scenario.load(args.lab)
     tool = tools.TOOLS[args.tool]
+    if args.workload:
+        if tool.profile:
+            raise Failure(f"--workload is for --tool stress; {tool.name} runs its own "
+                          f"({tool.profile}) workload")
+        tool = tool._replace(profile=args.workload)
     exe = tools.binary(tool, args.build, args.lab)
     if not exe.is_file():
         raise Failure(f"{scenario.shown(exe)} is missing: run make")
@@ -115,7 +125,7 @@ def plan_run(args):
         time_limit_s=time_limit, threads=threads, pinning=pinning, cpus=args.cpus,
         ops=args.ops, quiet=args.quiet,
         config=records.config_name(pinning, args.cpus, threads, default_threads, args.ops,
-                                   args.sets),
+                                   args.sets, args.workload),
         root=scenario.root(), tmpdir=None, sets=args.sets)
 
 

@@ -31,13 +31,24 @@ _REQUIRED = {
     "detected": bool, "findings": list,
 }
 
+# Fields added to the schema later: records written before them lack them
+# (or hold null) and stay readable; a record that has one must have the
+# right type, since the cost table computes with them.
+_OPTIONAL = {
+    "elapsed_s": (int, float),  # wall-clock seconds of the trial process
+    "peak_rss_kb": int,         # its peak resident memory (wait4's ru_maxrss)
+    "cpu_s": (int, float),      # its CPU time, user plus system
+}
 
-def config_name(pinning, cpus, threads, default_threads, ops=None, sets=()):
+
+def config_name(pinning, cpus, threads, default_threads, ops=None, sets=(), workload=None):
     """The configuration part of a results file name: 'spread', 'cpus-0+2',
     'same-cpu-4t', 'spread-500ops', 'spread-buckets=65536'. Only what
     differs from the scenario's workload is named, so the everyday
     configuration keeps a short name. trials.py names its files with it and
-    lab.py finds them with it."""
+    lab.py finds them with it. With workload (a tool's scenario profile,
+    trials.py --workload) the name ends in '-<profile>-workload': the
+    native run a detector's cost is measured against (see WORKLOAD)."""
     name = "cpus-" + "+".join(map(str, cpus)) if cpus else pinning
     if threads != default_threads:
         name += f"-{threads}t"
@@ -45,7 +56,16 @@ def config_name(pinning, cpus, threads, default_threads, ops=None, sets=()):
         name += f"-{ops}ops"
     for kv in sets:
         name += f"-{kv}"
+    if workload:
+        name += f"-{workload}{WORKLOAD}"
     return name
+
+
+# The suffix of a native (stress) configuration that runs a detector's
+# smaller workload: 'spread-tsan-workload' is the release build doing what
+# tsan-clang and tsan-gcc do in 'spread'. Such cells are cost baselines,
+# not part of the matrix (racelab.cost).
+WORKLOAD = "-workload"
 
 
 def results_name(lab, build, tool, config):
@@ -71,6 +91,10 @@ def problem(record):
         # bool is a subclass of int in Python; a trial number of true is wrong.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             return f"field '{key}' should be {kind.__name__}"
+    for key, kind in _OPTIONAL.items():
+        value = record.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"field '{key}' should be a number"
     if record["schema"] != SCHEMA:
         return f"schema '{record['schema']}' is not {SCHEMA}"
     if record["outcome"] not in OUTCOMES:

@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 from . import match, tsan, valgrind
@@ -51,8 +52,15 @@ def execute(argv, limit_s, cwd):
     """Runs argv in its own process group with a hard time limit.
 
     Returns (returncode or None, stdout, stderr, elapsed_s, timed_out,
-    start_error). The child gets its own session so that a Ctrl-C aimed at
-    the runner reaches only the runner, which then kills the group.
+    start_error, usage). The child gets its own session so that a Ctrl-C
+    aimed at the runner reaches only the runner, which then kills the group.
+
+    usage is the waited child's own resource use, {"peak_rss_kb",
+    "cpu_s"}, or None when it did not start. The child is reaped with
+    os.wait4, which returns that child's rusage alone (RUSAGE_CHILDREN's
+    ru_maxrss is the largest child ever, not this one). Under Valgrind and
+    TSan the child is the tool process itself (valgrind execs the tool;
+    setarch execs the program), so the figure is the tool's cost.
     """
     start = time.monotonic()
     try:
@@ -60,19 +68,49 @@ def execute(argv, limit_s, cwd):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
     except OSError as e:
-        return None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}"
-    timed_out = False
-    try:
-        out, err = proc.communicate(timeout=limit_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
+        return None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}", None
+    # Pipes are drained by threads while the main thread blocks in wait4:
+    # a TSan report can be larger than a pipe's buffer.
+    chunks = {"out": [], "err": []}
+    readers = [threading.Thread(target=_drain, args=(pipe, chunks[name]), daemon=True)
+               for name, pipe in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
+    expired = threading.Event()
+
+    def at_limit():
+        expired.set()
         kill_group(proc)
-        out, err = proc.communicate()
+
+    timer = threading.Timer(limit_s, at_limit)
+    timer.daemon = True
+    timer.start()
+    try:
+        _, status, rusage = os.wait4(proc.pid, 0)
     except BaseException:
+        timer.cancel()
         kill_group(proc)
         proc.wait()
         raise
-    return proc.returncode, out, err, time.monotonic() - start, timed_out, None
+    elapsed = time.monotonic() - start
+    timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join(KILL_GRACE_S)
+    if any(reader.is_alive() for reader in readers):
+        kill_group(proc)  # something the trial started still holds its pipes
+        for reader in readers:
+            reader.join()
+    usage = {"peak_rss_kb": rusage.ru_maxrss,  # kilobytes on Linux
+             "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3)}
+    return (proc.returncode, b"".join(chunks["out"]), b"".join(chunks["err"]), elapsed,
+            expired.is_set(), None, usage)
+
+
+def _drain(pipe, into):
+    with pipe:
+        for block in iter(lambda: pipe.read(65536), b""):
+            into.append(block)
 
 
 def program_result(stdout):
@@ -166,7 +204,8 @@ def run_trial(plan, number, seed):
     tool = plan.tool
     xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
     argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
-    code, out, err, elapsed, timed_out, start_error = execute(argv, plan.hard_limit_s(), plan.root)
+    code, out, err, elapsed, timed_out, start_error, usage = execute(
+        argv, plan.hard_limit_s(), plan.root)
     stderr_text = err.decode("utf-8", "replace")
     program = program_result(out.decode("utf-8", "replace"))
 
@@ -223,6 +262,10 @@ def run_trial(plan, number, seed):
         "exit": {"code": code if code is not None and code >= 0 else None,
                  "signal": signal_name(-code) if code is not None and code < 0 else None},
         "elapsed_s": round(elapsed, 3),
+        # The cost of the tool (report.py's cost table): the trial process's
+        # peak resident memory and CPU time, user plus system.
+        "peak_rss_kb": usage["peak_rss_kb"] if usage else None,
+        "cpu_s": usage["cpu_s"] if usage else None,
         "invariants": program.get("invariants"),
         "program": program or None,
         "findings": findings,
