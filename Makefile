@@ -163,3 +163,6 @@ format: ## reformat the C sources with .clang-format
 
 clean: ## remove build/ (results/ is kept)
 	rm -rf build
+
+include mk/service.mk
+include mk/loadgen.mk

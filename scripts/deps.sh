@@ -33,7 +33,10 @@ USAGE
 #   util-linux         setpriv (the tests run commands as an unprivileged
 #                      user) and setarch (ThreadSanitizer on some kernels)
 #   clang-format       the C style check in make test
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux"
+#   libmicrohttpd-dev  racelab-service's HTTP server
+#   libjansson-dev     racelab-service's JSON parser
+#   wrk                the HTTP benchmark racelab-loadgen is compared with
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux libmicrohttpd-dev libjansson-dev wrk"
 
 check_only=0
 for arg in "$@"; do
