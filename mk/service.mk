@@ -58,6 +58,9 @@ build/tests/test_request: tests/test_request.c service/request.c common/money.c 
 FUZZ_SECONDS ?= 300
 FUZZ_BIN := build/fuzz/fuzz_request
 
+# Built by make build too: make test runs it for 5 seconds (tests/cli/test_fuzz.sh).
+build: $(FUZZ_BIN)
+
 fuzz-build: $(FUZZ_BIN) ## build the libFuzzer target for the request and amount parsers
 
 $(FUZZ_BIN): service/fuzz_request.c service/request.c common/money.c $(SERVICE_HEADERS) mk/service.mk | deps
