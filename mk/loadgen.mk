@@ -26,3 +26,12 @@ build/tests/test_loadgen: tests/test_loadgen.c loadgen/hist.c loadgen/check.c lo
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -Iloadgen -o $@ tests/test_loadgen.c loadgen/hist.c loadgen/check.c \
 	  loadgen/paymap.c -lcmocka
+
+WAR_STORY_BINS := $(LOADGEN) build/release/broken-1/racelab-service \
+                  build/tsan-clang/broken-1/racelab-service build/release/fixed/racelab-service
+
+# The whole story under one time limit; the script stops every service it
+# starts, also when the limit ends it.
+war-story: ## the war story over HTTP: broken service under load, TSan's report, the fixed one and its ledger
+	@$(MAKE) -s -j2 $(WAR_STORY_BINS)
+	@timeout -s TERM -k 10 600 $(PYTHON) scripts/war_story.py
