@@ -284,7 +284,7 @@ int service_start(struct service *s, char *err, size_t errlen)
 	metrics_init(&s->metrics);
 	atomic_init(&s->in_flight, 0);
 	atomic_init(&s->stopping, false);
-	s->cache = cache_create(64);
+	s->cache = cache_create(s->cfg.cache_buckets);
 	s->gateway = gateway_create(4096, 0);
 	s->ledger = ledger_create(1);
 	s->flow = s->cache && s->gateway ? payflow_create(s->cache, s->gateway) : NULL;

@@ -44,6 +44,8 @@ static void usage(FILE *f)
 		"                           [RACELAB_SERVICE_MAX_AMOUNT]\n"
 		"  --max-connections N      connections open at once (4096)\n"
 		"                           [RACELAB_SERVICE_MAX_CONNECTIONS]\n"
+		"  --cache-buckets N        the cache's initial table, doubled as it fills (64)\n"
+		"                           [RACELAB_SERVICE_CACHE_BUCKETS]\n"
 		"Prints '" PROG ": listening on http://127.0.0.1:PORT' once listening;\n"
 		"SIGINT or SIGTERM: finish the requests in flight (5 s at most), exit 0.\n");
 }
@@ -107,6 +109,10 @@ static void set_option(struct service_config *c, const char *name, const char *v
 		c->max_connections = (unsigned)parse_uint("--max-connections", v, 65536);
 		if (c->max_connections == 0)
 			die_usage("--max-connections", v, "at least 1");
+	} else if (strcmp(name, "cache-buckets") == 0) {
+		c->cache_buckets = (unsigned)parse_uint("--cache-buckets", v, 1u << 20);
+		if (c->cache_buckets == 0)
+			die_usage("--cache-buckets", v, "at least 1");
 	} else {
 		fprintf(stderr, PROG ": unknown option '--%s' (try --help)\n", name);
 		exit(2);
@@ -186,6 +192,7 @@ int main(int argc, char **argv)
 		.seed = 1,
 		.max_cents = 1000000,
 		.max_connections = 4096,
+		.cache_buckets = 64,
 	};
 	read_environment(&s.cfg);
 	read_flags(&s.cfg, argc, argv);

@@ -27,6 +27,7 @@ struct service_config {
 	uint64_t seed;		  /* the gateway's draws */
 	int64_t max_cents;	  /* the largest amount accepted */
 	unsigned max_connections; /* open at once */
+	unsigned cache_buckets;	  /* the cache's initial table; it doubles as it fills */
 };
 
 struct service {
