@@ -151,11 +151,15 @@ class TestBadInput(ServiceCase):
     ]
 
     def test_bad_bodies_are_400(self):
+        before = self.svc.metrics()
         for what, body, message in self.BAD_BODIES:
             with self.subTest(what):
                 status, headers, data = self.svc.request("POST", "/process-payment", body)
                 self.assertError(status, headers, data, 400, message)
-        self.assertEqual(self.svc.metrics()["racelab_charges_total"], 0)
+        after = self.svc.metrics()
+        for name in ["racelab_charges_total", "racelab_ledger_cents_total",
+                     "racelab_gateway_calls_total"]:
+            self.assertEqual(after[name], before[name], name)
 
     def test_body_over_the_limit_is_413(self):
         body = '{"user_id": "u", "amount": 1, "pad": "%s"}' % ("x" * 5000)
@@ -303,6 +307,8 @@ class TestGatewayFaults(unittest.TestCase):
             self.assertEqual(
                 (m["racelab_gateway_timeouts_total"], m["racelab_charges_total"]), (1, 0)
             )
+            self.assertEqual(m["racelab_ledger_cents_total"], 0)
+            self.assertEqual(svc.request("GET", "/healthz")[0], 200)
         finally:
             self.assertEqual(svc.stop(), 0)
 
