@@ -15,18 +15,18 @@ int hist_index(uint64_t us)
 	int e = top_bit(us);
 	if (e > HIST_TOP_EXP) /* clamp into the last bucket */
 		return HIST_BUCKETS - 1;
-	/* The 7 bits below the top bit pick one of 128 buckets of 2^(e-7). */
-	uint64_t sub = (us >> (e - 7)) - HIST_SUB;
-	return HIST_LINEAR + (e - 8) * HIST_SUB + (int)sub;
+	/* The bits below the top bit pick one of HIST_SUB buckets of 2^(e-SUB_BITS). */
+	uint64_t sub = (us >> (e - HIST_SUB_BITS)) - HIST_SUB;
+	return HIST_LINEAR + (e - HIST_SUB_BITS - 1) * HIST_SUB + (int)sub;
 }
 
 uint64_t hist_bucket_top(int index)
 {
 	if (index < HIST_LINEAR)
 		return (uint64_t)index;
-	int e = (index - HIST_LINEAR) / HIST_SUB + 8;
+	int e = (index - HIST_LINEAR) / HIST_SUB + HIST_SUB_BITS + 1;
 	uint64_t sub = (uint64_t)((index - HIST_LINEAR) % HIST_SUB) + HIST_SUB;
-	return ((sub + 1) << (e - 7)) - 1;
+	return ((sub + 1) << (e - HIST_SUB_BITS)) - 1;
 }
 
 void hist_record(struct hist *h, uint64_t us)

@@ -12,6 +12,9 @@ does under racelab-loadgen's load.
                                     and p99 by racelab-loadgen and by wrk
   scripts/war_measure.py overhead   the fixed service's p99 over the gateway's
                                     own simulated p99, every request a charge
+  scripts/war_measure.py tsan       the broken service built with TSan, N runs
+                                    per gateway latency: how often, and how
+                                    soon, a report at lab 1's race site comes
 
 Each run starts a fresh service (its ledger must start empty) and stops it.
 Records go to results/war-<what>-<time>/ as JSON lines. The machine these
@@ -40,9 +43,10 @@ STORY_LATENCY, STORY_FAILURES = "100-300", "0.005"
 
 def parser():
     p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1])
-    p.add_argument("what", choices=("fixed", "sweep", "wrk", "overhead"))
+    p.add_argument("what", choices=("fixed", "sweep", "wrk", "overhead", "tsan"))
     p.add_argument("--duration", type=cli.positive_int, metavar="S",
-                   help="seconds of load per run (fixed 30, sweep 3, wrk 10, overhead 20)")
+                   help="seconds of load per run (fixed 30, sweep 3, wrk 10, overhead 20, "
+                   "tsan 10)")
     p.add_argument("--runs", type=cli.positive_int, default=10, help="sweep: runs a point (10)")
     p.add_argument("--latencies", default="100-300,10-30,1-3,0-0",
                    help="sweep: gateway latency ranges in ms (100-300,10-30,1-3,0-0)")
@@ -283,10 +287,56 @@ def do_overhead(args):
     return 0
 
 
+def do_tsan(args):
+    from racelab import match, tsan
+    from racelab.tools import aslr_wrapper
+    lats = latency_list(args.latencies if args.latencies != parser().get_default("latencies")
+                        else "100-300,0-0")
+    conns = 200 if args.connections == parser().get_default("connections") else \
+        int_list(args.connections, "connections")[0]
+    duration = args.duration or 10
+    d = results_dir(args, "tsan")
+    scen = scenario.load(1)
+    race_file = scen.require("race_file")
+    site = match.Site(race_file, scen.words("race_functions"),
+                      (scenario.root() / race_file).read_text())
+    binary = svc.service_bin("tsan-clang", "broken-1")
+    say(f"tsan-clang broken-1 service, {conns} connections, {duration} s of load, "
+        f"{args.runs} runs a latency: a report at {race_file} within the load, and when")
+    for latency in lats:
+        found, times = 0, []
+        for i in range(args.runs):
+            with svc.Service(binary, gateway(latency, i + 1), prefix=aslr_wrapper()) as s:
+                load_start = time.monotonic() - s.started
+                svc.loadgen(s.url, ["-c", conns, "-d", duration, "--timeout-ms", 5000],
+                            duration + 90)
+                load_end = time.monotonic() - s.started
+                s.stop()
+                text = s.stderr_text()
+                first = next((t for t, line in s.lines if race_file in line), None)
+            findings, err = tsan.parse(text, "tsan-clang")
+            matched = [f for f in findings if match.judge(f, site).get("matched")]
+            # Only what came while the load ran counts ("within the load").
+            hit = bool(matched) and first is not None and first <= load_end
+            found += hit
+            if hit:
+                times.append(first - load_start)
+            save(d / "runs.jsonl", {"gateway_ms": latency, "run": i + 1, "matched": len(matched),
+                                    "reports": len(findings), "tool_error": err,
+                                    "first_s": None if first is None else first - load_start})
+        low, high = stats.wilson(found, args.runs)
+        when = (f"first report {min(times):.1f} to {max(times):.1f} s into the load, median "
+                f"{statistics.median(times):.1f} s") if times else "no report"
+        say(f"  gateway {latency} ms: {found}/{args.runs} runs (95% CI {low:.2f}-{high:.2f}); "
+            f"{when}")
+    say(f"  records: {scenario.shown(d)}")
+    return 0
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     return {"fixed": do_fixed, "sweep": do_sweep, "wrk": do_wrk,
-            "overhead": do_overhead}[args.what](args)
+            "overhead": do_overhead, "tsan": do_tsan}[args.what](args)
 
 
 if __name__ == "__main__":
