@@ -307,7 +307,9 @@ int service_start(struct service *s, char *err, size_t errlen)
 	addr.sin_port = htons((uint16_t)s->cfg.port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* poll(), not select(): select() stops at descriptor 1024, and the
-	 * story's load is 1000 connections. ITC: MHD_quiesce_daemon needs it. */
+	 * story's load is 1000 connections. ITC: MHD_quiesce_daemon needs it.
+	 * ERROR_LOG: MHD's own failures (a bind, a thread it could not start)
+	 * reach stderr; a client that goes away is not one of them. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	flags |= s->cfg.threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
 	/* 512 KiB stacks: a request needs a few KiB (its body is on the heap,
