@@ -161,7 +161,7 @@ report: ## rates of every record under results/ against expected/
 
 include mk/report.mk
 
-C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c)
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h)
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
@@ -170,3 +170,5 @@ clean: ## remove build/ (results/ is kept)
 	rm -rf build
 
 include mk/bench.mk
+include mk/service.mk
+include mk/loadgen.mk

@@ -8,6 +8,7 @@
  * hide nothing: a double charge is two bookings, however they are ordered.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "gateway.h"
 #include "hash.h"
+#include "rng.h"
 
 struct gateway_entry {
 	struct gateway_entry *next;
@@ -30,6 +32,10 @@ struct gateway {
 	size_t nbuckets;
 	uint64_t next_charge;
 	long charges;
+	bool faulty;		      /* set before the first charge, only read after */
+	struct gateway_faults faults; /* likewise */
+	uint64_t draws;		      /* calls that drew a fault; under lock */
+	struct gateway_stats stats;   /* under lock */
 };
 
 struct gateway *gateway_create(size_t buckets, long latency_us)
@@ -83,17 +89,69 @@ static void wait_latency(long us)
 		;
 }
 
+void gateway_set_faults(struct gateway *g, const struct gateway_faults *faults)
+{
+	g->faults = *faults;
+	if (g->faults.max_latency_us < g->faults.min_latency_us)
+		g->faults.max_latency_us = g->faults.min_latency_us;
+	g->faulty = true;
+}
+
+/*
+ * This call's latency and fate. The k-th call's generator state is a
+ * function of the seed and k alone (k taken under the lock, so no two
+ * calls share it), which is what makes a run repeatable without a shared
+ * generator that every thread would have to lock around.
+ */
+static long draw_fault(struct gateway *g, bool *fail)
+{
+	pthread_mutex_lock(&g->lock);
+	uint64_t k = g->draws++;
+	g->stats.calls++;
+	pthread_mutex_unlock(&g->lock);
+	uint64_t st = g->faults.seed ^ (k * 0xd1b54a32d192ed03ULL);
+	uint64_t r1 = rng_next(&st), r2 = rng_next(&st);
+	long span = g->faults.max_latency_us - g->faults.min_latency_us;
+	long us = g->faults.min_latency_us + (long)(r1 % (uint64_t)(span + 1));
+	*fail = r2 % 1000000 < g->faults.failure_ppm;
+	return us;
+}
+
+/* Counts a failed call. */
+static void count_failure(struct gateway *g, bool timeout)
+{
+	pthread_mutex_lock(&g->lock);
+	g->stats.failures++;
+	g->stats.timeouts += timeout;
+	pthread_mutex_unlock(&g->lock);
+}
+
 uint64_t gateway_charge(struct gateway *g, const char *user_id, int64_t cents)
 {
 	if (cents <= 0 || strlen(user_id) >= GATEWAY_USER_ID_MAX)
 		return 0;
+	long latency = g->latency_us;
+	bool fail = false;
+	if (g->faulty) {
+		latency = draw_fault(g, &fail);
+		if (g->faults.timeout_us && latency > g->faults.timeout_us) {
+			wait_latency(g->faults.timeout_us);
+			count_failure(g, true);
+			return 0;
+		}
+	}
 	/* Allocated before the lock (malloc needs none of ours), freed if
 	 * the user already has an entry. */
 	struct gateway_entry *fresh = calloc(1, sizeof(*fresh));
 	if (!fresh)
 		return 0;
-	if (g->latency_us)
-		wait_latency(g->latency_us);
+	if (latency)
+		wait_latency(latency);
+	if (fail) {
+		free(fresh);
+		count_failure(g, false);
+		return 0;
+	}
 	pthread_mutex_lock(&g->lock);
 	struct gateway_entry *e = find(g, user_id);
 	if (!e) {
@@ -109,6 +167,8 @@ uint64_t gateway_charge(struct gateway *g, const char *user_id, int64_t cents)
 	e->acct.total_cents += cents;
 	e->acct.last_charge = id;
 	g->charges++;
+	g->stats.charges++;
+	g->stats.total_cents += cents;
 	pthread_mutex_unlock(&g->lock);
 	free(fresh);
 	return id;
@@ -131,4 +191,13 @@ long gateway_charges_total(struct gateway *g)
 	long n = g->charges;
 	pthread_mutex_unlock(&g->lock);
 	return n;
+}
+
+void gateway_stats(struct gateway *g, struct gateway_stats *out)
+{
+	pthread_mutex_lock(&g->lock);
+	*out = g->stats;
+	if (!g->faulty)
+		out->calls = g->charges; /* without faults every call books */
+	pthread_mutex_unlock(&g->lock);
 }

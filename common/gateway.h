@@ -47,4 +47,34 @@ void gateway_account(struct gateway *g, const char *user_id, struct gateway_acco
 /* Every charge booked so far, all users together. */
 long gateway_charges_total(struct gateway *g);
 
+/*
+ * Faults, for the HTTP service (racelab-service): the story's gateway
+ * takes 100 to 300 ms and fails 0.5% of charges. With faults set, each
+ * call draws its latency uniformly from [min_latency_us, max_latency_us]
+ * (replacing latency_us) and fails with probability failure_ppm / 10^6; a
+ * failed call, and a call whose latency exceeds timeout_us (when not 0),
+ * which is abandoned after timeout_us, books nothing and returns 0. The
+ * k-th call's draw depends only on seed and k, so a run is repeatable up
+ * to the order in which threads reach the gateway. Set them before the
+ * first charge; the stress driver never sets them.
+ */
+struct gateway_faults {
+	long min_latency_us;
+	long max_latency_us;
+	long timeout_us;      /* 0: no timeout */
+	uint32_t failure_ppm; /* failures per million calls */
+	uint64_t seed;
+};
+void gateway_set_faults(struct gateway *g, const struct gateway_faults *faults);
+
+/* The gateway's counters, read together under its lock. */
+struct gateway_stats {
+	long calls;	     /* gateway_charge() calls that reached the gateway */
+	long failures;	     /* of those, failed (injected) or timed out */
+	long timeouts;	     /* of the failures, the timeouts */
+	long charges;	     /* charges booked */
+	int64_t total_cents; /* their sum */
+};
+void gateway_stats(struct gateway *g, struct gateway_stats *out);
+
 #endif

@@ -39,7 +39,10 @@ USAGE
 #   chromium           not here: only for looking at the HTML report in a
 #                      headless browser (make report-screenshot installs it
 #                      through RACELAB_DEPS_EXTRA=chromium)
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox"
+#   libmicrohttpd-dev  racelab-service's HTTP server
+#   libjansson-dev     racelab-service's JSON parser
+#   wrk                the HTTP benchmark racelab-loadgen is compared with
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox libmicrohttpd-dev libjansson-dev wrk"
 
 check_only=0
 for arg in "$@"; do

@@ -1,0 +1,37 @@
+# mk/loadgen.mk: racelab-loadgen, the war story's load generator, and the
+# targets that drive racelab-service with it. Included by the Makefile.
+#
+#   build/release/loadgen/racelab-loadgen   (one flavour: it is the
+#   measuring instrument, not the thing measured)
+
+LOADGEN_SRC := $(wildcard loadgen/*.c) common/jsonw.c
+LOADGEN_HDR := $(wildcard loadgen/*.h) common/jsonw.h
+LOADGEN := build/release/loadgen/racelab-loadgen
+C_SOURCES += $(wildcard loadgen/*.c loadgen/*.h)
+
+.PHONY: loadgen war-story
+
+build: $(LOADGEN) build/tests/test_loadgen
+test-bins: build/tests/test_loadgen
+
+loadgen: $(LOADGEN) ## build racelab-loadgen, the HTTP load generator
+
+$(LOADGEN): $(LOADGEN_SRC) $(LOADGEN_HDR) mk/loadgen.mk | deps
+	@mkdir -p $(@D)
+	gcc $(BASE) -O2 -g -Iloadgen -o $@ $(LOADGEN_SRC)
+
+# The histogram, the response check and the payment maps, unit-tested.
+build/tests/test_loadgen: tests/test_loadgen.c loadgen/hist.c loadgen/check.c loadgen/paymap.c \
+		$(LOADGEN_HDR) mk/loadgen.mk | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -Iloadgen -o $@ tests/test_loadgen.c loadgen/hist.c loadgen/check.c \
+	  loadgen/paymap.c -lcmocka
+
+WAR_STORY_BINS := $(LOADGEN) build/release/broken-1/racelab-service \
+                  build/tsan-clang/broken-1/racelab-service build/release/fixed/racelab-service
+
+# The whole story under one time limit; the script stops every service it
+# starts, also when the limit ends it.
+war-story: ## the war story over HTTP: broken service under load, TSan's report, the fixed one and its ledger
+	@$(MAKE) -s -j2 $(WAR_STORY_BINS)
+	@timeout -s TERM -k 10 600 $(PYTHON) scripts/war_story.py

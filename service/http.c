@@ -1,0 +1,367 @@
+/*
+ * http.c: the request handler, on libmicrohttpd.
+ *
+ * Threading: one thread per connection (MHD_USE_THREAD_PER_CONNECTION).
+ * The story's handler blocks for the gateway's 100 to 300 ms in the middle
+ * of a request, and Go gives each request its own goroutine; a thread per
+ * connection is the C equivalent: a connection waiting on the gateway
+ * holds only its own thread, so 1000 connections are 1000 requests in
+ * flight at once, all of them in the cache together, which is the load the
+ * race needs. A pool of N polling threads (--threads N) is also offered:
+ * there a request that sleeps blocks every connection its thread polls, so
+ * at most N requests are ever in flight (useful to see why the story's
+ * numbers need one thread per request, and nothing else). Suspending
+ * connections and resuming them from a timer would avoid the threads, but
+ * it would no longer be the story's code shape: the cache would be touched
+ * from a handful of threads, not from every request's.
+ *
+ * A request's state (its body so far) lives from the handler's first call
+ * to MHD's completion callback, which is also where in_flight drops, so
+ * that shutdown can wait for exactly the requests that have started.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "cache.h"
+#include "gateway.h"
+#include "ledger.h"
+#include "money.h"
+#include "payflow.h"
+#include "request.h"
+#include "service.h"
+
+enum route { ROUTE_NONE, ROUTE_PAY, ROUTE_HEALTH, ROUTE_METRICS };
+
+struct req {
+	struct timespec start;
+	enum route route;
+	bool too_large; /* the body passed REQUEST_BODY_MAX: answer 413 at its end */
+	bool answered;	/* a response is queued */
+	size_t len;
+	char body[REQUEST_BODY_MAX];
+};
+
+static long since_us(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000;
+}
+
+/* Writes s (at most max bytes, stopping at a NUL) as a quoted JSON
+ * string. Control bytes are escaped: a torn response from the broken
+ * cache may hold anything, and must still be one line of JSON. */
+static void json_string(FILE *f, const char *s, size_t max)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < max && s[i]; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static enum MHD_Result send_body(struct service *s, struct MHD_Connection *conn, struct req *r,
+				 unsigned status, const char *type, char *body, size_t len,
+				 const char *allow)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (atomic_load(&s->stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	metrics_response(&s->metrics, status, since_us(&r->start));
+	return ret;
+}
+
+/* Sends a JSON body built with fprintf into a memstream. */
+static enum MHD_Result send_json(struct service *s, struct MHD_Connection *conn, struct req *r,
+				 unsigned status, char **buf, FILE *f, size_t *len,
+				 const char *allow)
+{
+	/* fclose sets *buf and *len: read neither before it */
+	if (fclose(f) != 0) {
+		free(*buf);
+		return MHD_NO;
+	}
+	enum MHD_Result ret = send_body(s, conn, r, status, "application/json", *buf, *len, allow);
+	free(*buf);
+	return ret;
+}
+
+static enum MHD_Result send_error(struct service *s, struct MHD_Connection *conn, struct req *r,
+				  unsigned status, const char *message, const char *allow)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return MHD_NO;
+	fputs("{\"status\":\"error\",\"message\":", f);
+	json_string(f, message, strlen(message));
+	fputs("}\n", f);
+	return send_json(s, conn, r, status, &buf, f, &len, allow);
+}
+
+static enum MHD_Result send_payment(struct service *s, struct MHD_Connection *conn, struct req *r,
+				    const struct cache_response *out, bool cached)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return MHD_NO;
+	char amount[32];
+	money_format(out->amount_cents, amount, sizeof(amount));
+	fputs("{\"status\":", f);
+	json_string(f, out->status, sizeof(out->status));
+	fprintf(f, ",\"message\":\"payment processed\",\"amount\":%s,\"user_id\":", amount);
+	json_string(f, out->user_id, sizeof(out->user_id));
+	fprintf(f, ",\"payment_id\":%llu,\"cached\":%s}\n", (unsigned long long)out->request_id,
+		cached ? "true" : "false");
+	return send_json(s, conn, r, 200, &buf, f, &len, NULL);
+}
+
+/* POST /process-payment, its whole body read. */
+static enum MHD_Result process_payment(struct service *s, struct MHD_Connection *conn,
+				       struct req *r)
+{
+	struct payment_request pr;
+	char err[REQUEST_ERR_MAX];
+	if (request_parse(r->body, r->len, s->cfg.max_cents, &pr, err) != 0)
+		return send_error(s, conn, r, 400, err, NULL);
+	struct cache_response out;
+	switch (payflow_process(s->flow, pr.user_id, pr.cents, &out)) {
+	case PAYFLOW_CHARGED:
+		/* Booked at the gateway: into the ledger before anyone hears of it. */
+		ledger_add(s->ledger, 0, pr.cents);
+		metrics_outcome(&s->metrics, METRICS_CHARGED);
+		return send_payment(s, conn, r, &out, false);
+	case PAYFLOW_CACHED:
+		metrics_outcome(&s->metrics, METRICS_CACHED);
+		return send_payment(s, conn, r, &out, true);
+	case PAYFLOW_FAILED: break;
+	}
+	metrics_outcome(&s->metrics, METRICS_FAILED);
+	return send_error(s, conn, r, 500, "payment processing failed", NULL);
+}
+
+static enum MHD_Result send_metrics(struct service *s, struct MHD_Connection *conn, struct req *r)
+{
+	size_t len = 0;
+	char *text = metrics_render(&s->metrics, s->gateway, ledger_total(s->ledger, 0), &len);
+	if (!text)
+		return MHD_NO;
+	enum MHD_Result ret = send_body(s, conn, r, 200, "text/plain; version=0.0.4; charset=utf-8",
+					text, len, NULL);
+	free(text);
+	return ret;
+}
+
+/* The whole request is in: route it. */
+static enum MHD_Result respond(struct service *s, struct MHD_Connection *conn, struct req *r,
+			       const char *method)
+{
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	switch (r->route) {
+	case ROUTE_NONE: return send_error(s, conn, r, 404, "no such path", NULL);
+	case ROUTE_HEALTH:
+		if (!get)
+			return send_error(s, conn, r, 405, "method not allowed", "GET, HEAD");
+		{
+			char ok[] = "{\"status\":\"ok\"}\n";
+			return send_body(s, conn, r, 200, "application/json", ok, strlen(ok), NULL);
+		}
+	case ROUTE_METRICS:
+		if (!get)
+			return send_error(s, conn, r, 405, "method not allowed", "GET, HEAD");
+		return send_metrics(s, conn, r);
+	case ROUTE_PAY:
+		if (strcmp(method, "POST") != 0)
+			return send_error(s, conn, r, 405, "method not allowed", "POST");
+		if (r->too_large)
+			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
+		return process_payment(s, conn, r);
+	}
+	return MHD_NO;
+}
+
+/* A Content-Length over the limit: known before a byte of the body. */
+static bool declared_too_large(struct MHD_Connection *conn)
+{
+	const char *cl =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (!cl)
+		return false;
+	char *end;
+	unsigned long long n = strtoull(cl, &end, 10);
+	return end != cl && n > REQUEST_BODY_MAX;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **ctx)
+{
+	(void)version;
+	struct service *s = cls;
+	struct req *r = *ctx;
+	if (!r) {
+		/* The headers are in; the body (if any) comes in later calls. */
+		r = malloc(sizeof(*r));
+		if (!r)
+			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &r->start);
+		r->too_large = false;
+		r->answered = false;
+		r->len = 0;
+		r->route = strcmp(url, "/process-payment") == 0 ? ROUTE_PAY
+			   : strcmp(url, "/healthz") == 0	? ROUTE_HEALTH
+			   : strcmp(url, "/metrics") == 0	? ROUTE_METRICS
+								: ROUTE_NONE;
+		*ctx = r;
+		atomic_fetch_add(&s->in_flight, 1);
+		/* Refused before the body is read: MHD then sends no
+		 * "100 Continue", reads nothing more and closes. */
+		if (r->route == ROUTE_PAY && strcmp(method, "POST") == 0 &&
+		    declared_too_large(conn))
+			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
+		return MHD_YES;
+	}
+	if (r->answered) {
+		*upload_size = 0; /* a body after an early answer: dropped */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		/* Past the limit the rest is read and dropped (a chunked body
+		 * has no length up front), and the answer is 413 at its end. */
+		if (r->too_large || r->len + *upload_size > REQUEST_BODY_MAX) {
+			r->too_large = true;
+		} else {
+			memcpy(r->body + r->len, upload, *upload_size);
+			r->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return respond(s, conn, r, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	(void)toe;
+	struct service *s = cls;
+	if (*ctx) {
+		free(*ctx);
+		*ctx = NULL;
+		atomic_fetch_sub(&s->in_flight, 1);
+	}
+}
+
+int service_start(struct service *s, char *err, size_t errlen)
+{
+	metrics_init(&s->metrics);
+	atomic_init(&s->in_flight, 0);
+	atomic_init(&s->stopping, false);
+	s->cache = cache_create(s->cfg.cache_buckets);
+	s->gateway = gateway_create(4096, 0);
+	s->ledger = ledger_create(1);
+	s->flow = s->cache && s->gateway ? payflow_create(s->cache, s->gateway) : NULL;
+	if (!s->flow || !s->ledger) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	struct gateway_faults faults = {
+		.min_latency_us = s->cfg.latency_min_ms * 1000,
+		.max_latency_us = s->cfg.latency_max_ms * 1000,
+		.timeout_us = s->cfg.gateway_timeout_ms * 1000,
+		.failure_ppm = s->cfg.failure_ppm,
+		.seed = s->cfg.seed,
+	};
+	gateway_set_faults(s->gateway, &faults);
+
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)s->cfg.port);
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* poll(), not select(): select() stops at descriptor 1024, and the
+	 * story's load is 1000 connections. ITC: MHD_quiesce_daemon needs it.
+	 * ERROR_LOG: MHD's own failures (a bind, a thread it could not start)
+	 * reach stderr; a client that goes away is not one of them. */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	flags |= s->cfg.threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+	/* 512 KiB stacks: a request needs a few KiB (its body is on the heap,
+	 * and request.c caps JSON nesting, so jansson's recursion is short);
+	 * 1000 threads at the default 8 MiB would reserve 8 GiB of address
+	 * space for nothing. */
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_SOCK_ADDR, 0, &addr },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->cfg.max_connections, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL },
+		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL },
+		{ MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL },
+		/* last, so that thread-per-connection can leave it out */
+		{ s->cfg.threads ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
+		  (intptr_t)s->cfg.threads, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+				     MHD_OPTION_END);
+	if (!s->daemon) {
+		snprintf(err, errlen, "cannot listen on 127.0.0.1:%u (in use, or no permission)",
+			 s->cfg.port);
+		return -1;
+	}
+	return 0;
+}
+
+unsigned service_port(struct service *s)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	return info ? info->port : s->cfg.port;
+}
+
+long service_stop(struct service *s, long wait_ms)
+{
+	atomic_store(&s->stopping, true);
+	MHD_socket lsock = MHD_quiesce_daemon(s->daemon);
+	for (long waited = 0; atomic_load(&s->in_flight) > 0 && waited < wait_ms; waited += 10)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	long left = atomic_load(&s->in_flight);
+	MHD_stop_daemon(s->daemon);
+	if (lsock != MHD_INVALID_SOCKET)
+		close(lsock);
+	return left;
+}
+
+void service_free(struct service *s)
+{
+	payflow_destroy(s->flow);
+	cache_destroy(s->cache);
+	gateway_destroy(s->gateway);
+	ledger_destroy(s->ledger);
+}
