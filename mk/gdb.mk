@@ -39,3 +39,7 @@ $(GDB_LAB_TARGETS): gdb-lab-%: build/debug/fixed/racelab-stress build/debug/brok
 
 $(DEMO_LAB_TARGETS): demo-lab-%: build/debug/fixed/racelab-stress build/debug/broken-%/racelab-stress
 	@timeout $(GDB_DEMO_TIMEOUT) $(PYTHON) scripts/gdb_walkthrough.py --lab $*
+
+# Lab 8's walkthrough disassembles the release flavour, the code the stress
+# driver measures.
+gdb-lab-8 demo-lab-8: build/release/fixed/racelab-stress build/release/broken-8/racelab-stress
