@@ -225,11 +225,13 @@ class Run:
                 quietly("continue")
                 ev = self.event
                 sigint = isinstance(ev, gdb.SignalEvent) and ev.stop_signal == "SIGINT"
-                if sigint and self.stale_sigint:
+                if sigint and self.stale_sigint and timer.poll() is None:
                     # A SIGINT from the previous step's timer, sent just as
-                    # that step ended: not this step's.
+                    # that step ended: not this step's, whose timer is
+                    # still running.
                     self.stale_sigint = False
                     continue
+                self.stale_sigint = False
                 break
         finally:
             if timer.poll() is None:
@@ -480,13 +482,18 @@ class Run:
         keep = gdb.selected_thread()
         for t in sorted(gdb.selected_inferior().threads(), key=lambda t: t.num):
             t.switch()
-            out(f"  {self.name_of(t)} (thread {t.num}):")
+            name = self.name_of(t)
+            out(f"  {name} (thread {t.num}):" if name != f"thread {t.num}" else f"  {name}:")
             f, i = gdb.newest_frame(), 0
             while f is not None and i < 12:
                 sal = f.find_sal()
                 where = (f" at {sal.symtab.filename}:{sal.line}"
                          if sal.symtab is not None and sal.line else "")
-                out(f"    #{i} {f.name() or '??'}{where}")
+                name = f.name()
+                if name is None:  # no symbol: say at least which library
+                    lib = gdb.solib_name(f.pc())
+                    name = f"?? in {os.path.basename(lib)}" if lib else "??"
+                out(f"    #{i} {name}{where}")
                 f, i = f.older(), i + 1
         if keep is not None and keep.is_valid():
             keep.switch()
