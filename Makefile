@@ -166,6 +166,8 @@ C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c s
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
 
+include mk/gdb.mk
+
 clean: ## remove build/ (results/ is kept)
 	rm -rf build
 
