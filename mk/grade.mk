@@ -1,0 +1,37 @@
+# grade.mk: the student's working copies and their build (included by the
+# Makefile after its variables and rules).
+#
+#   work/lab-N/<module>.c   the student's copy of lab N's broken module(s),
+#                           made by start-N (or the first lab-N), git-ignored
+#   student-N               the fixed build with lab N's module(s) taken from
+#                           work/lab-N/ instead (module_dir in the Makefile);
+#                           built only when grading asks, never by `make build`,
+#                           since a fresh checkout has no copies
+#
+# scripts/workcopy.py makes and resets the copies.
+
+STUDENT_VARIANTS := $(foreach l,$(LABS),student-$(l))
+
+$(foreach f,$(FLAVOURS),$(foreach v,$(STUDENT_VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)))))
+
+# A copy that is not there yet: say how to make it, instead of make's
+# "No rule to make target".
+STUDENT_SOURCES := $(foreach l,$(LABS),$(foreach m,$(LAB_MODULES_$(l)),work/lab-$(l)/$(m).c))
+$(STUDENT_SOURCES):
+	@echo "racelab: $@ is missing: make start-$(word 2,$(subst -, ,$(word 2,$(subst /, ,$@)))) makes it" >&2
+	@exit 2
+
+.PHONY: $(foreach l,$(LABS),start-$(l) reset-$(l))
+
+define GRADE_RULE
+start-$(1): # lab $(1): make your working copy in work/lab-$(1)/ (keeps an existing one)
+	@$$(PYTHON) scripts/workcopy.py start $(1)
+reset-$(1): # lab $(1): start your working copy again from the broken module (asks first)
+	@$$(PYTHON) scripts/workcopy.py reset $(1)
+endef
+$(foreach l,$(LABS),$(eval $(call GRADE_RULE,$(l))))
+
+# `make help` prints these after the lab-N lines (HELP_MORE in its recipe).
+HELP_MORE = @printf "  %-22s %s\n" \
+  "start-N" "lab N: make your working copy work/lab-N/<module>.c (the first lab-N does too)" \
+  "reset-N" "lab N: start your copy again from broken/ (asks before throwing work away)"
