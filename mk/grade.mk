@@ -1,4 +1,4 @@
-# grade.mk: the student's working copies and their build (included by the
+# grade.mk: the student's working copies and their grading (included by the
 # Makefile after its variables and rules).
 #
 #   work/lab-N/<module>.c   the student's copy of lab N's broken module(s),
@@ -8,7 +8,8 @@
 #                           built only when grading asks, never by `make build`,
 #                           since a fresh checkout has no copies
 #
-# scripts/workcopy.py makes and resets the copies.
+# scripts/workcopy.py makes and resets the copies; scripts/grade.py builds
+# the student's variant and grades it (HONEST, SAFE, FAST).
 
 STUDENT_VARIANTS := $(foreach l,$(LABS),student-$(l))
 
@@ -21,17 +22,23 @@ $(STUDENT_SOURCES):
 	@echo "racelab: $@ is missing: make start-$(word 2,$(subst -, ,$(word 2,$(subst /, ,$@)))) makes it" >&2
 	@exit 2
 
-.PHONY: $(foreach l,$(LABS),start-$(l) reset-$(l))
+.PHONY: grade $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+
+grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
+	@$(PYTHON) scripts/grade.py --all
 
 define GRADE_RULE
 start-$(1): # lab $(1): make your working copy in work/lab-$(1)/ (keeps an existing one)
 	@$$(PYTHON) scripts/workcopy.py start $(1)
 reset-$(1): # lab $(1): start your working copy again from the broken module (asks first)
 	@$$(PYTHON) scripts/workcopy.py reset $(1)
+grade-$(1): # lab $(1): grade your copy: HONEST, SAFE, FAST (under 2 minutes)
+	@$$(PYTHON) scripts/grade.py $(1)
 endef
 $(foreach l,$(LABS),$(eval $(call GRADE_RULE,$(l))))
 
 # `make help` prints these after the lab-N lines (HELP_MORE in its recipe).
 HELP_MORE = @printf "  %-22s %s\n" \
   "start-N" "lab N: make your working copy work/lab-N/<module>.c (the first lab-N does too)" \
-  "reset-N" "lab N: start your copy again from broken/ (asks before throwing work away)"
+  "reset-N" "lab N: start your copy again from broken/ (asks before throwing work away)" \
+  "grade-N" "lab N: grade your copy: HONEST, SAFE, FAST, with reasons and hints (under 2 min)"
