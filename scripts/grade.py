@@ -19,6 +19,7 @@ The result is also written as JSON (work/lab-N/grade.json; make grade adds
 work/grade.json) for a course's own grader.
 """
 
+import copy
 import hashlib
 import json
 import os
@@ -35,6 +36,9 @@ from racelab.cli import Failure
 PROG = "grade.py"
 SCHEMA = "racelab.grade/1"
 BUILD_LIMIT_S = 600
+# A trial past the lab's time limit is run again with a longer one, at most
+# this long (seconds), before it counts as a hang.
+SLOW_LIMIT_S = 30
 # A tool error (the tool itself failed) says nothing about the fix: the
 # trial is run again, this many times at most, before grading gives up.
 RETRIES = 2
@@ -131,7 +135,7 @@ def run_safe(scen, lab, plan):
             p = safe_plan(scen, lab, cell, tmpdir)
             if not p.exe.is_file():
                 raise Failure(f"{scenario.shown(p.exe)} is missing: run make grade-{lab}")
-            started, clean, errors = time.monotonic(), 0, 0
+            started, clean, errors, slow = time.monotonic(), 0, 0, 0
             failed = None
             for number in range(1, cell.k + 1):
                 for _attempt in range(RETRIES + 1):
@@ -145,6 +149,16 @@ def run_safe(scen, lab, plan):
                                   f"in a row ({record['error']}): the tool, not your fix; "
                                   "nothing was graded")
                 why = grading.trial_failed(record)
+                if why == "hang" and p.time_limit_s < SLOW_LIMIT_S:
+                    # Past the lab's limit: a deadlock, a lost wakeup or a
+                    # looping chain, or only a machine too busy to run the
+                    # trial in time. The same trial again, with a limit 10
+                    # times longer, tells them apart: a real hang hangs again.
+                    again = copy.copy(p)
+                    again.time_limit_s = min(p.time_limit_s * 10, SLOW_LIMIT_S)
+                    record, _ = trial.run_trial(again, number, base_seed + ran - 1)
+                    why = grading.trial_failed(record)
+                    slow += why is None
                 if why:
                     failed = (number, record, why)
                     break
@@ -153,7 +167,8 @@ def run_safe(scen, lab, plan):
             label = f"{cell.tool} {cell.config}"
             cells_out.append({"tool": cell.tool, "config": cell.config, "trials": cell.k,
                               "ran": clean + (1 if failed else 0), "clean": clean,
-                              "tool_errors": errors, "measured_broken": f"{cell.successes}/{cell.trials}",
+                              "tool_errors": errors, "slow_reruns": slow,
+                              "measured_broken": f"{cell.successes}/{cell.trials}",
                               "p_low": round(cell.p_low, 4), "seconds": round(spent, 1)})
             if failed:
                 number, record, why = failed
@@ -163,7 +178,9 @@ def run_safe(scen, lab, plan):
                     f" [{cell.config}]" if cell.config != "spread" else ""),
                     "hint": grading.hint_for(why, finding)}
                 break
-            say(f"  SAFE  {label:<30} {clean}/{cell.k} clean ({spent:.1f} s)")
+            say(f"  SAFE  {label:<30} {clean}/{cell.k} clean ({spent:.1f} s)"
+                + (f"; {slow} finished only with a longer time limit (a busy machine)"
+                   if slow else ""))
     verdict["probability_broken_passes"] = grading.probability(plan)
     verdict["target"] = grading.TARGET
     verdict["cells"] = cells_out
@@ -202,9 +219,13 @@ def grade_lab(lab, args):
     say(f"== lab {lab}: grading {', '.join(copies)} "
         f"({', '.join(str(c['lines_changed']) for c in copies.values())} lines changed "
         "from broken/)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 2 * (os.cpu_count() or 1):
+        say(f"  (this machine is busy: load {load:.0f} on {os.cpu_count()} CPUs; grading "
+            "takes longer, and timings are noisier)")
     result = {"schema": SCHEMA, "lab": lab, "title": scen.get("title"), "modules": modules,
               "copies": copies, "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "cpus": os.cpu_count()}
+              "cpus": os.cpu_count(), "load": round(load, 1)}
 
     refusals = honest.check(lab, modules, scenario.root())
     result["honest"] = {"pass": not refusals, "refusals": [r._asdict() for r in refusals],

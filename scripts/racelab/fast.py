@@ -8,10 +8,17 @@ elapsed time (ops_done / elapsed_s of its JSON record). The verdict
 compares the medians, so one run slowed by a noisy neighbour does not
 decide it:
 
-    ratio = median(student ops/s) / median(reference ops/s) >= fast_min
+    ratio = median(student ops/s) / median(reference ops/s) >= FAST_MIN
 
-`fast_min` is the lab's, in its scenario.conf, with the measured ratios it
-was chosen from. A lab's `fast.*` keys (a driver profile like `tsan.*`)
+FAST_MIN is the same for every lab, 0.75: the reference against itself
+measured 0.83 to 1.09 here (medians of 7 pairs, a busy 2-core machine),
+and the fixes that serialise what the reference does in parallel measured
+about 0.5 (lab 3, a lock held across the gateway call). A fix that is only
+as fast as the reference because the workload leaves nothing to gain (lab
+1's one mutex against the reference's reader-writer lock, measured 1.04
+and 1.17) passes, and GUIDE.md says so. When a build falls short while the
+reference's own runs vary by more than NOISY (a busy machine), 7 more
+pairs are measured and all of them decide. A lab's `fast.*` keys (a driver profile like `tsan.*`)
 change the workload for FAST only: lab 3 gives every thread its own users
 (`fast.share = 1`), since with two threads paying for the same user the
 reference waits as much as a fix that serialises everything.
@@ -23,17 +30,14 @@ from . import scenario, tools, trial
 
 PAIRS = 7
 THREADS = 2
+FAST_MIN = 0.75
+NOISY = 1.5  # the reference's fastest run over its slowest
 
 
 def workload(scen):
     """What FAST runs for a lab, from its scenario.conf."""
-    fmin = scen.get("fast_min")
     sets = {k[len("fast."):]: v for k, v in scen.values.items() if k.startswith("fast.")}
-    try:
-        fmin = float(fmin) if fmin else None
-    except ValueError:
-        fmin = None
-    return {"fast_min": fmin, "profile": "fast" if sets else None, "changes": sets,
+    return {"fast_min": FAST_MIN, "profile": "fast" if sets else None, "changes": sets,
             "threads": THREADS, "pinning": "spread", "pairs": PAIRS}
 
 
@@ -42,9 +46,7 @@ def explain(lab, w):
     return [f"FAST for lab {lab}: {w['pairs']} runs of your build and {w['pairs']} of the "
             f"reference, alternating, {w['threads']} threads pinned {w['pinning']}, the "
             f"scenario's workload{' with ' + changes if changes else ''}; passes when the "
-            f"median ops/s is at least {w['fast_min']} of the reference's"
-            if w["fast_min"] is not None else
-            f"FAST for lab {lab}: no fast_min in its scenario.conf, so not graded"]
+            f"median ops/s is at least {w['fast_min']} of the reference's"]
 
 
 def run_once(exe, scen, w, seed):
@@ -53,7 +55,10 @@ def run_once(exe, scen, w, seed):
             "--pin", w["pinning"], "--trials", "1", "--quiet", "--seed", str(seed)]
     if w["profile"]:
         argv += ["--profile", w["profile"]]
-    limit = scen.number("time_limit_s", w["profile"], int)
+    # FAST measures speed, not hangs (SAFE did that): a run slowed down by a
+    # busy machine must finish, so its limit is generous.
+    limit = max(10 * scen.number("time_limit_s", w["profile"], int), 30)
+    argv += ["--time-limit", str(limit)]
     code, out, err, _, timed_out, start_error = trial.execute(argv, limit * 1.2 + 5,
                                                               scenario.root())
     program = trial.program_result(out.decode("utf-8", "replace"))
@@ -83,14 +88,41 @@ HINT = ("Your fix is correct but makes the threads wait for each other more than
 
 def measure(scen, lab, w, say):
     """The FAST verdict (a dict for the JSON)."""
-    if w["fast_min"] is None:
-        return {"pass": None, "reason": f"not graded: lab {lab} declares no fast_min",
-                "hint": None}
     mine = tools.binary(tools.TOOLS["stress"], "student", lab)
     ref = tools.binary(tools.TOOLS["stress"], "fixed", lab)
     student, reference = [], []
     seed0 = 1000 + lab
-    for i in range(w["pairs"]):
+    failed = run_pairs(scen, w, mine, ref, student, reference, seed0, 0)
+    if failed:
+        return failed
+    s, r = statistics.median(student), statistics.median(reference)
+    if s / r < w["fast_min"] and max(reference) / min(reference) > NOISY:
+        say(f"  FAST  the reference's runs varied {max(reference) / min(reference):.1f}x (a busy "
+            f"machine): {w['pairs']} more pairs")
+        failed = run_pairs(scen, w, mine, ref, student, reference, seed0, w["pairs"])
+        if failed:
+            return failed
+        s, r = statistics.median(student), statistics.median(reference)
+    ratio = s / r
+    ok = ratio >= w["fast_min"]
+    n = len(student)
+    say(f"  FAST  {n} runs each, alternating: yours {ops(s)} ops/s, reference "
+        f"{ops(r)} ops/s (medians): {ratio:.2f}")
+    return {"pass": ok,
+            "reason": f"at {w['threads']} threads your build does {ratio:.2f} of the reference "
+                      f"fix's operations per second ({ops(s)} against {ops(r)}, medians of "
+                      f"{n} alternating runs); at least {w['fast_min']} is needed",
+            "hint": None if ok else HINT,
+            "ratio": round(ratio, 3), "fast_min": w["fast_min"],
+            "student_ops_per_s": [round(x) for x in student],
+            "reference_ops_per_s": [round(x) for x in reference],
+            "workload": {k: w[k] for k in ("threads", "pinning", "changes")}}
+
+
+def run_pairs(scen, w, mine, ref, student, reference, seed0, first):
+    """Runs w["pairs"] alternating pairs into the two lists; returns None,
+    or the verdict when a run failed."""
+    for i in range(first, first + w["pairs"]):
         order = ((mine, student), (ref, reference)) if i % 2 == 0 else \
             ((ref, reference), (mine, student))
         for exe, into in order:
@@ -104,17 +136,4 @@ def measure(scen, lab, w, say):
                                                  "there, but it is a race all the same",
                         "hint": "Run make grade again with --explain, and read SAFE's hints."}
             into.append(rate)
-    s, r = statistics.median(student), statistics.median(reference)
-    ratio = s / r
-    ok = ratio >= w["fast_min"]
-    say(f"  FAST  {w['pairs']} runs each, alternating: yours {ops(s)} ops/s, reference "
-        f"{ops(r)} ops/s (medians): {ratio:.2f}")
-    return {"pass": ok,
-            "reason": f"at {w['threads']} threads your build does {ratio:.2f} of the reference "
-                      f"fix's operations per second ({ops(s)} against {ops(r)}, medians of "
-                      f"{w['pairs']} alternating runs); at least {w['fast_min']} is needed",
-            "hint": None if ok else HINT,
-            "ratio": round(ratio, 3), "fast_min": w["fast_min"],
-            "student_ops_per_s": [round(x) for x in student],
-            "reference_ops_per_s": [round(x) for x in reference],
-            "workload": {k: w[k] for k in ("threads", "pinning", "changes")}}
+    return None
