@@ -109,7 +109,8 @@ def explain(lab, cells_, target=TARGET):
     p = probability(cells_)
     lines.append(f"  P(the broken module passes SAFE) = product of q^k = {p:.2g} "
                  f"({'<' if p < target else 'NOT <'} {target:g}: "
-                 + (f"about once in {1 / p:,.0f} gradings)" if p > 0 else "never)"))
+                 + (f"about once in {1 / p:,.0f} gradings)" if 0 < p and 1 / p < 1e6 else
+                    f"about once in {1 / p:.1e} gradings)" if p > 0 else "never)"))
     lines.append("  (trials taken as independent; p is the pessimistic end of what was "
                  "measured here)")
     return lines
