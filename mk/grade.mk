@@ -13,7 +13,36 @@
 
 STUDENT_VARIANTS := $(foreach l,$(LABS),student-$(l))
 
-$(foreach f,$(FLAVOURS),$(foreach v,$(STUDENT_VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)))))
+# Grading rebuilds the student's build after every edit, in four flavours,
+# so it is linked from objects: the code every student build shares (the
+# common and stress sources, the fixed modules) is compiled once per
+# flavour into build/<flavour>/obj/; only the student's module and the
+# driver's main.c (which names the variant) are compiled per variant. The
+# compilers and flags are BIN_RULE's, so the program is the same as a
+# broken-N or fixed build's, file by file.
+SHARED_SRC := $(filter-out stress/main.c,$(COMMON_SRC))
+student_objs = $(foreach s,$(SHARED_SRC),build/$(1)/obj/$(s:.c=.o)) \
+  $(foreach m,$(MODULES),$(if $(filter $(m),$(LAB_MODULES_$(2))),build/$(1)/student-$(2)/$(m).o,build/$(1)/obj/fixed/$(m).o))
+
+define OBJ_RULE
+build/$(1)/obj/%.o: %.c $$(HEADERS) Makefile | deps
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -c -o $$@ $$<
+endef
+$(foreach f,$(FLAVOURS),$(eval $(call OBJ_RULE,$(f))))
+
+define STUDENT_RULE
+build/$(1)/student-$(2)/racelab-stress: $$(call student_objs,$(1),$(2)) build/$(1)/student-$(2)/main.o | deps
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
+build/$(1)/student-$(2)/main.o: stress/main.c $$(HEADERS) Makefile | deps
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"student-$(2)"' \
+	  -DRACELAB_FLAVOUR='"$(1)"' -c -o $$@ $$<
+build/$(1)/student-$(2)/%.o: work/lab-$(2)/%.c $$(HEADERS) Makefile | deps
+	@mkdir -p $$(@D)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -c -o $$@ $$<
+endef
+$(foreach f,$(FLAVOURS),$(foreach l,$(LABS),$(eval $(call STUDENT_RULE,$(f),$(l)))))
 
 # A copy that is not there yet: say how to make it, instead of make's
 # "No rule to make target".
