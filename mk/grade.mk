@@ -31,6 +31,13 @@ build/$(1)/obj/%.o: %.c $$(HEADERS) Makefile | deps
 endef
 $(foreach f,$(FLAVOURS),$(eval $(call OBJ_RULE,$(f))))
 
+# The shared objects are part of make build (and so of make test, the
+# README's second command): a student's first make grade-N then compiles
+# only their copy and main.c.
+STUDENT_SHARED_OBJS := $(foreach f,$(FLAVOURS),$(foreach s,$(SHARED_SRC) \
+  $(MODULES:%=fixed/%.c),build/$(f)/obj/$(s:.c=.o)))
+build: $(STUDENT_SHARED_OBJS)
+
 define STUDENT_RULE
 build/$(1)/student-$(2)/racelab-stress: $$(call student_objs,$(1),$(2)) build/$(1)/student-$(2)/main.o | deps
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
