@@ -205,7 +205,13 @@ def failure_reason(tool, number, k, record, why):
         tail = (record.get("stderr_tail") or [])[-1:]
         detail = f["summary"] if f else (record.get("error") or "") + (f" ({tail[0]})" if tail else "")
         return f"{head}: crashed: {detail}", f
-    f = next((f for f in record["findings"] if f.get("matched")), record["findings"][0])
+    # The report to show: one at the lab's race functions of the copy, else
+    # one that touches the copy at all, else the first (a race the tool saw
+    # in the driver's code that calls the module).
+    in_copy = [f for f in record["findings"]
+               if any(str((f.get(k) or {}).get("file") or "").startswith("work/") for k in "ab")]
+    f = next((f for f in record["findings"] if f.get("matched")), None) or \
+        (in_copy[0] if in_copy else record["findings"][0])
     more = len(record["findings"]) - 1
     return (f"{head}: {describe_finding(f)}"
             + (f" (and {more} more report{'s' if more > 1 else ''})" if more else "")), f

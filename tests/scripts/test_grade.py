@@ -80,6 +80,31 @@ class Calculation(unittest.TestCase):
                 self.assertLess(grading.probability(grading.plan(lab, real)), grading.TARGET)
 
 
+class Reasons(unittest.TestCase):
+    def test_the_report_shown_is_the_one_in_the_students_copy(self):
+        driver = {"kind": "data-race", "matched": False,
+                  "a": {"file": "stress/lab8_publish.c", "line": 76, "function": "sender"},
+                  "b": {"file": "stress/lab8_publish.c", "line": 64, "function": "computer"}}
+        copy = {"kind": "data-race", "matched": False, "race_point": "m.put.window",
+                "a": {"file": "work/lab-8/publish.c", "line": 5, "function": "publish_get",
+                      "access": "read"}, "b": None}
+        rec = {"outcome": "detected", "manifested": False, "findings": [driver, copy]}
+        self.assertEqual(grading.trial_failed(rec), "report")
+        reason, f = grading.failure_reason("tsan-clang", 1, 4, rec, "report")
+        self.assertIs(f, copy)
+        self.assertIn("read in publish_get (work/lab-8/publish.c:5), at "
+                      'RACE_POINT("m.put.window") (and 1 more report)', reason)
+        self.assertIn("same lock", grading.hint_for("report", f))
+
+    def test_clean_and_failed_trials(self):
+        clean = {"outcome": "clean", "manifested": False, "findings": []}
+        self.assertIsNone(grading.trial_failed(clean))
+        self.assertIsNone(grading.trial_failed(dict(clean, outcome="tool-error")))
+        self.assertEqual(grading.trial_failed(dict(clean, outcome="hang")), "hang")
+        self.assertEqual(grading.trial_failed(dict(clean, outcome="manifested",
+                                                   manifested=True)), "violation")
+
+
 class EndToEnd(unittest.TestCase):
     """grade.py on a fake checkout: HONEST, SAFE and FAST from
     fake_stress.py, the JSON result. The table has the stress driver alone,
