@@ -126,14 +126,21 @@ def run_pairs(scen, w, mine, ref, student, reference, seed0, first):
         order = ((mine, student), (ref, reference)) if i % 2 == 0 else \
             ((ref, reference), (mine, student))
         for exe, into in order:
-            rate, why = run_once(exe, scen, w, seed0 + i)
+            # A run that fails is run again (twice at most) before it counts:
+            # lab 7's deadline invariant breaks when a busy machine stalls a
+            # thread for 100 ms, with no race at all.
+            for _attempt in range(3):
+                rate, why = run_once(exe, scen, w, seed0 + i)
+                if rate is not None:
+                    break
             if rate is None:
                 if exe == ref:
                     return {"pass": None, "reason": f"the reference build failed: {why}",
                             "hint": "Not your fix: run make, then grade again."}
-                return {"pass": False, "reason": f"a FAST run of your build failed: {why}; "
-                                                 "SAFE's trials missed it, so it is rarer "
-                                                 "there, but it is a race all the same",
+                return {"pass": False, "reason": f"a FAST run of your build failed 3 times "
+                                                 f"in a row: {why}; SAFE's trials missed it, "
+                                                 "so it is rarer there (or the machine is "
+                                                 "very busy: grade again when it is not)",
                         "hint": "Run make grade again with --explain, and read SAFE's hints."}
             into.append(rate)
     return None
