@@ -6,7 +6,8 @@
 #             tsan-gcc (ThreadSanitizer from each compiler), chaos (release
 #             with delays injected at the race points: common/chaos.c)
 #   variants  fixed, and broken-N: the fixed build with lab N's module(s)
-#             swapped for the broken twin (principle 1 of DESIGN.md)
+#             swapped for the broken twin (principle 1 of DESIGN.md); and
+#             student-N, built on demand by grading (mk/grade.mk)
 # `make help` lists the targets.
 
 SHELL := /bin/sh
@@ -62,8 +63,11 @@ COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stack
               $(foreach l,$(LABS),$(wildcard stress/lab$(l)_*.c))
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
-# The module sources of a variant: broken-N takes lab N's broken modules.
-module_src = $(foreach m,$(MODULES),$(if $(filter $(m),$(LAB_MODULES_$(patsubst broken-%,%,$(1)))),broken,fixed)/$(m).c)
+# The module sources of a variant: broken-N takes lab N's broken modules,
+# student-N the student's copies of them in work/lab-N/ (mk/grade.mk).
+module_src = $(foreach m,$(MODULES),$(call module_dir,$(m),$(1))/$(m).c)
+module_dir = $(if $(filter $(1),$(LAB_MODULES_$(patsubst broken-%,%,$(2)))),broken,$(if \
+             $(filter $(1),$(LAB_MODULES_$(patsubst student-%,%,$(2)))),work/lab-$(patsubst student-%,%,$(2)),fixed))
 
 BINS := $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),build/$(f)/$(v)/racelab-stress))
 
@@ -78,6 +82,7 @@ help: ## list the targets
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
 	  awk -F'\t' '{ printf "  %-22s %s\n", $$1, $$2 }'
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fix, the rates (about a minute)";)
+	$(HELP_MORE)
 	@$(foreach f,$(FLAVOURS),printf "  %-22s %s\n" $(f) "build the $(f) flavour of every variant";)
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" broken-$(l) "every flavour of lab $(l)'s broken build";)
 	@printf "  %-22s %s\n" "build/F/V/racelab-stress" "one flavour F of one variant V ($(VARIANTS))"
@@ -174,3 +179,5 @@ clean: ## remove build/ (results/ is kept)
 include mk/bench.mk
 include mk/service.mk
 include mk/loadgen.mk
+# The student's working copies and grading: start-N, reset-N, grade-N, grade.
+include mk/grade.mk

@@ -7,7 +7,7 @@
    student needs;
 3. the fixed build, the same way: nothing;
 4. this run's rates beside the expected table;
-5. what to read next.
+5. what to read next, and the student's working copy (made the first time).
 
 Every number printed is counted from this run's trial records, written
 under results/lab-N-<time>/ so they can be reported on again later.
@@ -21,7 +21,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from racelab import cli, records, scenario, stats, tools
+from racelab import cli, records, scenario, stats, tools, workcopy
 from racelab.cli import Failure
 
 PROG = "lab.py"
@@ -328,6 +328,10 @@ def main(argv=None):
     modules = scen.words("broken_modules")
     for m in modules:
         say(f"   Then the bug and its fix, nothing else: diff -u broken/{m}.c fixed/{m}.c")
+    # The first lab-N makes the student's working copy (make start-N does too).
+    for m, made in workcopy.start(lab):
+        say(f"   Your own fix goes in {workcopy.describe(lab, m)}"
+            f"{', made just now' if made else ''}; make grade-{lab} grades it.")
     say(f"   ({time.monotonic() - started:.0f} s)")
     return 0
 

@@ -168,7 +168,7 @@ def write_expected(cells, newdir):
     newdir = Path(newdir)
     by_lab = defaultdict(list)
     for c in cells:
-        if c.n:
+        if c.n and c.build in ("broken", "fixed"):  # a student's build has no table
             by_lab[c.lab].append(c)
     if not by_lab:
         raise Failure("no measured cells to write expectations from")

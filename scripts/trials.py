@@ -33,7 +33,8 @@ def parser():
                           "130 interrupted.")
     p.add_argument("--lab", type=cli.positive_int, required=True, help="lab number, e.g. 1")
     p.add_argument("--build", choices=tools.BUILDS, required=True,
-                   help="broken (the lab's racy module swapped in) or fixed")
+                   help="broken (the lab's racy module swapped in), fixed, or student "
+                        "(your copy in work/lab-N/, built by make grade-N)")
     p.add_argument("--tool", choices=sorted(tools.TOOLS), required=True,
                    help="stress: invariants only; the others: a race detector")
     p.add_argument("--trials", type=cli.positive_int, required=True, metavar="K",
@@ -95,7 +96,8 @@ def plan_run(args):
         tool = tool._replace(profile=args.workload)
     exe = tools.binary(tool, args.build, args.lab)
     if not exe.is_file():
-        raise Failure(f"{scenario.shown(exe)} is missing: run make")
+        how = f"make grade-{args.lab} (it builds your copy)" if args.build == "student" else "make"
+        raise Failure(f"{scenario.shown(exe)} is missing: run {how}")
     wrapper = tools.wrapper(tool)
     if wrapper and shutil.which(wrapper[0]) is None:
         raise Failure(f"{wrapper[0]} is not installed (scripts/deps.sh lists what is needed)")

@@ -413,7 +413,10 @@ int main(int argc, char **argv)
 			seed = 1;
 	}
 
-	const char *build = strncmp(RACELAB_VARIANT, "broken", 6) == 0 ? "broken" : "fixed";
+	/* student-N: the fixed build with the student's copy of lab N's module. */
+	const char *build = strncmp(RACELAB_VARIANT, "broken", 6) == 0	  ? "broken"
+			    : strncmp(RACELAB_VARIANT, "student", 7) == 0 ? "student"
+									  : "fixed";
 	long symptoms = 0;
 	for (long k = 0; k < trials; k++) {
 		run.seed = seed + (uint64_t)k;

@@ -99,7 +99,7 @@ def problem(record):
         return f"schema '{record['schema']}' is not {SCHEMA}"
     if record["outcome"] not in OUTCOMES:
         return f"unknown outcome '{record['outcome']}'"
-    if record["build"] not in ("broken", "fixed"):
+    if record["build"] not in ("broken", "fixed", "student"):
         return f"unknown build '{record['build']}'"
     for f in record["findings"]:
         if not isinstance(f, dict) or not isinstance(f.get("kind"), str):

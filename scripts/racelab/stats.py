@@ -18,6 +18,7 @@ Z95 = 1.959964
 #   broken + tool   -> detection       the tool pointed at the race site
 #   fixed  + stress -> violation       the fix broke an invariant (manifested)
 #   fixed  + tool   -> false-positive  the tool reported anything at all
+#   a student's build is judged as the fixed build is
 METRICS = ("symptom", "detection", "violation", "false-positive")
 WORDS = {"symptom": "manifested", "detection": "detected",
          "violation": "violated", "false-positive": "with findings"}

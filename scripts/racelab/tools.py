@@ -34,7 +34,7 @@ TOOLS = {
     "drd": Tool("drd", "debug", "valgrind", ("valgrind", "--tool=drd"), "valgrind-xml"),
 }
 
-BUILDS = ("broken", "fixed")
+BUILDS = ("broken", "fixed", "student")
 
 # The tools that run the program alone and judge it by its invariants.
 NATIVE = ("stress", "chaos")
@@ -42,8 +42,9 @@ NATIVE = ("stress", "chaos")
 
 def variant(build, lab):
     """'broken' -> 'broken-<lab>' (the fixed build with that lab's module
-    swapped in), 'fixed' -> 'fixed'."""
-    return f"broken-{lab}" if build == "broken" else "fixed"
+    swapped in), 'student' -> 'student-<lab>' (the student's copy in
+    work/lab-<lab>/ swapped in, mk/grade.mk), 'fixed' -> 'fixed'."""
+    return f"{build}-{lab}" if build in ("broken", "student") else "fixed"
 
 
 def binary(tool, build, lab):

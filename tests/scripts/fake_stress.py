@@ -7,8 +7,9 @@ watchdog (the driver's own watchdog: prints outcome hang, exit 3),
 usage (exit 2, one line), resources (exit 4: could not start its
 threads), tsan (prints the captured TSan report from
 FAKE_REPORT on stderr, exit 66), late (clean for the first FAKE_CLEAN
-runs, counted in the file FAKE_COUNTER, manifested after). It echoes the seed it was given, so the
-tests can check the runner's seed rule.
+runs, counted in the file FAKE_COUNTER, manifested after). It echoes the
+seed it was given, so the tests can check the runner's seed rule, and
+FAKE_STUDENT_OPS sets the student build's throughput for grading's FAST.
 """
 
 import json
@@ -21,7 +22,12 @@ args = sys.argv[1:]
 seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
 mode = os.environ.get("FAKE_MODE", "clean")
 result = {"lab": 1, "threads": 2, "pinning": "spread", "cpus": [0, 1], "seed": seed,
-          "outcome": "clean", "manifested": False, "invariants": {"lost": 0}}
+          "outcome": "clean", "manifested": False, "invariants": {"lost": 0},
+          "ops_done": 1000, "elapsed_s": 0.001}
+# Throughput for grading's FAST: the student build (student-N in its path)
+# does FAKE_STUDENT_OPS operations in the millisecond the reference does 1000.
+if "/student-" in sys.argv[0]:
+    result["ops_done"] = int(os.environ.get("FAKE_STUDENT_OPS", "1000"))
 
 if mode == "usage":
     print("racelab-stress: threads must be a whole number", file=sys.stderr)

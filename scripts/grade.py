@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""grade.py: grade a student's fix of a lab (make grade-N, make grade).
+
+Three verdicts, in this order, each with its reason and a hint:
+
+  HONEST  no suppressions, no annotations that hide races, no build-aware
+          code, every race point kept, nothing edited outside work/lab-N/
+          (racelab/honest.py). A refused copy is not measured.
+  SAFE    the student's build passes every trial: the lab's invariants
+          under the stress driver, and no report at all from
+          ThreadSanitizer (clang, gcc) or Helgrind. The trial counts make
+          the broken module pass less than once in 1000 gradings
+          (racelab/grading.py; --explain shows the calculation).
+  FAST    the student's build at 2 threads does at least the lab's
+          fast_min of the reference fix's operations per second, measured
+          side by side in this run (racelab/fast.py).
+
+The result is also written as JSON (work/lab-N/grade.json; make grade adds
+work/grade.json) for a course's own grader.
+"""
+
+import copy
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from racelab import (cli, fast, grading, honest, match, records, scenario, tools, trial,
+                     workcopy)
+from racelab.cli import Failure
+
+PROG = "grade.py"
+SCHEMA = "racelab.grade/1"
+BUILD_LIMIT_S = 600
+# A trial past the lab's time limit is run again with a longer one, at most
+# this long (seconds), before it counts as a hang.
+SLOW_LIMIT_S = 30
+# A tool error (the tool itself failed) says nothing about the fix: the
+# trial is run again, this many times at most, before grading gives up.
+RETRIES = 2
+# Environment variables that change what a tool reports: dropped while
+# grading, so every student is graded by the tools' defaults (a suppression
+# among them is refused by HONEST first).
+TOOL_ENV = ("TSAN_OPTIONS", "VALGRIND_OPTS", "ASAN_OPTIONS", "UBSAN_OPTIONS")
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                   epilog="Exit status: 0 HONEST, SAFE and FAST; 1 graded, not all three; "
+                          "2 bad arguments, or the lab cannot be graded (no working copy, "
+                          "a tool that keeps failing).")
+    p.add_argument("lab", nargs="?", type=cli.positive_int, help="the lab number")
+    p.add_argument("--all", action="store_true",
+                   help="every started lab (work/lab-N/), then the total")
+    p.add_argument("--explain", action="store_true",
+                   help="print how the SAFE trial counts were chosen, and the FAST workload")
+    p.add_argument("--plan", action="store_true",
+                   help="only print the calculation (--explain) and exit: nothing is built or run")
+    p.add_argument("--json", metavar="FILE",
+                   help="where the JSON result goes (default: work/lab-N/grade.json)")
+    p.add_argument("--no-build", action="store_true",
+                   help="grade the student builds already in build/ (a course's CI that "
+                        "built them in an earlier step)")
+    return p
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+def sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --- building -----------------------------------------------------------------
+
+def build(lab):
+    """Builds the student's variant in every flavour, and the reference's
+    release build FAST compares with. Failure when the copy does not compile:
+    the compiler's first lines are the reason."""
+    targets = [f"build/{f}/student-{lab}/racelab-stress"
+               for f in ("release", "debug", "tsan-clang", "tsan-gcc")]
+    targets.append("build/release/fixed/racelab-stress")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    try:
+        proc = subprocess.run(["make", "-s", "-j2", *targets], cwd=scenario.root(), env=env,
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=BUILD_LIMIT_S)
+    except subprocess.TimeoutExpired:
+        return f"the build took more than {BUILD_LIMIT_S} s", []
+    except OSError as e:
+        return f"cannot run make: {e.strerror}", []
+    if proc.returncode == 0:
+        return None, []
+    lines = [l for l in (proc.stderr + proc.stdout).splitlines()
+             if l.strip() and not l.startswith("make")]
+    errors = [l for l in lines if "error" in l] or lines
+    return "your copy does not compile", errors[:8]
+
+
+# --- SAFE ---------------------------------------------------------------------
+
+def safe_plan(scen, lab, cell, tmpdir):
+    tool = tools.TOOLS[cell.tool]
+    threads = scen.number("threads", tool.profile, int)
+    race_file = scen.require("race_file")
+    copy_file = f"work/lab-{lab}/{Path(race_file).name}"
+    try:
+        source = (scenario.root() / copy_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        source = None
+    return trial.Plan(
+        run=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-grade", lab=lab,
+        build="student", variant=f"student-{lab}", tool=tool,
+        exe=tools.binary(tool, "student", lab).resolve(), scenario=scen.path.resolve(),
+        site=match.Site(copy_file, scen.words("race_functions"), source),
+        time_limit_s=scen.number("time_limit_s", tool.profile, int), threads=threads,
+        pinning="spread", cpus=None, ops=None, quiet=True,
+        config=records.config_name("spread", None, threads, threads, None, cell.sets),
+        root=scenario.root(), tmpdir=tmpdir, sets=cell.sets)
+
+
+def run_safe(scen, lab, plan):
+    """Runs the planned trials, cheapest tool first, and stops at the first
+    trial that fails. Returns the SAFE verdict (a dict for the JSON)."""
+    base_seed = int.from_bytes(os.urandom(4), "big") % (2**31 - 1) + 1
+    cells_out, ran = [], 0
+    verdict = {"pass": True, "reason": None, "hint": None}
+    with tempfile.TemporaryDirectory(prefix="racelab-grade-") as tmpdir:
+        for cell in plan:
+            p = safe_plan(scen, lab, cell, tmpdir)
+            if not p.exe.is_file():
+                raise Failure(f"{scenario.shown(p.exe)} is missing: run make grade-{lab}")
+            started, clean, errors, slow = time.monotonic(), 0, 0, 0
+            failed = None
+            for number in range(1, cell.k + 1):
+                for _attempt in range(RETRIES + 1):
+                    record, _ = trial.run_trial(p, number, base_seed + ran)
+                    ran += 1
+                    if record["outcome"] != "tool-error":
+                        break
+                    errors += 1
+                else:
+                    raise Failure(f"{grading.NAMES[cell.tool]} failed to run {RETRIES + 1} times "
+                                  f"in a row ({record['error']}): the tool, not your fix; "
+                                  "nothing was graded")
+                why = grading.trial_failed(record)
+                if why == "hang" and p.time_limit_s < SLOW_LIMIT_S:
+                    # Past the lab's limit: a deadlock, a lost wakeup or a
+                    # looping chain, or only a machine too busy to run the
+                    # trial in time. The same trial again, with a limit 10
+                    # times longer, tells them apart: a real hang hangs again.
+                    again = copy.copy(p)
+                    again.time_limit_s = min(p.time_limit_s * 10, SLOW_LIMIT_S)
+                    record, _ = trial.run_trial(again, number, base_seed + ran - 1)
+                    why = grading.trial_failed(record)
+                    slow += why is None
+                if why:
+                    failed = (number, record, why)
+                    break
+                clean += 1
+            spent = time.monotonic() - started
+            label = f"{cell.tool} {cell.config}"
+            cells_out.append({"tool": cell.tool, "config": cell.config, "trials": cell.k,
+                              "ran": clean + (1 if failed else 0), "clean": clean,
+                              "tool_errors": errors, "slow_reruns": slow,
+                              "measured_broken": f"{cell.successes}/{cell.trials}",
+                              "p_low": round(cell.p_low, 4), "seconds": round(spent, 1)})
+            if failed:
+                number, record, why = failed
+                reason, finding = grading.failure_reason(cell.tool, number, cell.k, record, why)
+                say(f"  SAFE  {label:<30} FAILED at trial {number}/{cell.k} ({spent:.1f} s)")
+                verdict = {"pass": False, "reason": reason + (
+                    f" [{cell.config}]" if cell.config != "spread" else ""),
+                    "hint": grading.hint_for(why, finding)}
+                break
+            say(f"  SAFE  {label:<30} {clean}/{cell.k} clean ({spent:.1f} s)"
+                + (f"; {slow} finished only with a longer time limit (a busy machine)"
+                   if slow else ""))
+    verdict["probability_broken_passes"] = grading.probability(plan)
+    verdict["target"] = grading.TARGET
+    verdict["cells"] = cells_out
+    if verdict["pass"]:
+        total = sum(c.k for c in plan)
+        verdict["reason"] = (f"{total} trials, all clean: the invariants held under the stress "
+                             "driver and ThreadSanitizer (clang, gcc) and Helgrind reported "
+                             "nothing")
+    return verdict
+
+
+# --- one lab --------------------------------------------------------------------
+
+def not_run(why):
+    return {"pass": None, "reason": f"not run: {why}", "hint": None}
+
+
+def grade_lab(lab, args):
+    started = time.monotonic()
+    scen = scenario.load(lab)
+    modules = workcopy.modules(lab)
+    if not workcopy.started(lab):
+        raise Failure(f"lab {lab} has no working copy yet: make start-{lab} makes it")
+    plan = grading.plan(lab, grading_table())
+    workload = fast.workload(scen)
+    if args.explain or args.plan:
+        for line in grading.explain(lab, plan) + fast.explain(lab, workload):
+            say(line)
+        if args.plan:
+            return None
+    copies = {}
+    for m in modules:
+        path = workcopy.copy_of(lab, m)
+        copies[f"work/lab-{lab}/{m}.c"] = {"sha256": sha256(path),
+                                        "lines_changed": workcopy.lines_changed(lab, m)}
+    say(f"== lab {lab}: grading {', '.join(copies)} "
+        f"({', '.join(str(c['lines_changed']) for c in copies.values())} lines changed "
+        "from broken/)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > 2 * (os.cpu_count() or 1):
+        say(f"  (this machine is busy: load {load:.0f} on {os.cpu_count()} CPUs; grading "
+            "takes longer, and timings are noisier)")
+    result = {"schema": SCHEMA, "lab": lab, "title": scen.get("title"), "modules": modules,
+              "copies": copies, "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "cpus": os.cpu_count(), "load": round(load, 1)}
+
+    refusals = honest.check(lab, modules, scenario.root())
+    result["honest"] = {"pass": not refusals, "refusals": [r._asdict() for r in refusals],
+                        "reason": "; ".join(r.reason for r in refusals) or
+                        "no suppressions, annotations or build-aware code; every race point "
+                        "kept; nothing edited outside the working copy",
+                        "hint": refusals[0].hint if refusals else None}
+    if refusals:
+        result["safe"] = not_run("HONEST refused the copy")
+        result["fast"] = not_run("HONEST refused the copy")
+        return finish(result, started, args)
+    dropped = [v for v in TOOL_ENV if os.environ.pop(v, None) is not None]
+    if dropped:
+        say(f"  (graded without {', '.join(dropped)}: every student gets the tools' defaults)")
+
+    if not args.no_build:
+        say("  building your copy (4 flavours) and the reference ...")
+        problem, errors = build(lab)
+        if problem:
+            result["build"] = {"pass": False, "reason": problem, "errors": errors}
+            result["safe"] = {"pass": False, "reason": f"{problem}: " + (errors[0] if errors else ""),
+                              "hint": "Build it yourself to see every message: make "
+                                      f"build/release/student-{lab}/racelab-stress"}
+            result["fast"] = not_run("the build failed")
+            for line in errors:
+                say(f"  | {line}")
+            return finish(result, started, args)
+    say(f"  SAFE runs {sum(c.k for c in plan)} trials; the broken module would pass with "
+        f"probability {grading.probability(plan):.2g} (< {grading.TARGET:g}; --explain shows "
+        "why)")
+    result["safe"] = run_safe(scen, lab, plan)
+    if result["safe"]["pass"]:
+        result["fast"] = fast.measure(scen, lab, workload, say)
+    else:
+        result["fast"] = not_run("not SAFE: speed only counts for a correct fix")
+    return finish(result, started, args)
+
+
+def grading_table():
+    from racelab import expected
+    return expected.read_dir(scenario.root() / "expected")
+
+
+def finish(result, started, args):
+    result["passed"] = all(result[v]["pass"] is True for v in ("honest", "safe", "fast"))
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    lab = result["lab"]
+    say(f"-- lab {lab} result ({result['elapsed_s']:.0f} s):")
+    for name in ("honest", "safe", "fast"):
+        v = result[name]
+        word = {True: "yes", False: "NO", None: "-"}[v["pass"]]
+        say(f"   {name.upper():<7}{word:<4} {v['reason']}")
+        if v.get("hint"):
+            say(f"   {'':<11}hint: {v['hint']}")
+    say(f"   {'PASSED' if result['passed'] else 'not passed yet'}: lab {lab} is "
+        + ("HONEST, SAFE and FAST." if result["passed"] else
+           "graded again by make grade-" + str(lab) + " after your next change."))
+    path = Path(args.json) if args.json and not args.all else workcopy.work_dir(lab) / "grade.json"
+    write_json(path, result)
+    say(f"   (JSON: {scenario.shown(path)})")
+    return result
+
+
+def write_json(path, data):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records.write_atomically(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+    except OSError as e:
+        raise Failure(f"cannot write {scenario.shown(path)}: {e.strerror}") from None
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.all == (args.lab is not None):
+        raise Failure("give a lab number or --all")
+    if not args.all:
+        scenario.lab_dir(args.lab)
+        result = grade_lab(args.lab, args)
+        return 0 if result is None or result["passed"] else 1
+    labs = workcopy.started_labs(scenario.known_labs())
+    if not labs:
+        raise Failure("no lab started yet: make start-N (or make lab-N) makes a working copy")
+    results = []
+    for lab in labs:
+        result = grade_lab(lab, args)
+        if result is not None:
+            results.append(result)
+            say()
+    if args.plan:
+        return 0
+    passed = [r["lab"] for r in results if r["passed"]]
+    say(f"== total: {len(passed)} of {len(results)} started labs HONEST, SAFE and FAST"
+        + (f" (labs {', '.join(map(str, passed))})" if passed else ""))
+    path = Path(args.json) if args.json else scenario.root() / "work" / "grade.json"
+    write_json(path, {"schema": SCHEMA, "passed": len(passed), "graded": len(results),
+                      "labs": results})
+    say(f"   (JSON: {scenario.shown(path)})")
+    return 0 if len(passed) == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))

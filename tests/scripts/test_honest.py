@@ -1,0 +1,172 @@
+"""HONEST: suppressions, hiding annotations, removed race points and edits
+outside the working copy are refused, each with a reason and a hint."""
+
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+from helpers import REPO
+from racelab import honest
+
+BROKEN = """\
+#include "racepoint.h"
+void put(void)
+{
+	int x = head;
+	RACE_POINT("m.put.window");
+	head = x + 1;
+}
+"""
+FIXED = BROKEN.replace("\tint x", "\tlock();\n\tint x").replace("x + 1;", "x + 1;\n\tunlock();")
+
+
+def refusals(copy, fixed=FIXED, lab=1):
+    return honest.check_copy(lab, "m", copy, BROKEN, fixed, "work/lab-1/m.c")
+
+
+def rules(found):
+    return [r.rule for r in found]
+
+
+class Copy(unittest.TestCase):
+    def test_a_real_fix_passes(self):
+        self.assertEqual(refusals(FIXED), [])
+        self.assertEqual(refusals(BROKEN), [])  # honest, if not safe
+
+    def test_the_reference_of_every_lab_passes(self):
+        for fixed in sorted((REPO / "fixed").glob("*.c")):
+            with self.subTest(module=fixed.stem):
+                text, broken = fixed.read_text(), (REPO / "broken" / fixed.name).read_text()
+                self.assertEqual(honest.check_copy(1, fixed.stem, text, broken, text, "c"), [])
+
+    def test_helgrind_annotations_are_refused(self):
+        for line in ("#include <valgrind/helgrind.h>\n", "\tANNOTATE_HAPPENS_AFTER(&head);\n",
+                     "\tVALGRIND_HG_DISABLE_CHECKING(&head, sizeof(head));\n",
+                     "__attribute__((no_sanitize(\"thread\")))\n"):
+            with self.subTest(line=line):
+                found = refusals(BROKEN.replace("void put", line + "void put"))
+                self.assertEqual(rules(found), ["annotation"])
+                self.assertIn("hint", found[0]._asdict())
+                self.assertIn("lock or an atomic", found[0].hint)
+
+    def test_annotations_the_reference_uses_are_allowed_and_no_others(self):
+        # Lab 8's way: the reference annotates its atomics for Helgrind.
+        fixed = "#include <valgrind/helgrind.h>\n" + FIXED.replace(
+            "\tunlock();", "\tANNOTATE_HAPPENS_BEFORE(&head);\n\tunlock();")
+        same = fixed
+        self.assertEqual(refusals(same, fixed, lab=8), [])
+        more = same.replace("\tint x", "\tVALGRIND_HG_DISABLE_CHECKING(&head, 8);\n\tint x")
+        found = refusals(more, fixed, lab=8)
+        self.assertEqual(rules(found), ["annotation"])
+        self.assertIn("VALGRIND_HG_DISABLE_CHECKING", found[0].reason)
+        self.assertIn("lab 8's reference uses only ANNOTATE_HAPPENS_BEFORE", found[0].reason)
+
+    def test_a_word_in_a_comment_is_not_an_annotation(self):
+        self.assertEqual(refusals("/* no ANNOTATE_HAPPENS_BEFORE here */\n" + FIXED), [])
+
+    def test_removed_race_points_are_refused(self):
+        for copy in (BROKEN.replace('\tRACE_POINT("m.put.window");\n', ""),
+                     BROKEN.replace('\tRACE_POINT', '\t// RACE_POINT'),
+                     BROKEN.replace('\tRACE_POINT', '\t/* RACE_POINT').replace(
+                         'window");', 'window"); */'),
+                     BROKEN.replace('\tRACE_POINT("m.put.window");\n',
+                                    '#if 0\n\tRACE_POINT("m.put.window");\n#endif\n')):
+            with self.subTest(copy=copy):
+                found = refusals(copy)
+                self.assertEqual(rules(found), ["race point"])
+                self.assertIn('RACE_POINT("m.put.window")', found[0].reason)
+
+    def test_redefined_race_point_is_refused(self):
+        copy = "#undef RACE_POINT\n#define RACE_POINT(n) ((void)0)\n" + FIXED
+        self.assertEqual(rules(refusals(copy)), ["race point"])
+
+    def test_compiled_in_suppressions_and_build_aware_code_are_refused(self):
+        hook = 'const char *__tsan_default_suppressions(void) { return "race:put"; }\n'
+        self.assertEqual(rules(refusals(hook + FIXED)), ["suppression"])
+        for cond in ("#ifdef __SANITIZE_THREAD__\n", "#ifdef RACELAB_RACEPOINTS\n",
+                     "#if __has_feature(thread_sanitizer)\n"):
+            with self.subTest(cond=cond):
+                copy = cond + "#define FAST 1\n#endif\n" + FIXED
+                self.assertEqual(rules(refusals(copy)), ["build-aware"])
+
+
+class Environment(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="racelab-test-")
+        self.root = Path(self._tmp.name)
+        self.work = self.root / "work" / "lab-1"
+        self.work.mkdir(parents=True)
+        self.home = self.root / "home"
+        self.home.mkdir()
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def check(self, env):
+        return honest.check_environment(env, self.root, self.home, self.work)
+
+    def test_nothing_set(self):
+        self.assertEqual(self.check({}), [])
+        self.assertEqual(self.check({"TSAN_OPTIONS": "halt_on_error=0"}), [])
+
+    def test_suppressions_are_refused_wherever_they_are(self):
+        self.assertEqual(rules(self.check({"TSAN_OPTIONS": "suppressions=x.supp"})),
+                         ["suppression"])
+        self.assertEqual(rules(self.check({"VALGRIND_OPTS": "--suppressions=x.supp"})),
+                         ["suppression"])
+        (self.home / ".valgrindrc").write_text("--suppressions=/tmp/mine.supp\n")
+        found = self.check({})
+        self.assertEqual(rules(found), ["suppression"])
+        self.assertIn("your home", found[0].reason)
+        (self.home / ".valgrindrc").unlink()
+        (self.work / "quiet.supp").write_text("{\n x\n Helgrind:Race\n}\n")
+        found = self.check({})
+        self.assertEqual(rules(found), ["suppression"])
+        self.assertIn("quiet.supp", found[0].reason)
+
+
+class Tree(unittest.TestCase):
+    """Edits outside the working copy, read from git in a throw-away checkout."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="racelab-test-")
+        self.root = Path(self._tmp.name)
+        for d in ("common", "labs/lab-1-x", "work/lab-1"):
+            (self.root / d).mkdir(parents=True)
+        (self.root / "common" / "gateway.c").write_text("int g;\n")
+        (self.root / "labs/lab-1-x/scenario.conf").write_text("lab = 1\n")
+        (self.root / ".gitignore").write_text("work/\n")
+        self.git("init", "-q")
+        self.git("add", ".")
+        self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def git(self, *args):
+        subprocess.run(["git", "-C", str(self.root), *args], check=True, capture_output=True)
+
+    def test_clean_checkout_and_work_edits_pass(self):
+        (self.root / "work/lab-1/m.c").write_text("int mine;\n")
+        self.assertEqual(honest.check_tree(self.root, 1), [])
+
+    def test_edits_and_new_files_outside_are_refused(self):
+        (self.root / "common" / "gateway.c").write_text("int g; /* faster */\n")
+        (self.root / "common" / "helper.c").write_text("int h;\n")
+        (self.root / "labs/lab-1-x/scenario.conf").write_text("lab = 1\nops = 1\n")
+        found = honest.check_tree(self.root, 1)
+        self.assertEqual(rules(found), ["outside edit"])
+        for name in ("common/gateway.c", "common/helper.c", "labs/lab-1-x/scenario.conf"):
+            self.assertIn(name, found[0].reason)
+        self.assertIn("git stash", found[0].hint)
+
+    def test_not_a_checkout_is_refused_in_one_line(self):
+        with tempfile.TemporaryDirectory() as other:
+            found = honest.check_tree(Path(other), 1)
+        self.assertEqual(rules(found), ["outside edit"])
+        self.assertEqual(len(found[0].reason.splitlines()), 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
