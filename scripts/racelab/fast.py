@@ -59,8 +59,8 @@ def run_once(exe, scen, w, seed):
     # busy machine must finish, so its limit is generous.
     limit = max(10 * scen.number("time_limit_s", w["profile"], int), 30)
     argv += ["--time-limit", str(limit)]
-    code, out, err, _, timed_out, start_error = trial.execute(argv, limit * 1.2 + 5,
-                                                              scenario.root())
+    code, out, err, _, timed_out, start_error, _usage = trial.execute(
+        argv, limit * 1.2 + 5, scenario.root())
     program = trial.program_result(out.decode("utf-8", "replace"))
     if start_error:
         return None, start_error
