@@ -28,6 +28,11 @@ check invariants):
   and in a race-yes trial, a finding that is not in the site is noise: the
   trial also counts one FP, since the tool claimed a race that is not there.
 
+A crash under the tool, and ThreadSanitizer's "thread leak" (what a trial
+leaves behind when its watchdog abandons a looping thread: lab 1's
+corrupted chain), claim no race and are not scored here; report.py still
+counts either on a fixed build.
+
 precision = (TP + partial) / (TP + partial + FP): a claim about the race
 site is a right claim, even with one side; recall = TP / (TP + partial +
 FN) (strict: the pair) and (TP + partial) / (TP + partial + FN) (one side
@@ -44,6 +49,7 @@ from racelab.cli import Failure
 from racelab.tsan import CRASH
 
 PROG = "pairs.py"
+NOT_CLAIMS = (CRASH, "thread-leak")
 
 
 def parser():
@@ -75,7 +81,7 @@ def race_free_labs(expected_dir):
 def score(record, race_yes):
     """(label, noise) of one trial: label TP, partial, FN, FP or TN;
     noise True when a race-yes trial also has a finding off the site."""
-    findings = [f for f in record["findings"] if f.get("kind") != CRASH]
+    findings = [f for f in record["findings"] if f.get("kind") not in NOT_CLAIMS]
     if not race_yes:
         return ("FP" if findings else "TN"), False
     noise = any(not f.get("matched") for f in findings)

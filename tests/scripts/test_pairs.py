@@ -18,6 +18,7 @@ PAIR = {"kind": "data-race", "matched": True, "pair": True}
 ONE_SIDE = {"kind": "data-race", "matched": True, "pair": False}
 NOISE = {"kind": "data-race", "matched": False, "pair": False}
 CRASH = {"kind": "crash"}
+LEAK = {"kind": "thread-leak", "matched": False, "pair": False}
 
 
 class Pairs(unittest.TestCase):
@@ -45,7 +46,7 @@ class Pairs(unittest.TestCase):
         self.write("1-broken-tsan-clang-spread.jsonl", [
             record(1, "broken", "tsan-clang", [PAIR]),
             record(2, "broken", "tsan-clang", [ONE_SIDE]),
-            record(3, "broken", "tsan-clang", [CRASH]),          # a crash is no finding: FN
+            record(3, "broken", "tsan-clang", [CRASH, LEAK]),    # no race claimed: FN
             record(4, "broken", "tsan-clang", [PAIR, NOISE])])   # TP, and one FP of noise
         self.write("1-fixed-tsan-clang-spread.jsonl", [
             record(1, "fixed", "tsan-clang", []),
