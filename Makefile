@@ -155,7 +155,7 @@ lab-$(1): # lab $(1): the symptom, the detectors' reports, the fix, the rates (a
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
 
-check-rates: build ## every lab, both builds, every tool (10 trials a cell); fails when a cell misses its band
+check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 under Helgrind); fails when a cell misses its band
 	@$(PYTHON) scripts/check_rates.py --profile quick
 
 measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review

@@ -10,8 +10,8 @@ trials.py into a fresh results folder, so the check judges this run only;
 then report.py compares every measured interval with its expected band and
 fails only when the two cannot meet.
 
-Profiles: quick (10 trials a cell, each lab's own configuration only:
-what `make test` runs) and full (50 trials a cell, every configuration:
+Profiles: quick (10 trials a cell, 6 for the Valgrind tools, each lab's
+own configuration only: what `make test` runs) and full (50 trials a cell, every configuration:
 for re-measuring expected/ on new hardware, with --write-expected NEWDIR
 to write tables for review, never over expected/). --all-configs adds the
 extra configurations to a quick run.
@@ -35,6 +35,13 @@ from racelab.cli import Failure
 
 PROG = "check_rates.py"
 PROFILES = {"quick": 10, "full": 50}
+# The quick check gives the Valgrind tools 6 trials a cell, not 10: they
+# take over half of its time (Helgrind runs one thread at a time, 30 to 90
+# times slower than native), and 6 keep the chance of failing a correct
+# build below 1 in 1000 (--explain: 0.00026 measured, 0.00062 worst in
+# band, against 0.00027 and 0.00064 with 10). Fixed-build cells lose
+# power: 6 clean Helgrind trials say less than 10 do.
+QUICK_VALGRIND = 6
 RERUN = 40
 TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind")
 ALL_TOOLS = TOOLS + ("chaos", "drd")
@@ -56,7 +63,7 @@ def parser():
                    help="a lab to check (repeatable; default: every lab with a table in "
                         "expected/, or with --write-expected every lab in labs/)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                   help="quick: 10 trials a cell; full: 50 (default: quick)")
+                   help="quick: 10 trials a cell (6 under Valgrind); full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
                    help="trials a cell, instead of the profile's")
     p.add_argument("--tool", choices=ALL_TOOLS, action="append",
@@ -197,7 +204,17 @@ def rerun_out_of_band(plan, results, more):
         run_trials(*entry, more, results)
 
 
-def explain(plan, first, rerun):
+def trials_for(tool, args):
+    """Trials a cell of `tool` gets: --trials, else the profile's, except
+    the quick profile's Valgrind cells (QUICK_VALGRIND)."""
+    if args.trials:
+        return args.trials
+    if args.profile == "quick" and tools.TOOLS[tool].wrapper[:1] == ("valgrind",):
+        return QUICK_VALGRIND
+    return PROFILES[args.profile]
+
+
+def explain(plan, first_for, rerun):
     """Prints, for every broken-build cell in the plan, the chance that the
     check fails a correct build, and the total over cells (a union bound:
     the chance that at least one cell fails is at most the sum).
@@ -207,8 +224,10 @@ def explain(plan, first, rerun):
     uniform prior). Band edge: the true rate is anywhere in the band,
     taking the worst place for each cell, the strictest reading."""
     table = expected.read_dir(scenario.root() / "expected")
-    print(f"first {first} trials a cell, judged with the {stats.CHECK_CONFIDENCE} Wilson "
-          f"interval; out of band: {rerun} more, judged on all {first + rerun}")
+    firsts = sorted({first_for(tool) for _, _, tool, _ in plan})
+    print(f"first {' or '.join(map(str, firsts))} trials a cell (by tool), judged with the "
+          f"{stats.CHECK_CONFIDENCE} Wilson interval; out of band: {rerun} more, judged on "
+          f"all of them")
     print()
     print("| lab | tool | config | band | measured | P(fail), measured | "
           "P(fail), worst in band |")
@@ -227,6 +246,7 @@ def explain(plan, first, rerun):
         if band[1] == 0:
             design_zero += 1  # one finding is a bug: no chance involved
             continue
+        first = first_for(tool)
         measured = stats.check_fails_posterior(band, row["successes"], row["trials"], first,
                                                rerun)
         edge = max(stats.check_fails(band, band[0] + (band[1] - band[0]) * i / 50, first, rerun)
@@ -257,7 +277,6 @@ def main(argv=None):
         labs = labs_with_tables()
         if not labs:
             raise Failure("no lab to check: expected/ has no lab-N.tsv table")
-    trials = args.trials or PROFILES[args.profile]
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime("check-%Y%m%dT%H%M%SZ", time.gmtime()))
     if results.exists() and not results.is_dir():
@@ -269,7 +288,7 @@ def main(argv=None):
     plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every, matrix=matrix)
             if not args.tool or cell[1] in args.tool]
     if args.explain:
-        return explain(plan, trials, args.rerun)
+        return explain(plan, lambda tool: trials_for(tool, args), args.rerun)
     if args.cost or args.profile == "full":
         plan = with_baselines(plan)
     if args.write_expected:
@@ -289,6 +308,7 @@ def main(argv=None):
     for i, (lab, build, tool, extra) in enumerate(plan, 1):
         spent = time.monotonic() - started
         eta = f", about {spent / (i - 1) * (len(plan) - i + 1):.0f} s left" if i > 1 else ""
+        trials = trials_for(tool, args)
         print(f"[{i}/{len(plan)}] {describe(lab, build, tool, extra)}: {trials} trials{eta}",
               file=sys.stderr, flush=True)
         run_trials(lab, build, tool, extra, trials, results)
