@@ -143,7 +143,7 @@ build/tests/test_cache_check: tests/test_cache_check.c fixed/cache.c $(HEADERS) 
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -o $@ tests/test_cache_check.c -lcmocka
 
-test: build ## run every test (CMocka, scripts, quick lab 1 rate check); ends with "N passed, N failed"
+test: build ## run every test (CMocka, command-line, scripts, the quick rate check of every lab); ends with "N passed, N failed"
 	@tests/run.sh
 
 # --- labs, rates and reports --------------------------------------------------
