@@ -11,6 +11,8 @@ real interval ([0, 0.28] and [0.72, 1]), not a zero-width one.
 
 import math
 
+from .tools import NATIVE
+
 Z95 = 1.959964
 
 # What is counted, by build and by whether the tool reports anything.
@@ -25,7 +27,7 @@ WORDS = {"symptom": "manifested", "detection": "detected",
 
 
 def metric(build, tool):
-    native = tool in ("stress", "chaos")  # tools.NATIVE: invariants only
+    native = tool in NATIVE  # judged by the invariants only
     if build == "broken":
         return "symptom" if native else "detection"
     return "violation" if native else "false-positive"
