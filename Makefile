@@ -148,9 +148,11 @@ test: build ## run every test (CMocka, command-line, scripts, the quick rate che
 
 # --- labs, rates and reports --------------------------------------------------
 # lab-N builds only what lab N needs (in parallel), then walks through it.
+# The flavours `make lab-N` runs (scripts/lab.py): not the chaos build.
+LAB_FLAVOURS := release debug tsan-clang tsan-gcc
 define LAB_RULE
 lab-$(1): # lab $(1): the symptom, the detectors' reports, the fix, the rates (about a minute)
-	@$$(MAKE) -s -j2 $$(foreach f,$$(FLAVOURS),build/$$(f)/fixed/racelab-stress build/$$(f)/broken-$(1)/racelab-stress)
+	@$$(MAKE) -s -j2 $$(foreach f,$$(LAB_FLAVOURS),build/$$(f)/fixed/racelab-stress build/$$(f)/broken-$(1)/racelab-stress)
 	@$$(PYTHON) scripts/lab.py $(1)
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
