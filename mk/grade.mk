@@ -13,7 +13,7 @@
 
 STUDENT_VARIANTS := $(foreach l,$(LABS),student-$(l))
 
-# Grading rebuilds the student's build after every edit, in four flavours,
+# Grading rebuilds the student's build after every edit, in five flavours,
 # so it is linked from objects: the code every student build shares (the
 # common and stress sources, the fixed modules) is compiled once per
 # flavour into build/<flavour>/obj/; only the student's module and the

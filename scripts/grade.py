@@ -7,7 +7,7 @@ Three verdicts, in this order, each with its reason and a hint:
           code, every race point kept, nothing edited outside work/lab-N/
           (racelab/honest.py). A refused copy is not measured.
   SAFE    the student's build passes every trial: the lab's invariants
-          under the stress driver, and no report at all from
+          under the stress driver (release and chaos builds), and no report at all from
           ThreadSanitizer (clang, gcc) or Helgrind. The trial counts make
           the broken module pass less than once in 1000 gradings
           (racelab/grading.py; --explain shows the calculation).
@@ -83,7 +83,7 @@ def build(lab):
     release build FAST compares with. Failure when the copy does not compile:
     the compiler's first lines are the reason."""
     targets = [f"build/{f}/student-{lab}/racelab-stress"
-               for f in ("release", "debug", "tsan-clang", "tsan-gcc")]
+               for f in ("release", "chaos", "debug", "tsan-clang", "tsan-gcc")]
     targets.append("build/release/fixed/racelab-stress")
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     try:
@@ -242,7 +242,7 @@ def grade_lab(lab, args):
         say(f"  (graded without {', '.join(dropped)}: every student gets the tools' defaults)")
 
     if not args.no_build:
-        say("  building your copy (4 flavours) and the reference ...")
+        say("  building your copy (5 flavours) and the reference ...")
         problem, errors = build(lab)
         if problem:
             result["build"] = {"pass": False, "reason": problem, "errors": errors}

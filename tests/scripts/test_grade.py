@@ -14,8 +14,8 @@ HEADER = "\t".join(expected.HEADER) + "\n"
 
 
 def row(tool, s, n, build="broken", config="spread"):
-    metric = {"broken": "symptom" if tool == "stress" else "detection",
-              "fixed": "violation" if tool == "stress" else "false-positive"}[build]
+    metric = {"broken": "symptom" if tool in ("stress", "chaos") else "detection",
+              "fixed": "violation" if tool in ("stress", "chaos") else "false-positive"}[build]
     return f"1\t{build}\t{tool}\t{config}\t{metric}\t0.00\t1.00\t{s}\t{n}\tnote\n"
 
 
@@ -65,6 +65,15 @@ class Calculation(unittest.TestCase):
                                      row("stress", 50, 50, config="compact")))
         self.assertEqual([(c.config, c.sets) for c in plan],
                          [("spread", []), ("spread-buckets=65536", ["buckets=65536"])])
+
+    def test_the_chaos_build_is_a_cell_after_the_stress_driver(self):
+        # Only its spread row: same-cpu is a matrix column, not a grading one.
+        plan = grading.plan(1, table(self.dir, row("tsan-clang", 50, 50), row("chaos", 50, 50),
+                                     row("chaos", 50, 50, config="same-cpu"),
+                                     row("stress", 50, 50)))
+        self.assertEqual([(c.tool, c.config) for c in plan],
+                         [("stress", "spread"), ("chaos", "spread"), ("tsan-clang", "spread")])
+        self.assertEqual(plan[1].k, grading.MINIMUM["chaos"])
 
     def test_nothing_catches_the_broken_build(self):
         with self.assertRaises(ValueError):
