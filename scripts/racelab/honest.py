@@ -20,10 +20,11 @@ the reason and a hint:
   race point    a RACE_POINT("name") of the broken module missing from the
                 copy (or RACE_POINT redefined): the names are the lab's
                 vocabulary, for the race site, gdb and delay injection
-  outside edit  a change (or a new file) in the tracked tree that the build
-                or the grading reads: the student's build is the fixed
-                build with only work/lab-N/ swapped in, so an edit in
-                common/ or scenario.conf would change what is measured
+  outside edit  a change, a new file or a commit of the student's own in the
+                tracked tree that the build or the grading reads: the
+                student's build is the fixed build with only work/lab-N/
+                swapped in, so an edit in common/ or scenario.conf would
+                change what is measured
 
 Every check reads text; nothing here runs the program.
 """
@@ -72,6 +73,11 @@ HINTS = {
                     "change anywhere else would change what is measured. Put those files back "
                     "(git stash, or git checkout -- <file>; git clean for new files) and keep "
                     "your whole fix in your copy.",
+    "outside commit": "Your build is the fixed build with only work/lab-{lab}/ swapped in, "
+                      "so a committed change elsewhere would change what is measured too. "
+                      "Undo those commits' changes to the files named (git diff @{{upstream}} "
+                      "-- <file> shows them; git checkout @{{upstream}} -- <file> puts one "
+                      "back, then commit) and keep your whole fix in your copy.",
 }
 
 
@@ -198,28 +204,57 @@ def check_environment(env, root, home, workdir):
     return out
 
 
+def _git(root, *args):
+    """(returncode, stdout, first line of stderr) of one git command in root."""
+    proc = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                          timeout=30)
+    return proc.returncode, proc.stdout, (proc.stderr.strip().splitlines() or ["git failed"])[0]
+
+
 def check_tree(root, lab):
-    """Edits outside the working copy: modified, deleted or new files under
-    GUARDED, from git. Without git (or outside a checkout) grading cannot
-    tell, and refuses: one line says why."""
+    """Edits outside the working copy: files under GUARDED that are modified,
+    deleted or new (git status), or that commits of this checkout changed
+    since the branch it tracks (a clone of the course's repository tracks
+    it: a pull moves both, so only the student's own commits show). Without
+    git (or outside a checkout) grading cannot tell, and refuses: one line
+    says why. A checkout that tracks no branch is checked for uncommitted
+    edits only; a course's CI grades a fresh clone with only work/ copied
+    in, which this cannot be fooled about."""
     try:
-        proc = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                               "--untracked-files=all", "--", *GUARDED],
-                              capture_output=True, text=True, timeout=30)
+        rc, out, err = _git(root, "status", "--porcelain", "--untracked-files=all", "--",
+                            *GUARDED)
+        if rc != 0:
+            return [Refusal("outside edit", f"cannot check for edits outside your copy: {err}",
+                            "Grading needs the racelab git checkout your course handed out.")]
+        changed = [line[3:] for line in out.splitlines() if len(line) > 3]
+        rc, _, _ = _git(root, "rev-parse", "--verify", "--quiet", "@{upstream}")
+        committed = []
+        if rc == 0:
+            rc, out, err = _git(root, "diff", "--name-only", "@{upstream}...HEAD", "--",
+                                *GUARDED)
+            if rc != 0:
+                return [Refusal("outside edit", "cannot compare your commits with the "
+                                f"branch they came from: {err}",
+                                "Grading needs the racelab git checkout your course handed "
+                                "out.")]
+            committed = [f for f in out.splitlines() if f and f not in changed]
     except (OSError, subprocess.TimeoutExpired) as e:
         return [Refusal("outside edit", f"cannot run git to check for edits outside your copy "
                         f"({getattr(e, 'strerror', None) or e})",
                         "Grading needs the racelab git checkout your course handed out.")]
-    if proc.returncode != 0:
-        why = (proc.stderr.strip().splitlines() or ["git failed"])[0]
-        return [Refusal("outside edit", f"cannot check for edits outside your copy: {why}",
-                        "Grading needs the racelab git checkout your course handed out.")]
-    changed = [line[3:] for line in proc.stdout.splitlines() if len(line) > 3]
-    if not changed:
-        return []
-    shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-    return [Refusal("outside edit", f"files outside work/lab-{lab}/ differ from the checkout: "
-                    f"{shown}", HINTS["outside edit"].format(lab=lab))]
+    out = []
+    if changed:
+        out.append(Refusal("outside edit", f"files outside work/lab-{lab}/ differ from the "
+                           f"checkout: {_some(changed)}", HINTS["outside edit"].format(lab=lab)))
+    if committed:
+        out.append(Refusal("outside edit", f"your commits change files outside "
+                           f"work/lab-{lab}/: {_some(committed)}",
+                           HINTS["outside commit"].format(lab=lab)))
+    return out
+
+
+def _some(names):
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def check(lab, modules, root, env=None, home=None):

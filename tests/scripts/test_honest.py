@@ -161,6 +161,34 @@ class Tree(unittest.TestCase):
             self.assertIn(name, found[0].reason)
         self.assertIn("git stash", found[0].hint)
 
+    def clone(self):
+        other = Path(self._tmp.name + "-clone")
+        subprocess.run(["git", "clone", "-q", str(self.root), str(other)], check=True,
+                       capture_output=True)
+        self.addCleanup(subprocess.run, ["rm", "-rf", str(other)])
+        return other
+
+    def commit(self, root, path, text):
+        (root / path).write_text(text)
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t",
+                        "commit", "-qam", "edit"], check=True, capture_output=True)
+
+    def test_a_committed_edit_outside_is_refused(self):
+        mine = self.clone()
+        self.assertEqual(honest.check_tree(mine, 1), [])
+        self.commit(mine, "common/gateway.c", "int g; /* committed */\n")
+        found = honest.check_tree(mine, 1)
+        self.assertEqual(rules(found), ["outside edit"])
+        self.assertIn("your commits change", found[0].reason)
+        self.assertIn("common/gateway.c", found[0].reason)
+
+    def test_a_pull_of_the_course_s_own_changes_is_not_an_edit(self):
+        mine = self.clone()
+        self.commit(self.root, "common/gateway.c", "int g; /* the course's update */\n")
+        subprocess.run(["git", "-C", str(mine), "pull", "-q"], check=True, capture_output=True)
+        self.assertIn("course's update", (mine / "common/gateway.c").read_text())
+        self.assertEqual(honest.check_tree(mine, 1), [])
+
     def test_not_a_checkout_is_refused_in_one_line(self):
         with tempfile.TemporaryDirectory() as other:
             found = honest.check_tree(Path(other), 1)
