@@ -82,3 +82,10 @@ def run(prog, main, argv=None):
     except BrokenPipeError:
         # `report.py | head` is not an error worth a traceback.
         return 0
+    except KeyboardInterrupt:
+        # Ctrl-C ends a long check: one line, and the shell's 128 + SIGINT.
+        # A running trial was killed on the way out (trial.execute kills its
+        # process group), and an unfinished run's records stay in .partial/,
+        # never in the results file.
+        sys.stderr.write(f"\n{prog}: interrupted\n")
+        return 130

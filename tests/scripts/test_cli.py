@@ -1,0 +1,38 @@
+"""The command-line conventions every script shares (racelab/cli.py)."""
+
+import io
+import unittest
+from contextlib import redirect_stderr
+
+import helpers  # noqa: F401  (puts scripts/ on the path)
+from racelab import cli
+
+
+class Run(unittest.TestCase):
+    def run_main(self, exc):
+        def main(argv):
+            raise exc
+        err = io.StringIO()
+        with redirect_stderr(err):
+            rc = cli.run("prog.py", main, [])
+        return rc, err.getvalue()
+
+    def test_a_failure_is_one_line_and_exit_2(self):
+        rc, err = self.run_main(cli.Failure("no such lab: 12"))
+        self.assertEqual((rc, err), (2, "prog.py: error: no such lab: 12\n"))
+
+    def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(self):
+        rc, err = self.run_main(KeyboardInterrupt())
+        self.assertEqual(rc, 130)
+        self.assertEqual(err.strip(), "prog.py: interrupted")
+
+    def test_a_closed_pipe_is_not_an_error(self):
+        self.assertEqual(self.run_main(BrokenPipeError())[0], 0)
+
+    def test_a_bug_is_not_hidden(self):
+        with self.assertRaises(ZeroDivisionError):
+            self.run_main(ZeroDivisionError())
+
+
+if __name__ == "__main__":
+    unittest.main()
