@@ -59,12 +59,12 @@ def run_once(exe, scen, w, seed):
     # busy machine must finish, so its limit is generous.
     limit = max(10 * scen.number("time_limit_s", w["profile"], int), 30)
     argv += ["--time-limit", str(limit)]
-    code, out, err, _, timed_out, start_error, _usage = trial.execute(
-        argv, limit * 1.2 + 5, scenario.root())
-    program = trial.program_result(out.decode("utf-8", "replace"))
-    if start_error:
-        return None, start_error
-    if timed_out or code == trial.DRIVER_HANG_EXIT:
+    ran = trial.execute(argv, limit * 1.2 + 5, scenario.root())
+    code = ran.code
+    program = trial.program_result(ran.out.decode("utf-8", "replace"))
+    if ran.start_error:
+        return None, ran.start_error
+    if ran.timed_out or code == trial.DRIVER_HANG_EXIT:
         return None, "it hung"
     if code is not None and code < 0:
         return None, f"it was killed by {trial.signal_name(-code)}"

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections import namedtuple
 
 from . import match, tsan, valgrind
 from .cli import Failure
@@ -39,6 +40,14 @@ DRIVER_HANG_EXIT = 3
 KILL_GRACE_S = 5.0
 
 
+# What execute() saw of one process. code: its exit status (negative: the
+# signal that killed it; None: it did not start); out, err: bytes;
+# elapsed_s: wall time from start to exit; timed_out: killed at the limit;
+# start_error: why it did not start, or None; usage: {"peak_rss_kb",
+# "cpu_s"} of that process alone, or None when it did not start.
+Execution = namedtuple("Execution", "code out err elapsed_s timed_out start_error usage")
+
+
 def kill_group(proc):
     """SIGKILL the trial's whole process group (valgrind and its child, or a
     driver with threads stuck in a lock cycle), then reap it."""
@@ -51,12 +60,10 @@ def kill_group(proc):
 def execute(argv, limit_s, cwd):
     """Runs argv in its own process group with a hard time limit.
 
-    Returns (returncode or None, stdout, stderr, elapsed_s, timed_out,
-    start_error, usage). The child gets its own session so that a Ctrl-C
+    Returns an Execution (above). The child gets its own session so that a Ctrl-C
     aimed at the runner reaches only the runner, which then kills the group.
 
-    usage is the waited child's own resource use, {"peak_rss_kb",
-    "cpu_s"}, or None when it did not start. The child is reaped with
+    usage is the waited child's own resource use. The child is reaped with
     os.wait4, which returns that child's rusage alone (RUSAGE_CHILDREN's
     ru_maxrss is the largest child ever, not this one). Under Valgrind and
     TSan the child is the tool process itself (valgrind execs the tool;
@@ -68,7 +75,7 @@ def execute(argv, limit_s, cwd):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 start_new_session=True)
     except OSError as e:
-        return None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}", None
+        return Execution(None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}", None)
     # Pipes are drained by threads while the main thread blocks in wait4:
     # a TSan report can be larger than a pipe's buffer.
     chunks = {"out": [], "err": []}
@@ -103,8 +110,8 @@ def execute(argv, limit_s, cwd):
             reader.join()
     usage = {"peak_rss_kb": rusage.ru_maxrss,  # kilobytes on Linux
              "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3)}
-    return (proc.returncode, b"".join(chunks["out"]), b"".join(chunks["err"]), elapsed,
-            expired.is_set(), None, usage)
+    return Execution(proc.returncode, b"".join(chunks["out"]), b"".join(chunks["err"]), elapsed,
+                     expired.is_set(), None, usage)
 
 
 def _drain(pipe, into):
@@ -204,10 +211,10 @@ def run_trial(plan, number, seed):
     tool = plan.tool
     xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
     argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
-    code, out, err, elapsed, timed_out, start_error, usage = execute(
-        argv, plan.hard_limit_s(), plan.root)
-    stderr_text = err.decode("utf-8", "replace")
-    program = program_result(out.decode("utf-8", "replace"))
+    ran = execute(argv, plan.hard_limit_s(), plan.root)
+    code, timed_out, start_error = ran.code, ran.timed_out, ran.start_error
+    stderr_text = ran.err.decode("utf-8", "replace")
+    program = program_result(ran.out.decode("utf-8", "replace"))
 
     if (start_error is None and not timed_out and code == DRIVER_USAGE_EXIT
             and program is None):
@@ -222,7 +229,7 @@ def run_trial(plan, number, seed):
     if tool.report == "tsan":
         findings, fatal = tsan.parse(stderr_text, tool.name)
         tool_error = tool_error or fatal
-        raw = err
+        raw = ran.err
     elif tool.report == "valgrind-xml" and start_error is None:
         try:
             with open(xml_file, "rb") as f:
@@ -261,11 +268,11 @@ def run_trial(plan, number, seed):
         "detected": detected,
         "exit": {"code": code if code is not None and code >= 0 else None,
                  "signal": signal_name(-code) if code is not None and code < 0 else None},
-        "elapsed_s": round(elapsed, 3),
+        "elapsed_s": round(ran.elapsed_s, 3),
         # The cost of the tool (report.py's cost table): the trial process's
         # peak resident memory and CPU time, user plus system.
-        "peak_rss_kb": usage["peak_rss_kb"] if usage else None,
-        "cpu_s": usage["cpu_s"] if usage else None,
+        "peak_rss_kb": ran.usage["peak_rss_kb"] if ran.usage else None,
+        "cpu_s": ran.usage["cpu_s"] if ran.usage else None,
         "invariants": program.get("invariants"),
         "program": program or None,
         "findings": findings,

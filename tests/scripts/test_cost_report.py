@@ -128,31 +128,33 @@ class Records(unittest.TestCase):
 class Execute(unittest.TestCase):
     def test_peak_memory_is_the_childs(self):
         # The child holds 64 MB; the runner itself holds far less of it.
-        code, out, _, elapsed, timed_out, error, usage = trial.execute(
+        ran = trial.execute(
             [sys.executable, "-c", "b = bytearray(64 << 20); b[::4096] = b'x' * (len(b) // 4096);"
              "print('done')"], 30, None)
-        self.assertEqual((code, out, timed_out, error), (0, b"done\n", False, None))
-        self.assertGreaterEqual(usage["peak_rss_kb"], 64 << 10)
-        self.assertGreater(usage["cpu_s"], 0)
-        self.assertGreater(elapsed, 0)
+        self.assertEqual((ran.code, ran.out, ran.timed_out, ran.start_error),
+                         (0, b"done\n", False, None))
+        self.assertGreaterEqual(ran.usage["peak_rss_kb"], 64 << 10)
+        self.assertGreater(ran.usage["cpu_s"], 0)
+        self.assertGreater(ran.elapsed_s, 0)
 
     def test_time_limit_kills_and_still_reports_usage(self):
-        code, _, _, elapsed, timed_out, _, usage = trial.execute(["sleep", "30"], 0.3, None)
-        self.assertTrue(timed_out)
-        self.assertEqual(code, -9)
-        self.assertLess(elapsed, 10)
-        self.assertIsNotNone(usage["peak_rss_kb"])
+        ran = trial.execute(["sleep", "30"], 0.3, None)
+        self.assertTrue(ran.timed_out)
+        self.assertEqual(ran.code, -9)
+        self.assertLess(ran.elapsed_s, 10)
+        self.assertIsNotNone(ran.usage["peak_rss_kb"])
 
     def test_output_larger_than_a_pipe_is_not_lost(self):
-        code, out, err, *_ = trial.execute(
+        ran = trial.execute(
             [sys.executable, "-c", "import sys; sys.stderr.write('e' * 300000); print('o' * 200000)"],
             30, None)
-        self.assertEqual((code, len(out), len(err)), (0, 200001, 300000))
+        self.assertEqual((ran.code, len(ran.out), len(ran.err)), (0, 200001, 300000))
 
     def test_a_missing_program_is_a_start_error(self):
-        result = trial.execute(["/nonexistent/racelab-stress"], 5, None)
-        self.assertIn("cannot run", result[5])
-        self.assertIsNone(result[6])
+        ran = trial.execute(["/nonexistent/racelab-stress"], 5, None)
+        self.assertIn("cannot run", ran.start_error)
+        self.assertIsNone(ran.code)
+        self.assertIsNone(ran.usage)
 
 
 class Csv(unittest.TestCase):
