@@ -10,6 +10,8 @@ FAKE_REPORT on stderr, exit 66), late (clean for the first FAKE_CLEAN
 runs, counted in the file FAKE_COUNTER, manifested after). It echoes the
 seed it was given, so the tests can check the runner's seed rule, and
 FAKE_STUDENT_OPS sets the student build's throughput for grading's FAST.
+With FAKE_LOG set, each run appends a line to that file: the program's
+path and the RACELAB_CHAOS_EVERY it was given ('-': none).
 """
 
 import json
@@ -21,6 +23,9 @@ import time
 args = sys.argv[1:]
 seed = int(args[args.index("--seed") + 1]) if "--seed" in args else 0
 mode = os.environ.get("FAKE_MODE", "clean")
+if "FAKE_LOG" in os.environ:
+    with open(os.environ["FAKE_LOG"], "a") as f:
+        f.write(f"{sys.argv[0]}\t{os.environ.get('RACELAB_CHAOS_EVERY', '-')}\n")
 result = {"lab": 1, "threads": 2, "pinning": "spread", "cpus": [0, 1], "seed": seed,
           "outcome": "clean", "manifested": False, "invariants": {"lost": 0},
           "ops_done": 1000, "elapsed_s": 0.001}

@@ -4,8 +4,10 @@ throw-away checkout whose racelab-stress is fake_stress.py (no real build:
 
 import json
 import math
+import shutil
 import subprocess
 import unittest
+from pathlib import Path
 
 from helpers import CACHE_C, SCENARIO, FakeTree, run_script
 from racelab import expected, grading
@@ -206,6 +208,33 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(r["honest"]["refusals"][0]["rule"], "suppression")
         self.assertIsNone(r["safe"]["pass"])
         self.assertIn("HONEST NO", " ".join(out.split()))
+
+    def test_the_chaos_build_runs_with_the_measured_settings_only(self):
+        # A student's RACELAB_CHAOS_EVERY would make the chaos build hunt
+        # harder (honest fixes time out) or not at all (SAFE's counts assume
+        # 1 in 256): grading drops it, and says so.
+        root = self.tree.root
+        for variant in ("student-1", "fixed"):
+            # A copy, not a link: the runner resolves links, and the log
+            # must show which build ran.
+            d = root / "build" / "chaos" / variant
+            d.mkdir(parents=True)
+            shutil.copy(Path(__file__).with_name("fake_stress.py"), d / "racelab-stress")
+        with open(root / "expected" / "lab-1.tsv", "a") as f:
+            f.write(row("chaos", 30, 30))
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t",
+                        "commit", "-qam", "chaos row"], check=True)
+        log = root / "runs.log"
+        code, out, err = self.grade(1, "--no-build", FAKE_MODE="clean", FAKE_LOG=log,
+                                    RACELAB_CHAOS_EVERY=1)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("graded without RACELAB_CHAOS_EVERY", out)
+        runs = [line.split("\t") for line in log.read_text().splitlines()]
+        chaos = [every for path, every in runs if "/chaos/student-1/" in path]
+        self.assertEqual(chaos, ["-"] * grading.MINIMUM["chaos"])
+        self.assertEqual({every for _, every in runs}, {"-"})
+        self.assertEqual([c["tool"] for c in self.result()["safe"]["cells"]], ["stress", "chaos"])
+        self.assertIn("release and chaos builds", self.result()["safe"]["reason"])
 
     def test_plan_only_prints_the_calculation(self):
         code, out, _ = self.grade(1, "--plan")
