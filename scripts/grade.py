@@ -7,8 +7,9 @@ Three verdicts, in this order, each with its reason and a hint:
           code, every race point kept, nothing edited outside work/lab-N/
           (racelab/honest.py). A refused copy is not measured.
   SAFE    the student's build passes every trial: the lab's invariants
-          under the stress driver (release and chaos builds), and no report at all from
-          ThreadSanitizer (clang, gcc) or Helgrind. The trial counts make
+          under the stress driver (release and chaos builds), and no
+          report at all from ThreadSanitizer (clang, gcc) or Helgrind.
+          The trial counts make
           the broken module pass less than once in 1000 gradings
           (racelab/grading.py; --explain shows the calculation).
   FAST    the student's build at 2 threads does at least the lab's

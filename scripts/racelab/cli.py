@@ -84,8 +84,8 @@ def run(prog, main, argv=None):
         return 0
     except KeyboardInterrupt:
         # Ctrl-C ends a long check: one line, and the shell's 128 + SIGINT.
-        # A running trial was killed on the way out (trial.execute kills its
-        # process group), and an unfinished run's records stay in .partial/,
-        # never in the results file.
-        sys.stderr.write(f"\n{prog}: interrupted\n")
+        # trial.execute kills the running trial's process group on the way
+        # out, and an unfinished run's records stay in .partial/, never in
+        # the results file. On a terminal the line starts after the "^C".
+        sys.stderr.write(("\n" if sys.stderr.isatty() else "") + f"{prog}: interrupted\n")
         return 130

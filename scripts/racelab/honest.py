@@ -71,13 +71,11 @@ HINTS = {
                   "module has it (diff -u broken/{module}.c work/lab-{lab}/{module}.c).",
     "outside edit": "Your build is the fixed build with only work/lab-{lab}/ swapped in, so a "
                     "change anywhere else would change what is measured. Put those files back "
-                    "(git stash, or git checkout -- <file>; git clean for new files) and keep "
-                    "your whole fix in your copy.",
-    "outside commit": "Your build is the fixed build with only work/lab-{lab}/ swapped in, "
-                      "so a committed change elsewhere would change what is measured too. "
-                      "Undo those commits' changes to the files named (git diff @{{upstream}} "
-                      "-- <file> shows them; git checkout @{{upstream}} -- <file> puts one "
-                      "back, then commit) and keep your whole fix in your copy.",
+                    "as the course has them: git checkout -- <file> (or git stash) for an "
+                    "uncommitted change, git clean for a new file; for a committed one, git "
+                    "log --stat HEAD --not --remotes shows your commits, and git checkout "
+                    "origin/main -- <file> then a commit puts it back. Keep your whole fix in "
+                    "your copy.",
 }
 
 
@@ -211,50 +209,92 @@ def _git(root, *args):
     return proc.returncode, proc.stdout, (proc.stderr.strip().splitlines() or ["git failed"])[0]
 
 
-def check_tree(root, lab):
-    """Edits outside the working copy: files under GUARDED that are modified,
-    deleted or new (git status), or that commits of this checkout changed
-    since the branch it tracks (a clone of the course's repository tracks
-    it: a pull moves both, so only the student's own commits show). Without
-    git (or outside a checkout) grading cannot tell, and refuses: one line
-    says why. A checkout that tracks no branch is checked for uncommitted
-    edits only; a course's CI grades a fresh clone with only work/ copied
-    in, which this cannot be fooled about."""
-    try:
-        rc, out, err = _git(root, "status", "--porcelain", "--untracked-files=all", "--",
-                            *GUARDED)
+def _cannot(why):
+    return [Refusal("outside edit", f"cannot check for edits outside your copy: {why}",
+                    "Grading needs the racelab git checkout your course handed out.")]
+
+
+def _uncommitted(root):
+    """Paths under GUARDED that git status shows: modified, deleted, new
+    (with -z: no quoting, and a rename's old path after its new one)."""
+    rc, out, err = _git(root, "status", "--porcelain", "-z", "--untracked-files=all", "--",
+                        *GUARDED)
+    if rc != 0:
+        raise _GitProblem(err)
+    paths, fields = set(), out.split("\0")
+    k = 0
+    while k < len(fields):
+        entry = fields[k]
+        k += 1
+        if len(entry) > 3:
+            paths.add(entry[3:])
+            if entry[0] in "RC":  # the old path follows
+                paths.add(fields[k])
+                k += 1
+    return paths
+
+
+def _committed(root):
+    """Paths under GUARDED that this checkout's own commits changed: the
+    commits of HEAD that no remote branch has. They are compared with each
+    commit of the course's (a remote's) they start from, and a path counts
+    only if it differs from all of them, so that a merge of the course's
+    later changes is not the student's edit. None when the checkout has no
+    remote branch to tell the course's commits from the student's."""
+    rc, out, err = _git(root, "for-each-ref", "--count=1", "--format=%(refname)", "refs/remotes")
+    if rc != 0:
+        raise _GitProblem(err)
+    if not out.strip():
+        return None
+    rc, out, err = _git(root, "rev-list", "--boundary", "HEAD", "--not", "--remotes")
+    if rc != 0:
+        raise _GitProblem(err)
+    lines = out.split()
+    own = [c for c in lines if not c.startswith("-")]
+    bases = [c[1:] for c in lines if c.startswith("-")]
+    if not own:
+        return set()
+    if not bases:
+        raise _GitProblem("none of HEAD's history is on a remote branch (git fetch the "
+                          "course's branch)")
+    changed = None
+    for base in bases:
+        rc, out, err = _git(root, "diff", "--name-only", "-z", base, "HEAD", "--", *GUARDED)
         if rc != 0:
-            return [Refusal("outside edit", f"cannot check for edits outside your copy: {err}",
-                            "Grading needs the racelab git checkout your course handed out.")]
-        changed = [line[3:] for line in out.splitlines() if len(line) > 3]
-        rc, _, _ = _git(root, "rev-parse", "--verify", "--quiet", "@{upstream}")
-        committed = []
-        if rc == 0:
-            rc, out, err = _git(root, "diff", "--name-only", "@{upstream}...HEAD", "--",
-                                *GUARDED)
-            if rc != 0:
-                return [Refusal("outside edit", "cannot compare your commits with the "
-                                f"branch they came from: {err}",
-                                "Grading needs the racelab git checkout your course handed "
-                                "out.")]
-            committed = [f for f in out.splitlines() if f and f not in changed]
+            raise _GitProblem(err)
+        paths = {p for p in out.split("\0") if p}
+        changed = paths if changed is None else changed & paths
+    return changed
+
+
+class _GitProblem(Exception):
+    pass
+
+
+def check_tree(root, lab):
+    """Edits outside the working copy: files under GUARDED that are
+    modified, deleted or new (git status), or that the checkout's own
+    commits changed (commits no remote branch has: a clone's remote is the
+    course's repository, and a pull of its changes is not an edit). Without
+    git (or outside a checkout) grading cannot tell, and refuses: one line
+    says why. Not caught: commits pushed to the remote itself, or a checkout
+    with no remote (only uncommitted edits are checked there); a course that
+    needs certainty grades a fresh clone with only work/ copied in."""
+    try:
+        changed = _uncommitted(root)
+        committed = _committed(root) or set()
     except (OSError, subprocess.TimeoutExpired) as e:
-        return [Refusal("outside edit", f"cannot run git to check for edits outside your copy "
-                        f"({getattr(e, 'strerror', None) or e})",
-                        "Grading needs the racelab git checkout your course handed out.")]
-    out = []
-    if changed:
-        out.append(Refusal("outside edit", f"files outside work/lab-{lab}/ differ from the "
-                           f"checkout: {_some(changed)}", HINTS["outside edit"].format(lab=lab)))
-    if committed:
-        out.append(Refusal("outside edit", f"your commits change files outside "
-                           f"work/lab-{lab}/: {_some(committed)}",
-                           HINTS["outside commit"].format(lab=lab)))
-    return out
-
-
-def _some(names):
-    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        return _cannot(f"git does not run ({getattr(e, 'strerror', None) or e})")
+    except _GitProblem as e:
+        return _cannot(str(e))
+    files = sorted(changed | committed)
+    if not files:
+        return []
+    shown = ", ".join(f + (" (committed)" if f in committed and f not in changed else "")
+                      for f in files[:5]) + (f" and {len(files) - 5} more"
+                                             if len(files) > 5 else "")
+    return [Refusal("outside edit", f"files outside work/lab-{lab}/ differ from the course's: "
+                    f"{shown}", HINTS["outside edit"].format(lab=lab))]
 
 
 def check(lab, modules, root, env=None, home=None):

@@ -23,8 +23,7 @@ class Run(unittest.TestCase):
 
     def test_ctrl_c_is_one_line_and_exit_130_not_a_traceback(self):
         rc, err = self.run_main(KeyboardInterrupt())
-        self.assertEqual(rc, 130)
-        self.assertEqual(err.strip(), "prog.py: interrupted")
+        self.assertEqual((rc, err), (130, "prog.py: interrupted\n"))
 
     def test_a_closed_pipe_is_not_an_error(self):
         self.assertEqual(self.run_main(BrokenPipeError())[0], 0)

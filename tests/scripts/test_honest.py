@@ -173,14 +173,46 @@ class Tree(unittest.TestCase):
         subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t",
                         "commit", "-qam", "edit"], check=True, capture_output=True)
 
+    def git_in(self, root, *args):
+        subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t",
+                        *args], check=True, capture_output=True)
+
+    def assert_refused(self, root, *names):
+        found = honest.check_tree(root, 1)
+        self.assertEqual(rules(found), ["outside edit"])
+        self.assertEqual(len(found[0].reason.splitlines()), 1)
+        for name in names:
+            self.assertIn(name, found[0].reason)
+        return found[0]
+
     def test_a_committed_edit_outside_is_refused(self):
         mine = self.clone()
         self.assertEqual(honest.check_tree(mine, 1), [])
         self.commit(mine, "common/gateway.c", "int g; /* committed */\n")
-        found = honest.check_tree(mine, 1)
-        self.assertEqual(rules(found), ["outside edit"])
-        self.assertIn("your commits change", found[0].reason)
-        self.assertIn("common/gateway.c", found[0].reason)
+        found = self.assert_refused(mine, "common/gateway.c (committed)")
+        self.assertIn("git log --stat HEAD --not --remotes", found.hint)
+
+    def test_a_commit_on_a_new_branch_or_a_detached_head_is_refused_too(self):
+        mine = self.clone()
+        self.git_in(mine, "switch", "-q", "-c", "fix")  # tracks nothing
+        self.commit(mine, "common/gateway.c", "int g; /* on a branch */\n")
+        self.assert_refused(mine, "common/gateway.c")
+        self.git_in(mine, "switch", "-q", "--detach")
+        self.commit(mine, "common/gateway.c", "int g; /* detached */\n")
+        self.assert_refused(mine, "common/gateway.c")
+
+    def test_a_file_both_committed_and_edited_is_named_once(self):
+        mine = self.clone()
+        self.commit(mine, "common/gateway.c", "int g; /* committed */\n")
+        (mine / "common/gateway.c").write_text("int g; /* and edited */\n")
+        found = self.assert_refused(mine)
+        self.assertEqual(found.reason.count("common/gateway.c"), 1)
+
+    def test_a_commit_undone_by_a_later_one_is_no_edit(self):
+        mine = self.clone()
+        self.commit(mine, "common/gateway.c", "int g; /* tried */\n")
+        self.commit(mine, "common/gateway.c", "int g;\n")
+        self.assertEqual(honest.check_tree(mine, 1), [])
 
     def test_a_pull_of_the_course_s_own_changes_is_not_an_edit(self):
         mine = self.clone()
@@ -188,6 +220,20 @@ class Tree(unittest.TestCase):
         subprocess.run(["git", "-C", str(mine), "pull", "-q"], check=True, capture_output=True)
         self.assertIn("course's update", (mine / "common/gateway.c").read_text())
         self.assertEqual(honest.check_tree(mine, 1), [])
+
+    def test_a_merge_of_the_course_s_changes_into_own_work_is_not_an_edit(self):
+        mine = self.clone()
+        self.commit(mine, ".gitignore", "work/\n# mine\n")  # not a guarded file
+        self.commit(self.root, "common/gateway.c", "int g; /* the course's update */\n")
+        self.git_in(mine, "pull", "-q", "--no-rebase", "--no-edit")
+        self.assertIn("course's update", (mine / "common/gateway.c").read_text())
+        self.assertEqual(honest.check_tree(mine, 1), [])
+        self.commit(mine, "common/gateway.c", "int g; /* mine after the merge */\n")
+        self.assert_refused(mine, "common/gateway.c (committed)")
+
+    def test_without_a_remote_only_uncommitted_edits_are_checked(self):
+        self.commit(self.root, "common/gateway.c", "int g; /* committed */\n")
+        self.assertEqual(honest.check_tree(self.root, 1), [])
 
     def test_not_a_checkout_is_refused_in_one_line(self):
         with tempfile.TemporaryDirectory() as other:
