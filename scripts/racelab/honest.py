@@ -73,9 +73,9 @@ HINTS = {
                     "change anywhere else would change what is measured. Put those files back "
                     "as the course has them: git checkout -- <file> (or git stash) for an "
                     "uncommitted change, git clean for a new file; for a committed one, git "
-                    "log --stat HEAD --not --remotes shows your commits, and git checkout "
-                    "origin/main -- <file> then a commit puts it back. Keep your whole fix in "
-                    "your copy.",
+                    "log --stat HEAD --not --remotes lists your commits: git pull, then git "
+                    "checkout origin/main -- <file> and commit. Keep your whole fix in your "
+                    "copy.",
 }
 
 

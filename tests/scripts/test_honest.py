@@ -137,7 +137,7 @@ class Tree(unittest.TestCase):
         (self.root / "common" / "gateway.c").write_text("int g;\n")
         (self.root / "labs/lab-1-x/scenario.conf").write_text("lab = 1\n")
         (self.root / ".gitignore").write_text("work/\n")
-        self.git("init", "-q")
+        self.git("init", "-q", "-b", "main")
         self.git("add", ".")
         self.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "start")
 
@@ -207,6 +207,18 @@ class Tree(unittest.TestCase):
         (mine / "common/gateway.c").write_text("int g; /* and edited */\n")
         found = self.assert_refused(mine)
         self.assertEqual(found.reason.count("common/gateway.c"), 1)
+
+    def test_the_hint_undoes_a_commit_after_the_course_moved_on(self):
+        mine = self.clone()
+        self.commit(mine, "common/gateway.c", "int g; /* mine */\n")
+        self.commit(self.root, "common/gateway.c", "int g; /* the course's update */\n")
+        self.git_in(mine, "fetch", "-q")
+        found = self.assert_refused(mine, "common/gateway.c")
+        self.assertIn("git pull, then git checkout origin/main -- <file> and commit", found.hint)
+        self.git_in(mine, "pull", "-q", "--no-rebase", "--no-edit", "-X", "ours")
+        self.git_in(mine, "checkout", "origin/main", "--", "common/gateway.c")
+        self.git_in(mine, "commit", "-qm", "put it back")
+        self.assertEqual(honest.check_tree(mine, 1), [])
 
     def test_a_commit_undone_by_a_later_one_is_no_edit(self):
         mine = self.clone()
