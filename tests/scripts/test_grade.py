@@ -1,6 +1,6 @@
 """Grading: the SAFE trial-count calculation, and grade.py end to end on a
 throw-away checkout whose racelab-stress is fake_stress.py (no real build:
---no-build; the real grading takes about a minute a lab, see GUIDE.md)."""
+--no-build; the real grading takes 5 to 25 s a lab on a quiet machine, see GUIDE.md)."""
 
 import json
 import math
