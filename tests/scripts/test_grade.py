@@ -1,6 +1,7 @@
 """Grading: the SAFE trial-count calculation, and grade.py end to end on a
 throw-away checkout whose racelab-stress is fake_stress.py (no real build:
---no-build; the real grading takes 5 to 25 s a lab on a quiet machine, see GUIDE.md)."""
+--no-build; a real grading takes 5 to 25 s a lab on a quiet machine, see
+GUIDE.md)."""
 
 import json
 import math
