@@ -239,13 +239,13 @@ def _committed(root):
     commits of HEAD that no remote branch has. They are compared with each
     commit of the course's (a remote's) they start from, and a path counts
     only if it differs from all of them, so that a merge of the course's
-    later changes is not the student's edit. None when the checkout has no
+    later changes is not the student's edit. Empty when the checkout has no
     remote branch to tell the course's commits from the student's."""
     rc, out, err = _git(root, "for-each-ref", "--count=1", "--format=%(refname)", "refs/remotes")
     if rc != 0:
         raise _GitProblem(err)
     if not out.strip():
-        return None
+        return set()
     rc, out, err = _git(root, "rev-list", "--boundary", "HEAD", "--not", "--remotes")
     if rc != 0:
         raise _GitProblem(err)
@@ -282,7 +282,7 @@ def check_tree(root, lab):
     needs certainty grades a fresh clone with only work/ copied in."""
     try:
         changed = _uncommitted(root)
-        committed = _committed(root) or set()
+        committed = _committed(root)
     except (OSError, subprocess.TimeoutExpired) as e:
         return _cannot(f"git does not run ({getattr(e, 'strerror', None) or e})")
     except _GitProblem as e:
