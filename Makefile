@@ -64,10 +64,13 @@ COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stack
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
 # The module sources of a variant: broken-N takes lab N's broken modules,
-# student-N the student's copies of them in work/lab-N/ (mk/grade.mk).
+# student-N the student's copies of them in $(WORK)/lab-N/ (mk/grade.mk).
+# WORK is work/ but for grading's self-test, which grades the catalogue of
+# tests/mutants/ from a folder of its own (scripts/grade_selftest.py).
+WORK ?= work
 module_src = $(foreach m,$(MODULES),$(call module_dir,$(m),$(1))/$(m).c)
 module_dir = $(if $(filter $(1),$(LAB_MODULES_$(patsubst broken-%,%,$(2)))),broken,$(if \
-             $(filter $(1),$(LAB_MODULES_$(patsubst student-%,%,$(2)))),work/lab-$(patsubst student-%,%,$(2)),fixed))
+             $(filter $(1),$(LAB_MODULES_$(patsubst student-%,%,$(2)))),$(WORK)/lab-$(patsubst student-%,%,$(2)),fixed))
 
 BINS := $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),build/$(f)/$(v)/racelab-stress))
 

@@ -40,23 +40,33 @@ build: $(STUDENT_SHARED_OBJS)
 
 define STUDENT_RULE
 build/$(1)/student-$(2)/racelab-stress: $$(call student_objs,$(1),$(2)) build/$(1)/student-$(2)/main.o | deps
-	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$^ $$(LIBS)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LIBS)
 build/$(1)/student-$(2)/main.o: stress/main.c $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"student-$(2)"' \
 	  -DRACELAB_FLAVOUR='"$(1)"' -c -o $$@ $$<
-build/$(1)/student-$(2)/%.o: work/lab-$(2)/%.c $$(HEADERS) Makefile | deps
+build/$(1)/student-$(2)/%.o: $(WORK)/lab-$(2)/%.c build/$(1)/student-$(2)/work-dir $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -c -o $$@ $$<
+# Which folder the copy was compiled from. Make compares times only, so
+# without this an object compiled from the self-test's copy (newer) would
+# be taken for the student's own, older copy: the file changes, and so
+# forces a rebuild, whenever WORK does.
+build/$(1)/student-$(2)/work-dir: FORCE
+	@mkdir -p $$(@D)
+	@echo '$(WORK)' | cmp -s - $$@ || echo '$(WORK)' > $$@
 endef
 $(foreach f,$(FLAVOURS),$(foreach l,$(LABS),$(eval $(call STUDENT_RULE,$(f),$(l)))))
 
 # A copy that is not there yet: say how to make it, instead of make's
 # "No rule to make target".
-STUDENT_SOURCES := $(foreach l,$(LABS),$(foreach m,$(LAB_MODULES_$(l)),work/lab-$(l)/$(m).c))
+STUDENT_SOURCES := $(foreach l,$(LABS),$(foreach m,$(LAB_MODULES_$(l)),$(WORK)/lab-$(l)/$(m).c))
 $(STUDENT_SOURCES):
-	@echo "racelab: $@ is missing: make start-$(word 2,$(subst -, ,$(word 2,$(subst /, ,$@)))) makes it" >&2
+	@echo "racelab: $@ is missing: make start-$(patsubst lab-%,%,$(notdir $(patsubst %/,%,$(dir $@)))) makes it" >&2
 	@exit 2
+
+.PHONY: FORCE
+FORCE:
 
 .PHONY: grade $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
 

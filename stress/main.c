@@ -63,6 +63,11 @@ static const char *const driver_keys[] = { "lab",
 					   "extra_stress",
 					   "extra_configs",
 					   "hang_stacks",
+					   "grade_sets",
+					   "grade_hint",
+					   "grade_hang_hint",
+					   "race_kind",
+					   "fast_floor",
 					   NULL };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -20,6 +20,12 @@ the reason and a hint:
   race point    a RACE_POINT("name") of the broken module missing from the
                 copy (or RACE_POINT redefined): the names are the lab's
                 vocabulary, for the race site, gdb and delay injection
+  check code    the module's own check function (cache_check, evcache_check,
+                gwclient_check: whatever the broken module defines ending in
+                _check) and the static helpers it calls, changed from the
+                broken module's: the stress driver asks it whether the
+                structure survived, so a weakened check would hide a broken
+                one (comments and spacing may differ)
   outside edit  a change, a new file or a commit of the student's own in the
                 tracked tree that the build or the grading reads: the
                 student's build is the fixed build with only work/lab-N/
@@ -69,6 +75,11 @@ HINTS = {
                   "gdb walkthroughs and delay injection use them. A fix makes the window "
                   "harmless; it does not remove the marker. Put each one back where the broken "
                   "module has it (diff -u broken/{module}.c work/lab-{lab}/{module}.c).",
+    "check code": "The stress driver calls {function}() to ask whether the structure "
+                  "survived the run; it is the harness's check, kept in the module only "
+                  "because it must see the module's private fields. A fix never needs to "
+                  "change it: put it back as broken/{module}.c has it (copy the function "
+                  "over), and make the data it checks safe instead.",
     "outside edit": "Your build is the fixed build with only work/lab-{lab}/ swapped in, so a "
                     "change anywhere else would change what is measured. Put those files back "
                     "as the course has them: git checkout -- <file> (or git stash) for an "
@@ -137,6 +148,55 @@ def _names(pattern, code):
     return sorted(set(m.group(1) for m in pattern.finditer(code)))
 
 
+_FUNCTION_DEF = re.compile(r"^(?:static\s+)?[A-Za-z_][\w \t*]*?\b([A-Za-z_]\w*)\s*\(", re.M)
+_CALL = re.compile(r"\b([A-Za-z_]\w*)\s*\(")
+
+
+def functions(code):
+    """{name: text} of the function definitions of comment-free C code laid
+    out as this repository lays it out: the definition starts in column 0,
+    the body ends at a '}' in column 0."""
+    out = {}
+    for m in _FUNCTION_DEF.finditer(code):
+        start = m.start()
+        end = code.find("\n}", m.end())
+        head_end = code.find("{", m.end())
+        semi = code.find(";", m.end())
+        if end < 0 or head_end < 0 or (0 <= semi < head_end):
+            continue  # a declaration, not a definition
+        out.setdefault(m.group(1), code[start:end + 2])
+    return out
+
+
+def check_functions(broken_code):
+    """The names of the broken module's check functions (ending in _check)
+    and of the module's own functions they call, transitively."""
+    defs = functions(broken_code)
+    todo = [n for n in defs if n.endswith("_check")]
+    seen = []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.append(name)
+        body = defs[name].split("{", 1)[-1]
+        todo += [c for c in _CALL.findall(body) if c in defs and c not in seen]
+    return sorted(seen)
+
+
+def _normal(text):
+    return " ".join(re.findall(r"\w+|[^\w\s]", text))
+
+
+def changed_checks(copy_text, broken_text):
+    """The check functions (see check_functions) whose code in the copy is
+    not the broken module's, comments and spacing aside."""
+    broken_defs = functions(strip_comments(broken_text))
+    copy_defs = functions(strip_comments(copy_text))
+    return [n for n in check_functions(strip_comments(broken_text))
+            if _normal(copy_defs.get(n, "")) != _normal(broken_defs[n])]
+
+
 def check_copy(lab, module, copy_text, broken_text, fixed_text, shown_copy):
     """Refusals for one working copy against its broken module and its reference."""
     out = []
@@ -172,6 +232,13 @@ def check_copy(lab, module, copy_text, broken_text, fixed_text, shown_copy):
     if _REDEFINE.search(code):
         out.append(Refusal("race point", f"{shown_copy} redefines RACE_POINT",
                            HINTS["race point"].format(module=module, lab=lab)))
+    checks = changed_checks(copy_text, broken_text)
+    if checks:
+        out.append(Refusal("check code", f"{shown_copy} changes "
+                           + ", ".join(f"{c}()" for c in checks)
+                           + f", which grading uses to check the structure (as broken/{module}.c "
+                           "has it, comments aside)",
+                           HINTS["check code"].format(function=checks[0], module=module)))
     return out
 
 
@@ -297,12 +364,15 @@ def check_tree(root, lab):
                     f"{shown}", HINTS["outside edit"].format(lab=lab))]
 
 
-def check(lab, modules, root, env=None, home=None):
-    """Every refusal for lab `lab` (modules: its module names), [] when honest."""
+def check(lab, modules, root, env=None, home=None, workdir=None, tree=True):
+    """Every refusal for lab `lab` (modules: its module names), [] when honest.
+    workdir: the copies' folder (default work/lab-N/); tree=False leaves out
+    the git checks, for grading's self-test, whose copies are not a
+    student's checkout."""
     root = Path(root)
     env = os.environ if env is None else env
     home = home or env.get("HOME") or str(Path.home())
-    workdir = root / "work" / f"lab-{lab}"
+    workdir = Path(workdir) if workdir else root / "work" / f"lab-{lab}"
     out = check_environment(env, root, home, workdir)
     for m in modules:
         copy = workdir / f"{m}.c"
@@ -313,5 +383,6 @@ def check(lab, modules, root, env=None, home=None):
             except OSError:
                 texts.append("")
         out += check_copy(lab, m, *texts, f"work/lab-{lab}/{m}.c")
-    out += check_tree(root, lab)
+    if tree:
+        out += check_tree(root, lab)
     return out

@@ -10,6 +10,9 @@ from any directory. Two environment variables exist for the tests, which
 point them at a throw-away tree with a stub binary:
   RACELAB_ROOT       the repository root (labs/, broken/, ...)
   RACELAB_BUILD_DIR  the build directory (default: <root>/build)
+A third is grading's own: RACELAB_WORK, the folder of the working copies
+(default <root>/work), which the self-test points at a folder of its own
+so that it never touches a student's copies.
 """
 
 import os
@@ -25,6 +28,11 @@ def root():
 
 def build_dir():
     return Path(os.environ.get("RACELAB_BUILD_DIR") or root() / "build")
+
+
+def work_root():
+    """The folder of the working copies: work/, or RACELAB_WORK."""
+    return Path(os.environ.get("RACELAB_WORK") or root() / "work")
 
 
 def shown(path):

@@ -15,7 +15,7 @@ import difflib
 import shutil
 
 from .cli import Failure
-from .scenario import load, root, shown
+from .scenario import load, root, shown, work_root
 
 
 def modules(lab):
@@ -24,7 +24,7 @@ def modules(lab):
 
 
 def work_dir(lab):
-    return root() / "work" / f"lab-{lab}"
+    return work_root() / f"lab-{lab}"
 
 
 def copy_of(lab, module):
