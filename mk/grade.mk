@@ -68,10 +68,13 @@ $(STUDENT_SOURCES):
 .PHONY: FORCE
 FORCE:
 
-.PHONY: grade $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+.PHONY: grade grade-selftest $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
 
 grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
 	@$(PYTHON) scripts/grade.py --all
+
+grade-selftest: ## grade the catalogue of wrong and right fixes (tests/mutants/): the confusion matrix
+	@$(PYTHON) scripts/grade_selftest.py
 
 define GRADE_RULE
 start-$(1): # lab $(1): make your working copy in work/lab-$(1)/ (keeps an existing one)

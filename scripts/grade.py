@@ -8,10 +8,15 @@ Three verdicts, in this order, each with its reason and a hint:
           (racelab/honest.py). A refused copy is not measured.
   SAFE    the student's build passes every trial: the lab's invariants
           under the stress driver (release and chaos builds), and no
-          report at all from ThreadSanitizer (clang, gcc) or Helgrind.
-          The trial counts make
-          the broken module pass less than once in 1000 gradings
-          (racelab/grading.py; --explain shows the calculation).
+          report from ThreadSanitizer (clang, gcc) or Helgrind, on the
+          lab's everyday workload and on its contract workloads (every
+          operation of the API, promises checked while the threads run).
+          The trial counts make the broken module pass less than once in
+          1000 gradings (racelab/grading.py; --explain shows the
+          calculation). A report a tool is known to make on correct code
+          of the kind the copy uses (Helgrind on C11 atomics, trylock
+          order or a signal after the unlock; ThreadSanitizer on fences)
+          is shown as advice, with the tool that judged instead.
   FAST    the student's build at 2 threads does at least the lab's
           fast_min of the reference fix's operations per second, measured
           side by side in this run (racelab/fast.py).
@@ -33,6 +38,7 @@ from pathlib import Path
 from racelab import (cli, fast, grading, honest, match, records, scenario, tools, trial,
                      workcopy)
 from racelab.cli import Failure
+from racelab.frames import trim_stacks
 
 PROG = "grade.py"
 SCHEMA = "racelab.grade/1"
@@ -90,8 +96,9 @@ def build(lab):
                for f in ("release", "chaos", "debug", "tsan-clang", "tsan-gcc")]
     targets.append("build/release/fixed/racelab-stress")
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    work = [f"WORK={scenario.work_root()}"] if os.environ.get("RACELAB_WORK") else []
     try:
-        proc = subprocess.run(["make", "-s", "-j2", *targets], cwd=scenario.root(), env=env,
+        proc = subprocess.run(["make", "-s", "-j2", *work, *targets], cwd=scenario.root(), env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=BUILD_LIMIT_S)
     except subprocess.TimeoutExpired:
@@ -128,11 +135,12 @@ def safe_plan(scen, lab, cell, tmpdir):
         root=scenario.root(), tmpdir=tmpdir, sets=cell.sets)
 
 
-def run_safe(scen, lab, plan):
+def run_safe(scen, lab, plan, spots=None):
     """Runs the planned trials, cheapest tool first, and stops at the first
-    trial that fails. Returns the SAFE verdict (a dict for the JSON)."""
+    trial that fails. Returns the SAFE verdict (a dict for the JSON).
+    spots: what in the copy the tools cannot judge (grading.blind_spots)."""
     base_seed = int.from_bytes(os.urandom(4), "big") % (2**31 - 1) + 1
-    cells_out, ran = [], 0
+    cells_out, ran, advice = [], 0, {}
     verdict = {"pass": True, "reason": None, "hint": None}
     with tempfile.TemporaryDirectory(prefix="racelab-grade-") as tmpdir:
         for cell in plan:
@@ -152,7 +160,7 @@ def run_safe(scen, lab, plan):
                     raise Failure(f"{grading.NAMES[cell.tool]} failed to run {RETRIES + 1} times "
                                   f"in a row ({record['error']}): the tool, not your fix; "
                                   "nothing was graded")
-                why = grading.trial_failed(record)
+                why = grading.trial_failed(record, cell.tool, spots)
                 if why == "hang" and p.time_limit_s < SLOW_LIMIT_S:
                     # Past the lab's limit: a deadlock, a lost wakeup or a
                     # looping chain, or only a machine too busy to run the
@@ -161,8 +169,12 @@ def run_safe(scen, lab, plan):
                     again = copy.copy(p)
                     again.time_limit_s = min(p.time_limit_s * 10, SLOW_LIMIT_S)
                     record, _ = trial.run_trial(again, number, base_seed + ran - 1)
-                    why = grading.trial_failed(record)
+                    why = grading.trial_failed(record, cell.tool, spots)
                     slow += why is None
+                for f, told in grading.judged(cell.tool, record, spots)[1]:
+                    advice.setdefault((cell.tool, told), {
+                        "tool": cell.tool, "why": told, "trials": 0,
+                        "example": grading.describe_finding(f)})["trials"] += 1
                 if why:
                     failed = (number, record, why)
                     break
@@ -176,11 +188,15 @@ def run_safe(scen, lab, plan):
                               "p_low": round(cell.p_low, 4), "seconds": round(spent, 1)})
             if failed:
                 number, record, why = failed
-                reason, finding = grading.failure_reason(cell.tool, number, cell.k, record, why)
+                reason, finding = grading.failure_reason(cell.tool, number, cell.k, record, why,
+                                                         spots)
                 say(f"  SAFE  {label:<30} FAILED at trial {number}/{cell.k} ({spent:.1f} s)")
                 verdict = {"pass": False, "reason": reason + (
                     f" [{cell.config}]" if cell.config != "spread" else ""),
-                    "hint": grading.hint_for(why, finding)}
+                    "hint": grading.hint_for(why, finding, scen)}
+                stacks = trim_stacks((record.get("program") or {}).get("stacks") or [])
+                if stacks:
+                    verdict["stacks"] = stacks
                 break
             say(f"  SAFE  {label:<30} {clean}/{cell.k} clean ({spent:.1f} s)"
                 + (f"; {slow} finished only with a longer time limit (a busy machine)"
@@ -188,11 +204,15 @@ def run_safe(scen, lab, plan):
     verdict["probability_broken_passes"] = grading.probability(plan)
     verdict["target"] = grading.TARGET
     verdict["cells"] = cells_out
+    verdict["advice"] = list(advice.values())
     if verdict["pass"]:
         total = sum(c.k for c in plan)
-        verdict["reason"] = (f"{total} trials, all clean: the invariants held under the stress "
-                             "driver (release and chaos builds), and ThreadSanitizer (clang, "
-                             "gcc) and Helgrind reported nothing")
+        contract = sum(c.k for c in plan if c.trials is None)
+        verdict["reason"] = (f"{total} trials ({contract} of them on the contract workloads), "
+                             "all clean: the invariants held under the stress driver (release "
+                             "and chaos builds), and ThreadSanitizer (clang, gcc) and Helgrind "
+                             + ("reported nothing" if not advice else
+                                "reported nothing that counts (see the advice)"))
     return verdict
 
 
@@ -208,7 +228,12 @@ def grade_lab(lab, args):
     modules = workcopy.modules(lab)
     if not workcopy.started(lab):
         raise Failure(f"lab {lab} has no working copy yet: make start-{lab} makes it")
-    plan = grading.plan(lab, grading_table())
+    try:
+        grade_sets = grading.contract_sets(scen.get("grade_sets"))
+    except ValueError as e:
+        raise Failure(f"{scenario.shown(scen.path)}: {e}") from None
+    plan = grading.plan(lab, grading_table(), blind=grading.blind_tools(scen),
+                        grade_sets=grade_sets)
     workload = fast.workload(scen)
     if args.explain or args.plan:
         for line in grading.explain(lab, plan) + fast.explain(lab, workload):
@@ -231,7 +256,8 @@ def grade_lab(lab, args):
               "copies": copies, "graded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "cpus": os.cpu_count(), "load": round(load, 1)}
 
-    refusals = honest.check(lab, modules, scenario.root())
+    refusals = honest.check(lab, modules, scenario.root(), workdir=workcopy.work_dir(lab),
+                            tree=not os.environ.get("RACELAB_WORK"))
     result["honest"] = {"pass": not refusals, "refusals": [r._asdict() for r in refusals],
                         "reason": "; ".join(r.reason for r in refusals) or
                         "no suppressions, annotations or build-aware code; every race point "
@@ -260,12 +286,21 @@ def grade_lab(lab, args):
     say(f"  SAFE runs {sum(c.k for c in plan)} trials; the broken module would pass with "
         f"probability {grading.probability(plan):.2g} (< {grading.TARGET:g}; --explain shows "
         "why)")
-    result["safe"] = run_safe(scen, lab, plan)
+    result["safe"] = run_safe(scen, lab, plan, copy_spots(lab, modules))
     if result["safe"]["pass"]:
         result["fast"] = fast.measure(scen, lab, workload, say)
     else:
         result["fast"] = not_run("not SAFE: speed only counts for a correct fix")
     return finish(result, started, args)
+
+
+def copy_spots(lab, modules):
+    """What in the copies the tools cannot judge (grading.blind_spots)."""
+    copy_text, broken_text = "", ""
+    for m in modules:
+        copy_text += honest.strip_comments(workcopy.read(workcopy.copy_of(lab, m)))
+        broken_text += honest.strip_comments(workcopy.read(workcopy.broken_of(m)))
+    return grading.blind_spots(copy_text, broken_text)
 
 
 def grading_table():
@@ -282,11 +317,18 @@ def finish(result, started, args):
         v = result[name]
         word = {True: "yes", False: "NO", None: "-"}[v["pass"]]
         say(f"   {name.upper():<7}{word:<4} {v['reason']}")
+        for line in v.get("stacks") or []:
+            say(f"   {'':<11}| {line}")
         if v.get("hint"):
             say(f"   {'':<11}hint: {v['hint']}")
+        for a in v.get("advice") or []:
+            say(f"   {'':<11}advice ({a['trials']} trial{'s' if a['trials'] != 1 else ''}, "
+                f"not counted): {a['example']}: {a['why']}")
     say(f"   {'PASSED' if result['passed'] else 'not passed yet'}: lab {lab} is "
         + ("HONEST, SAFE and FAST." if result["passed"] else
            "graded again by make grade-" + str(lab) + " after your next change."))
+    if result["safe"].get("pass") is not None:
+        say(f"   The reference fix, now that you have tried: make answer-{lab}")
     path = Path(args.json) if args.json and not args.all else workcopy.work_dir(lab) / "grade.json"
     write_json(path, result)
     say(f"   (JSON: {scenario.shown(path)})")

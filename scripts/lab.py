@@ -23,6 +23,7 @@ from pathlib import Path
 
 from racelab import cli, records, scenario, stats, tools, workcopy
 from racelab.cli import Failure
+from racelab.frames import trim_stacks
 
 PROG = "lab.py"
 HERE = Path(__file__).resolve().parent
@@ -111,27 +112,6 @@ def first_violation(record):
     return (record.get("program") or {}).get("first_violation")
 
 
-STACK_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at (\S+)$")
-
-
-def trim_stacks(lines, frames=3):
-    """gdb's "thread apply all bt" lines, cut to each thread's first frames
-    in racelab's own source (the C library's lock and futex frames above
-    them say only "waiting"), as "function (file:line)", without addresses
-    and arguments. A thread with no frame of ours is left out."""
-    out, kept, header = [], 0, None
-    for line in lines:
-        if line.startswith("Thread "):
-            header, kept = line.split(" (", 1)[0] + ":", 0
-            continue
-        m = STACK_FRAME.match(line)
-        if m and kept < frames and not m.group(3).startswith((".", "/")):
-            if header:
-                out.append(header)
-                header = None
-            out.append(f"  #{m.group(1)} {m.group(2)} ({m.group(3)})")
-            kept += 1
-    return out
 
 
 def invariant_totals(recs):

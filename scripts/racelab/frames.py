@@ -18,9 +18,12 @@ is taken, and the first own frame of any kind only when every own frame is in
 a header.
 """
 
+import re
+
 # Top-level source directories of the repository: a frame whose file is
-# under one of them is the program's own code.
-SOURCE_ROOTS = ("broken", "fixed", "common", "stress")
+# under one of them is the program's own code. work/ holds the students'
+# copies (work/lab-N/<module>.c), the code a student build is graded on.
+SOURCE_ROOTS = ("broken", "fixed", "common", "stress", "work")
 
 STACK_FRAMES_KEPT = 5
 
@@ -93,3 +96,27 @@ def finding(kind, tool, summary, a_frames, a_info=None, b_frames=None, b_info=No
         "pair": False,
         "race_point": None,
     }
+
+
+STACK_FRAME = re.compile(r"^#(\d+)\s+(?:0x[0-9a-f]+ in )?(\w+) \(.*\) at (\S+)$")
+
+
+def trim_stacks(lines, frames=3):
+    """gdb's "thread apply all bt" lines, cut to each thread's first frames
+    in racelab's own source (the C library's lock and futex frames above
+    them say only "waiting"), as "function (file:line)", without addresses
+    and arguments. A thread with no frame of ours is left out."""
+    out, kept, header = [], 0, None
+    for line in lines:
+        if line.startswith("Thread "):
+            header, kept = line.split(" (", 1)[0] + ":", 0
+            continue
+        m = STACK_FRAME.match(line)
+        if m and kept < frames and (not m.group(3).startswith((".", "/"))
+                                    or "/work/lab-" in m.group(3)):
+            if header:
+                out.append(header)
+                header = None
+            out.append(f"  #{m.group(1)} {m.group(2)} ({m.group(3)})")
+            kept += 1
+    return out

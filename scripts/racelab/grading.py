@@ -17,6 +17,18 @@ the cells (trials taken as independent):
 
     P(broken passes SAFE) = product over cells of q^k  <  0.001
 
+Contract workloads: the measured cells run the lab's everyday workload,
+the one expected/ measured. A student's partial fix (a lock everywhere but
+in the rare eviction path, a lock dropped before the copy-out, a transfer in
+two critical sections) hides from it. So SAFE also runs the lab's
+`grade_sets` (scenario.conf): configurations of the same driver that reach
+every operation of the module's API, with readers running while writers
+run and the API's promises checked while the threads run. They have no
+measured rate against the broken module (it already fails the everyday
+workload), so they add nothing to the product below; they are there for
+the wrong fixes, and grading's self-test (scripts/grade_selftest.py, the
+catalogue in tests/mutants/) measures how well they do.
+
 Every cell gets a minimum number of trials (more than the bound needs:
 a student's half fix is usually rarer to catch than the broken module);
 if the product is still too high, trials are added where they buy the most
@@ -26,6 +38,7 @@ fix can introduce a data race the broken module did not have.
 """
 
 import math
+import re
 from collections import namedtuple
 
 from . import expected, stats
@@ -39,6 +52,9 @@ NAMES = {"stress": "the stress driver", "chaos": "the chaos build (delays at the
 # only to decide where extra trials go.
 MINIMUM = {"stress": 10, "chaos": 5, "tsan-clang": 4, "tsan-gcc": 2, "helgrind": 2}
 COST_S = {"stress": 0.3, "chaos": 0.5, "tsan-clang": 0.5, "tsan-gcc": 0.5, "helgrind": 2.0}
+
+# Trials of each tool for every contract configuration (grade_sets).
+CONTRACT = {"stress": 5, "chaos": 3, "tsan-clang": 2, "tsan-gcc": 1, "helgrind": 1}
 
 Cell = namedtuple("Cell", "tool config sets successes trials p_low k")
 
@@ -54,19 +70,51 @@ def config_sets(config):
     return sets if all("=" in kv for kv in sets) else None
 
 
-def cells(lab, table):
+def contract_sets(value):
+    """scenario.conf's grade_sets, 'a=1,b=2 ; a=2' -> [['a=1', 'b=2'], ['a=2']].
+    ValueError on a configuration that is not key=value pairs of names."""
+    out = []
+    for part in (value or "").split(";"):
+        part = part.strip()
+        if not part:
+            continue
+        sets = [kv.strip() for kv in part.split(",")]
+        for kv in sets:
+            if not re.fullmatch(r"[A-Za-z_][\w.]*=[\w.]+", kv):
+                raise ValueError(f"grade_sets: '{kv}' is not key=value (letters, digits, "
+                                 "_ and . only)")
+        out.append(sets)
+    return out
+
+
+def cells(lab, table, blind=()):
     """The broken build's measured cells of lab `lab` (pinning spread), in
-    the order they are run: cheapest tool first."""
+    the order they are run: cheapest tool first. A tool in `blind` (one
+    whose reports on this lab's race grading takes as advice: see
+    blind_tools) is still run, but counts as catching nothing."""
     out = []
     for (l, build, tool, config), row in table.items():
         sets = config_sets(config)
         if l != lab or build != "broken" or tool not in TOOL_ORDER or sets is None:
             continue
-        low = stats.wilson(row["successes"], row["trials"])[0]
+        low = 0.0 if tool in blind else stats.wilson(row["successes"], row["trials"])[0]
         out.append(Cell(tool, config, sets, row["successes"], row["trials"], low,
                         MINIMUM[tool]))
     out.sort(key=lambda c: (TOOL_ORDER.index(c.tool), c.config != "spread", c.config))
     return out
+
+
+def contract_cells(grade_sets):
+    """The contract cells of grade_sets' configurations: every tool, no
+    measured rate (p = 0), CONTRACT[tool] trials each."""
+    return [Cell(tool, "spread-" + "-".join(sets), sets, None, None, 0.0, CONTRACT[tool])
+            for tool in TOOL_ORDER for sets in grade_sets]
+
+
+def ordered(plan_cells):
+    """Cheapest tool first; within a tool, the measured cells before the
+    contract ones (the everyday workload fails the broken module fastest)."""
+    return sorted(plan_cells, key=lambda c: (TOOL_ORDER.index(c.tool), c.trials is None))
 
 
 def miss(cell):
@@ -78,10 +126,11 @@ def probability(plan):
     return math.prod(miss(c) ** c.k for c in plan)
 
 
-def plan(lab, table, target=TARGET):
-    """The cells with their trial counts k. ValueError when no cell can
-    ever catch the broken build (every measured rate 0)."""
-    out = cells(lab, table)
+def plan(lab, table, target=TARGET, blind=(), grade_sets=()):
+    """The cells with their trial counts k, the contract cells of
+    grade_sets included. ValueError when no cell can ever catch the broken
+    build (every measured rate 0)."""
+    out = cells(lab, table, blind)
     if not out:
         raise ValueError(f"lab {lab} has no broken-build rows in expected/: SAFE cannot "
                          "choose its trial counts")
@@ -93,11 +142,11 @@ def plan(lab, table, target=TARGET):
         best = max((i for i, c in enumerate(out) if miss(c) < 1.0),
                    key=lambda i: -math.log(max(miss(out[i]), 1e-300)) / COST_S[out[i].tool])
         out[best] = out[best]._replace(k=out[best].k + 1)
-    return out
+    return ordered(out + contract_cells(grade_sets))
 
 
-def load_plan(lab, expected_dir, target=TARGET):
-    return plan(lab, expected.read_dir(expected_dir), target)
+def load_plan(lab, expected_dir, target=TARGET, blind=(), grade_sets=()):
+    return plan(lab, expected.read_dir(expected_dir), target, blind, grade_sets)
 
 
 def explain(lab, cells_, target=TARGET):
@@ -107,7 +156,8 @@ def explain(lab, cells_, target=TARGET):
              f"  {'tool':<11} {'config':<22} {'measured':>8} {'p (Wilson low)':>14} "
              f"{'q = 1-p':>8} {'k':>3} {'q^k':>9}"]
     for c in cells_:
-        lines.append(f"  {c.tool:<11} {c.config:<22} {f'{c.successes}/{c.trials}':>8} "
+        measured = f"{c.successes}/{c.trials}" if c.trials is not None else "contract"
+        lines.append(f"  {c.tool:<11} {c.config:<22} {measured:>8} "
                      f"{c.p_low:>14.4f} {miss(c):>8.4f} {c.k:>3} {miss(c) ** c.k:>9.2g}")
     p = probability(cells_)
     lines.append(f"  P(the broken module passes SAFE) = product of q^k = {p:.2g} "
@@ -116,14 +166,89 @@ def explain(lab, cells_, target=TARGET):
                     f"about once in {1 / p:.1e} gradings)" if p > 0 else "never)"))
     lines.append("  (trials taken as independent; p is the pessimistic end of what was "
                  "measured here)")
+    if any(c.trials is None for c in cells_):
+        lines.append("  contract: a grade_sets workload of scenario.conf (every operation of "
+                     "the API, promises checked while the threads run); not measured against "
+                     "the broken module, so it adds nothing to the product: it is there for "
+                     "partial fixes")
     return lines
+
+
+# --- what a tool cannot judge -----------------------------------------------------
+#
+# Each detector has constructs it does not model, and on them it reports
+# correct code. Grading never fails a fix on such a report: it shows it as
+# advice, and names the tool that judges the construct instead.
+
+_ORDERING = re.compile(r"\b(_Atomic|atomic_\w+|__atomic_\w+|__sync_\w+|memory_order_\w+|"
+                       r"ATOMIC_\w+|pthread_once)\b")
+_FENCE = re.compile(r"\b(atomic_thread_fence|atomic_signal_fence|__atomic_thread_fence|"
+                    r"__sync_synchronize)\b")
+
+BLIND_WHY = {
+    "lock-order": "Helgrind counts any two locks taken in both orders as a possible deadlock, "
+                  "even when the second is a trylock, which never waits; deadlocks are judged "
+                  "by the stress driver (a hang) and ThreadSanitizer's lock-order reports",
+    "dubious": "Helgrind calls a signal sent without its mutex held 'dubious'; it is correct "
+               "when the predicate was changed under the mutex, and lost wakeups are judged by "
+               "the stress driver's deadlines",
+    "atomics": "Helgrind does not model C11 atomics or pthread_once ({names}), so it reports "
+               "the accesses they order; ThreadSanitizer, which models them, judges this copy",
+    "fence": "ThreadSanitizer does not model {names}, so it reports the accesses a fence "
+             "orders; the lab's own checks (stress and chaos builds) judge this copy",
+}
+
+
+def blind_spots(copy_text, broken_text):
+    """What in a copy (comment-free C) the tools cannot judge: 'atomics',
+    the atomic operations, memory orders and pthread_once the copy uses
+    and the broken module does not (a fix that orders memory through
+    them); 'fence', the fences it uses."""
+    new = sorted(set(_ORDERING.findall(copy_text)) - set(_ORDERING.findall(broken_text)))
+    return {"atomics": new, "fence": sorted(set(_FENCE.findall(copy_text)))}
+
+
+def blind_tools(scen):
+    """The tools whose reports of the lab's own race grading takes as advice
+    (a lab whose race is a lock order: Helgrind's LockOrder), so that the
+    SAFE bound does not count on them."""
+    return ("helgrind",) if scen.get("race_kind") == "lock-order" else ()
+
+
+def advice(tool, finding, spots=None):
+    """Why a finding is advice (a report the tool makes on correct code of
+    this kind), or None when it counts."""
+    spots = spots or {}
+    kind, summary = finding.get("kind"), finding.get("summary") or ""
+    if tool == "helgrind" and kind == "lock-order-inversion":
+        return BLIND_WHY["lock-order"]
+    if tool == "helgrind" and "dubious" in summary:
+        return BLIND_WHY["dubious"]
+    if tool == "helgrind" and kind == "data-race" and spots.get("atomics"):
+        return BLIND_WHY["atomics"].format(names=", ".join(spots["atomics"][:4]))
+    if tool.startswith("tsan") and kind == "data-race" and spots.get("fence"):
+        return BLIND_WHY["fence"].format(names=", ".join(spots["fence"]))
+    return None
+
+
+def judged(tool, record, spots=None):
+    """(the findings that count, [(finding, why) taken as advice])."""
+    count, told = [], []
+    for f in record.get("findings") or []:
+        why = None if f.get("kind") == "crash" else advice(tool, f, spots)
+        if why:
+            told.append((f, why))
+        else:
+            count.append(f)
+    return count, told
 
 
 # --- what a trial of the student's build says --------------------------------
 
-def trial_failed(record):
+def trial_failed(record, tool=None, spots=None):
     """Why one trial of the student's build fails SAFE, or None when clean.
-    Tool errors are not judged here (the caller retries them)."""
+    Tool errors are not judged here (the caller retries them); findings
+    that are advice (see advice()) do not fail it."""
     if record["outcome"] == "tool-error":
         return None
     if record["outcome"] == "hang":
@@ -132,7 +257,7 @@ def trial_failed(record):
         return "crash"
     if record["manifested"]:
         return "violation"
-    if record["findings"]:
+    if judged(tool or record.get("tool") or "", record, spots)[0]:
         return "report"
     return None
 
@@ -145,15 +270,28 @@ def _side(s):
     return f"{access}in {s.get('function') or '?'} ({where})"
 
 
+def _in_copy(side):
+    return str((side or {}).get("file") or "").startswith("work/")
+
+
 def describe_finding(f):
+    """The finding in one line, the student's own code first: the side in
+    the working copy (work/lab-N/<module>.c:LINE, function), then the other
+    side, then the first frame of the driver that called it."""
+    sides = [f.get("a"), f.get("b")]
+    if not _in_copy(sides[0]) and _in_copy(sides[1]):
+        sides.reverse()
+    a, b = _side(sides[0]), _side(sides[1])
     parts = [f["kind"].replace("-", " ")]
-    a, b = _side(f.get("a")), _side(f.get("b"))
     if a and b:
         parts.append(f": {a} against {b}")
     elif a:
         parts.append(f": {a}")
     if f.get("race_point"):
         parts.append(f', at RACE_POINT("{f["race_point"]}")')
+    caller = next((fr for fr in f.get("stack_a") or [] if " stress/" in fr), None)
+    if caller and any(_in_copy(x) for x in sides):
+        parts.append(f", called from {caller}")
     return "".join(parts)
 
 
@@ -174,9 +312,11 @@ HINTS = {
                  "ordering them. Both accesses need the same lock, or the variable must be an "
                  "atomic with the ordering you rely on. A lock on the writer alone is not "
                  "enough: the reader must take it too.",
-    "lock-order-inversion": "Two locks are taken in opposite orders on two paths, so two "
-                            "threads can each hold one and wait for the other. Pick one global "
-                            "order for the locks and take them in it everywhere.",
+    "lock-order-inversion": "ThreadSanitizer saw two locks taken in opposite orders on two "
+                            "paths, each by a call that waits for the lock (a trylock does "
+                            "not count), so two threads can each hold one and wait for the "
+                            "other. Pick one global order for the locks and take them in it "
+                            "everywhere, or never wait for the second one.",
     "heap-use-after-free": "Memory was used after another thread freed it: a pointer escaped "
                            "the lock that kept its object alive. Copy what you need while "
                            "holding the lock, or keep the object alive (a reference count) "
@@ -186,13 +326,19 @@ HINTS = {
 }
 
 
-def hint_for(why, finding=None):
+def hint_for(why, finding=None, scen=None):
+    """The hint for a failure: the lab's own (scenario.conf's grade_hint for
+    a broken invariant, grade_hang_hint for a hang) when it has one, else
+    the general one for the kind of failure."""
+    own = {"violation": "grade_hint", "hang": "grade_hang_hint"}.get(why)
+    if own and scen is not None and scen.get(own):
+        return scen.get(own)
     if why == "report" and finding is not None:
         return HINTS.get(finding["kind"], HINTS["report"])
     return HINTS[why]
 
 
-def failure_reason(tool, number, k, record, why):
+def failure_reason(tool, number, k, record, why, spots=None):
     """One sentence on what failed, from a failed trial's record, and the
     finding it was about (or None)."""
     head = f"{NAMES[tool]}, trial {number} of {k}"
@@ -202,7 +348,9 @@ def failure_reason(tool, number, k, record, why):
         first = prog.get("first_violation")
         return f"{head}: invariants broken ({broken}){': ' + first if first else ''}", None
     if why == "hang":
-        return f"{head}: hung (still running at the {record['time_limit_s']} s limit)", None
+        first = (record.get("program") or {}).get("first_violation")
+        return (f"{head}: hung (still running at the {record['time_limit_s']} s limit)"
+                + (f"; before that: {first}" if first else "")), None
     if why == "crash":
         f = next((f for f in record["findings"] if f["kind"] == "crash"), None)
         tail = (record.get("stderr_tail") or [])[-1:]
@@ -211,10 +359,9 @@ def failure_reason(tool, number, k, record, why):
     # The report to show: one at the lab's race functions of the copy, else
     # one that touches the copy at all, else the first (a race the tool saw
     # in the driver's code that calls the module).
-    in_copy = [f for f in record["findings"]
-               if any(str((f.get(k) or {}).get("file") or "").startswith("work/") for k in "ab")]
-    f = next((f for f in record["findings"] if f.get("matched")), None) or \
-        (in_copy[0] if in_copy else record["findings"][0])
-    more = len(record["findings"]) - 1
+    found = judged(tool, record, spots)[0]
+    in_copy = [f for f in found if any(_in_copy(f.get(k)) for k in "ab")]
+    f = next((f for f in found if f.get("matched")), None) or (in_copy[0] if in_copy else found[0])
+    more = len(found) - 1
     return (f"{head}: {describe_finding(f)}"
             + (f" (and {more} more report{'s' if more > 1 else ''})" if more else "")), f

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""grade_selftest.py: grade the catalogue of wrong and right fixes (make grade-selftest).
+
+A grader is only as good as the wrong programs it rejects. tests/mutants/
+lab-N/ holds whole modules a student might hand in, each opening with one
+line that says what it is:
+
+  wrong-<kind>.c   /* WRONG: what is wrong with it */   must not be PASSED
+  right-<design>.c /* RIGHT: the design */              must be PASSED
+
+Each entry is graded exactly as `make grade-N` grades a student's copy
+(scripts/grade.py), from a folder of its own (RACELAB_WORK), so the
+student's work/ is never read or touched; only HONEST's git checks are
+left out, since an entry is not a student's checkout. The result is the
+confusion matrix, per lab and in total, with the time it took, and the
+same as JSON. Do not grade your own copy while it runs: both build the
+student variant (build/<flavour>/student-N/).
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from racelab import cli, records, scenario, workcopy
+from racelab.cli import Failure
+
+PROG = "grade_selftest.py"
+SCHEMA = "racelab.grade-selftest/1"
+HEAD = re.compile(r"^/\*\s*(WRONG|RIGHT):\s*(.+?)\s*\*/\s*$")
+# One grading can take minutes on a busy machine (grade.py's own limits
+# bound every trial); past this it is recorded as hung, not waited for.
+GRADE_LIMIT_S = 900
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                   epilog="Exit status: 0 every wrong fix rejected and every right fix "
+                          "PASSED; 1 otherwise; 2 bad arguments or a malformed entry.")
+    p.add_argument("--lab", type=cli.positive_int, action="append",
+                   help="only this lab (repeatable); default every lab with a catalogue")
+    p.add_argument("--only", metavar="TEXT", help="only entries whose name contains TEXT")
+    p.add_argument("--quick", action="store_true",
+                   help="one wrong fix per lab (the first by name), the subset make test runs")
+    p.add_argument("--catalogue", metavar="DIR", default="tests/mutants",
+                   help="where the entries are (default tests/mutants)")
+    p.add_argument("--json", metavar="FILE", default="results/grade-selftest.json",
+                   help="where the JSON result goes (default results/grade-selftest.json)")
+    return p
+
+
+def say(text=""):
+    print(text, flush=True)
+
+
+class Entry:
+    def __init__(self, lab, path):
+        self.lab, self.path, self.name = lab, path, path.stem
+        first = path.read_text(encoding="utf-8", errors="replace").split("\n", 1)[0]
+        m = HEAD.match(first)
+        if not m:
+            raise Failure(f"{scenario.shown(path)}: the first line must be /* WRONG: ... */ "
+                          "or /* RIGHT: ... */")
+        self.right = m.group(1) == "RIGHT"
+        self.says = m.group(2)
+        if self.name.startswith("wrong-") == self.right or \
+                not self.name.startswith(("wrong-", "right-")):
+            raise Failure(f"{scenario.shown(path)}: a {m.group(1)} entry's name must start "
+                          f"with {'right-' if self.right else 'wrong-'}")
+
+
+def catalogue(root, labs, only, quick):
+    """The entries to grade, lab by lab."""
+    base = root if root.is_absolute() else scenario.root() / root
+    if not base.is_dir():
+        raise Failure(f"no catalogue at {scenario.shown(base)}")
+    found = {}
+    for d in sorted(base.glob("lab-*")):
+        m = re.fullmatch(r"lab-(\d+)", d.name)
+        if not m or not d.is_dir():
+            continue
+        lab = int(m.group(1))
+        if labs and lab not in labs:
+            continue
+        entries = [Entry(lab, p) for p in sorted(d.glob("*.c"))]
+        if only:
+            entries = [e for e in entries if only in e.name]
+        if quick:
+            entries = [e for e in entries if not e.right][:1]
+        if entries:
+            found[lab] = entries
+    for lab in labs or []:
+        if lab not in found and not only:
+            raise Failure(f"lab {lab} has no catalogue entries in {scenario.shown(base)}/lab-{lab}/")
+    if not found:
+        raise Failure("no catalogue entry matches")
+    return found
+
+
+def grade(entry):
+    """Grades one entry; returns its row for the matrix."""
+    modules = workcopy.modules(entry.lab)
+    if len(modules) != 1:
+        raise Failure(f"lab {entry.lab} has {len(modules)} modules; an entry replaces one")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="racelab-selftest-") as tmp:
+        work = Path(tmp) / "work"
+        (work / f"lab-{entry.lab}").mkdir(parents=True)
+        (work / f"lab-{entry.lab}" / f"{modules[0]}.c").write_bytes(entry.path.read_bytes())
+        out = Path(tmp) / "grade.json"
+        env = dict(os.environ, RACELAB_WORK=str(work))
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(scenario.root() / "scripts" / "grade.py"), str(entry.lab),
+                 "--json", str(out)], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                text=True, timeout=GRADE_LIMIT_S)
+            result = json.loads(out.read_text()) if out.is_file() else None
+            log = proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired:
+            result, log = None, f"the grading ran past {GRADE_LIMIT_S} s"
+    row = {"lab": entry.lab, "entry": entry.name, "expected": "right" if entry.right else "wrong",
+           "says": entry.says, "seconds": round(time.monotonic() - started, 1)}
+    if result is None:
+        row.update(passed=None, verdicts=None, reason=(log.strip().splitlines() or ["?"])[-1])
+    else:
+        verdicts = {v: result[v]["pass"] for v in ("honest", "safe", "fast")}
+        failed = next((v for v in ("honest", "safe", "fast") if verdicts[v] is False), None)
+        row.update(passed=result["passed"], verdicts=verdicts,
+                   reason=result[failed]["reason"] if failed else None,
+                   slower=bool(result["fast"].get("slower")),
+                   advice=len(result["safe"].get("advice") or []))
+    # A right fix must be PASSED; a wrong one must not be (a grading that
+    # could not run counts against the grader either way).
+    row["correct"] = row["passed"] is not None and row["passed"] == entry.right
+    return row
+
+
+def verdict_word(row):
+    if row["passed"] is None:
+        return "NOT GRADED"
+    if row["passed"]:
+        return "PASSED" + (" (slower)" if row.get("slower") else "")
+    failed = [v.upper() for v in ("honest", "safe", "fast") if row["verdicts"][v] is False]
+    return "not " + "/".join(failed)
+
+
+def matrix(rows):
+    """Per lab and in total: wrong fixes rejected, right fixes passed."""
+    labs = sorted({r["lab"] for r in rows})
+    out = []
+    for lab in labs + [None]:
+        mine = [r for r in rows if lab is None or r["lab"] == lab]
+        wrong = [r for r in mine if r["expected"] == "wrong"]
+        right = [r for r in mine if r["expected"] == "right"]
+        out.append({"lab": lab, "wrong": len(wrong),
+                    "wrong_rejected": sum(r["correct"] for r in wrong),
+                    "right": len(right), "right_passed": sum(r["correct"] for r in right),
+                    "seconds": round(sum(r["seconds"] for r in mine), 1)})
+    return out
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    found = catalogue(Path(args.catalogue), args.lab, args.only, args.quick)
+    n = sum(len(v) for v in found.values())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    say(f"== grading's self-test: {n} entr{'y' if n == 1 else 'ies'} of "
+        f"{args.catalogue}/, each graded as make grade-N grades a copy (load {load:.1f} on "
+        f"{os.cpu_count()} CPUs)")
+    started, rows = time.monotonic(), []
+    for lab, entries in found.items():
+        for e in entries:
+            row = grade(e)
+            rows.append(row)
+            mark = "ok  " if row["correct"] else "MISS"
+            say(f"  {mark} lab {lab} {e.name:<34} {'right' if e.right else 'wrong'} -> "
+                f"{verdict_word(row):<18} {row['seconds']:>6.1f} s"
+                + (f"  {row['reason']}" if row["reason"] and not row["correct"] else ""))
+    m = matrix(rows)
+    elapsed = time.monotonic() - started
+    say("")
+    say(f"  {'lab':<6} {'wrong fixes rejected':>21} {'right fixes passed':>19} {'seconds':>8}")
+    for c in m:
+        say(f"  {'total' if c['lab'] is None else c['lab']:<6} "
+            f"{str(c['wrong_rejected']) + ' of ' + str(c['wrong']):>21} "
+            f"{str(c['right_passed']) + ' of ' + str(c['right']):>19} {c['seconds']:>8.0f}")
+    total = m[-1]
+    ok = total["wrong_rejected"] == total["wrong"] and total["right_passed"] == total["right"]
+    say(f"== {'every' if ok else 'NOT every'} wrong fix rejected and right fix passed, "
+        f"in {elapsed:.0f} s")
+    path = Path(args.json)
+    path = path if path.is_absolute() else Path.cwd() / path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        records.write_atomically(path, (json.dumps(
+            {"schema": SCHEMA, "entries": rows, "matrix": m, "elapsed_s": round(elapsed, 1),
+             "load": round(load, 1), "cpus": os.cpu_count(),
+             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1)
+            + "\n").encode("utf-8"))
+    except OSError as e:
+        raise Failure(f"cannot write {scenario.shown(path)}: {e.strerror}") from None
+    say(f"   (JSON: {scenario.shown(path)})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))
