@@ -6,6 +6,9 @@
 #   3. the scripts' unit tests in tests/scripts/ (Python unittest)
 #   4. the quick rate check (scripts/check_rates.py --profile quick), which
 #      RACELAB_SKIP_RATES=1 leaves out while working on something else
+#   5. grading's quick self-test (scripts/grade_selftest.py --quick: one
+#      wrong fix of every lab's catalogue graded as make grade-N would), which
+#      RACELAB_SKIP_SELFTEST=1 leaves out
 #
 # Each part prints its own output; the last line is "N passed, N failed",
 # and the exit status is 1 when anything failed.
@@ -71,6 +74,16 @@ if [ -z "${RACELAB_SKIP_RATES:-}" ]; then
 	out=$(grep -cE '\| (OUT|tool errors|no data) \|$' "$log/rates")
 	if [ "$rc" != 0 ] && [ "$out" = 0 ]; then out=1; fi
 	tally "rate check (quick)" "$ok" "$out"
+fi
+
+# 5. Grading's quick self-test: each catalogue entry graded as it must be
+# (a wrong fix not PASSED) is a pass.
+if [ -z "${RACELAB_SKIP_SELFTEST:-}" ]; then
+	$PYTHON scripts/grade_selftest.py --quick --json "$log/selftest.json" 2>&1 | tee "$log/selftest"
+	ok=$(grep -c '^  ok ' "$log/selftest")
+	miss=$(grep -c '^  MISS ' "$log/selftest")
+	if [ "$ok" = 0 ] && [ "$miss" = 0 ]; then miss=1; fi
+	tally "grading's self-test (quick)" "$ok" "$miss"
 fi
 
 echo "$passed passed, $failed failed"

@@ -1,0 +1,240 @@
+"""Grading against wrong fixes: the contract workloads in SAFE's plan, the
+reports a tool is known to make on correct code (advice, not failures),
+findings that name the student's file first, the check functions a copy
+may not change, and the self-test's catalogue format."""
+
+import re
+import tempfile
+import unittest
+from pathlib import Path
+
+from helpers import REPO
+from racelab import cli, expected, frames, grading, honest, scenario
+
+import grade_selftest
+
+HEADER = "\t".join(expected.HEADER) + "\n"
+
+
+def table(tmp, *rows):
+    (tmp / "lab-1.tsv").write_text(HEADER + "".join(
+        f"1\tbroken\t{tool}\tspread\t{'symptom' if tool in ('stress', 'chaos') else 'detection'}"
+        f"\t0.00\t1.00\t{s}\t{n}\tnote\n"
+        for tool, s, n in rows))
+    return expected.read_dir(tmp)
+
+
+class Plan(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_grade_sets_are_parsed_and_bad_ones_refused(self):
+        self.assertEqual(grading.contract_sets("a=1,b=2 ; c=x.y"), [["a=1", "b=2"], ["c=x.y"]])
+        self.assertEqual(grading.contract_sets(None), [])
+        for bad in ("a", "a=1-2", "a=1,=2", "a=b c"):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                grading.contract_sets(bad)
+
+    def test_contract_cells_run_every_tool_and_add_nothing_to_the_bound(self):
+        rows = table(self.dir, ("stress", 50, 50), ("tsan-clang", 50, 50), ("helgrind", 50, 50))
+        bare = grading.plan(1, rows)
+        plan = grading.plan(1, rows, grade_sets=[["evict=1"], ["keys=2", "get=1"]])
+        contract = [c for c in plan if c.trials is None]
+        self.assertEqual(len(contract), 2 * len(grading.TOOL_ORDER))
+        self.assertEqual({c.config for c in contract}, {"spread-evict=1", "spread-keys=2-get=1"})
+        self.assertEqual(grading.config_sets("spread-keys=2-get=1"), ["keys=2", "get=1"])
+        self.assertAlmostEqual(grading.probability(plan), grading.probability(bare))
+        # cheapest tool first, and the measured cell of a tool before its contract cells
+        order = [(grading.TOOL_ORDER.index(c.tool), c.trials is None) for c in plan]
+        self.assertEqual(order, sorted(order))
+        self.assertIn("contract", "\n".join(grading.explain(1, plan)))
+
+    def test_a_tool_blind_to_the_lab_s_race_counts_for_nothing(self):
+        rows = table(self.dir, ("stress", 50, 50), ("helgrind", 50, 50))
+        plan = grading.plan(1, rows, blind=("helgrind",))
+        self.assertEqual(grading.miss(next(c for c in plan if c.tool == "helgrind")), 1.0)
+        self.assertLess(grading.probability(plan), grading.TARGET)
+
+    def test_a_lock_order_lab_is_judged_without_helgrind(self):
+        class Scen(dict):
+            get = dict.get
+        self.assertEqual(grading.blind_tools(Scen(race_kind="lock-order")), ("helgrind",))
+        self.assertEqual(grading.blind_tools(Scen()), ())
+
+    def test_every_real_lab_meets_the_target_with_its_contract_workloads(self):
+        real = expected.read_dir(REPO / "expected")
+        for lab in sorted({k[0] for k in real}):
+            with self.subTest(lab=lab):
+                scen = scenario.load(lab)
+                sets = grading.contract_sets(scen.get("grade_sets"))
+                plan = grading.plan(lab, real, blind=grading.blind_tools(scen), grade_sets=sets)
+                self.assertLess(grading.probability(plan), grading.TARGET)
+
+
+def finding(kind, summary="", a_file="work/lab-1/m.c"):
+    return {"kind": kind, "summary": summary, "matched": False, "race_point": None,
+            "a": {"file": a_file, "line": 3, "function": "f"}, "b": None, "stack_a": []}
+
+
+class Advice(unittest.TestCase):
+    def test_helgrind_lock_order_and_dubious_signals_are_advice(self):
+        self.assertIn("trylock", grading.advice("helgrind", finding("lock-order-inversion")))
+        self.assertIn("dubious", grading.advice(
+            "helgrind", finding("misc", "pthread_cond_signal: dubious: associated lock is not "
+                                        "held by any thread")))
+        # ThreadSanitizer's lock-order report counts: it ignores trylocks.
+        self.assertIsNone(grading.advice("tsan-clang", finding("lock-order-inversion")))
+
+    def test_helgrind_races_count_unless_the_copy_adds_atomics_or_once(self):
+        broken = "int x; void f(void) { x++; }"
+        plain = grading.blind_spots("int x; void f(void) { lock(); x++; unlock(); }", broken)
+        self.assertIsNone(grading.advice("helgrind", finding("data-race"), plain))
+        for code in ("_Atomic int x; void f(void) { atomic_fetch_add(&x, 1); }",
+                     "static pthread_once_t once; void f(void) { pthread_once(&once, g); }",
+                     "atomic_store_explicit(&r, 1, memory_order_release);"):
+            with self.subTest(code=code):
+                spots = grading.blind_spots(code, broken)
+                self.assertIn("ThreadSanitizer", grading.advice("helgrind", finding("data-race"),
+                                                                spots))
+                self.assertIsNone(grading.advice("tsan-gcc", finding("data-race"), spots))
+        # atomics the broken module already had are not the fix's doing
+        same = grading.blind_spots("atomic_int n; atomic_load(&n);", "atomic_int n; atomic_load(&n);")
+        self.assertIsNone(grading.advice("helgrind", finding("data-race"), same))
+
+    def test_tsan_races_are_advice_only_in_a_copy_with_fences(self):
+        spots = grading.blind_spots("atomic_thread_fence(memory_order_release);", "")
+        self.assertIn("atomic_thread_fence", grading.advice("tsan-clang", finding("data-race"),
+                                                            spots))
+        self.assertIsNone(grading.advice("tsan-clang", finding("heap-use-after-free"), spots))
+
+    def test_a_trial_with_only_advice_is_clean_and_a_crash_is_never_advice(self):
+        rec = {"outcome": "detected", "manifested": False,
+               "findings": [finding("lock-order-inversion")]}
+        self.assertIsNone(grading.trial_failed(rec, "helgrind"))
+        self.assertEqual(grading.trial_failed(rec, "tsan-clang"), "report")
+        count, told = grading.judged("helgrind", rec)
+        self.assertEqual((count, len(told)), ([], 1))
+        crash = dict(rec, findings=[finding("crash", "dubious")])
+        self.assertEqual(grading.judged("helgrind", crash)[0], crash["findings"])
+
+    def test_the_failure_shown_is_one_that_counts(self):
+        told = finding("lock-order-inversion")
+        race = finding("data-race", a_file="stress/lab1_cache.c")
+        rec = {"outcome": "detected", "manifested": False, "findings": [told, race]}
+        reason, f = grading.failure_reason("helgrind", 1, 2, rec, "report")
+        self.assertIs(f, race)
+        self.assertNotIn("(and 1 more", reason)
+
+
+class Naming(unittest.TestCase):
+    def test_a_student_copy_is_own_code(self):
+        self.assertEqual(frames.repo_relative("/tmp/x/work/lab-1/cache.c"), "work/lab-1/cache.c")
+        self.assertEqual(frames.repo_relative("work/lab-4/refund.c"), "work/lab-4/refund.c")
+
+    def test_the_copy_s_side_comes_first_then_the_driver(self):
+        f = {"kind": "data-race", "race_point": None,
+             "a": {"file": "stress/lab1_cache.c", "line": 90, "function": "worker",
+                   "access": "read"},
+             "b": {"file": "work/lab-1/cache.c", "line": 140, "function": "cache_put",
+                   "access": "write"},
+             "stack_a": ["memcpy libc.so", "worker stress/lab1_cache.c:90"]}
+        text = grading.describe_finding(f)
+        self.assertTrue(text.startswith("data race: write in cache_put (work/lab-1/cache.c:140) "
+                                        "against read in worker"), text)
+        self.assertTrue(text.endswith("called from worker stress/lab1_cache.c:90"), text)
+
+    def test_a_lab_s_own_hint_comes_first(self):
+        class Scen(dict):
+            get = dict.get
+        scen = Scen(grade_hint="a lost wakeup", grade_hang_hint="stuck")
+        self.assertEqual(grading.hint_for("violation", None, scen), "a lost wakeup")
+        self.assertEqual(grading.hint_for("hang", None, scen), "stuck")
+        self.assertEqual(grading.hint_for("violation", None, Scen()), grading.HINTS["violation"])
+
+
+class CheckCode(unittest.TestCase):
+    """A copy whose check function differs from the broken module's is
+    refused, so weakening a check can never turn a verdict into a pass."""
+
+    def test_every_check_function_is_guarded(self):
+        guarded = 0
+        for broken in sorted((REPO / "broken").glob("*.c")):
+            text = broken.read_text()
+            checks = honest.check_functions(honest.strip_comments(text))
+            for name in checks:
+                with self.subTest(module=broken.stem, function=name):
+                    # the body of the check, gutted: it now always says "fine"
+                    m = re.search(r"^[^\n]*\b" + name + r"\([^)]*\)\n\{\n", text, re.M)
+                    self.assertIsNotNone(m)
+                    end = text.index("\n}", m.end())
+                    weak = text[:m.end()] + "\treturn 0;" + text[end:]
+                    found = honest.check_copy(1, broken.stem, weak, text, text, "c")
+                    self.assertEqual([r.rule for r in found], ["check code"])
+                    self.assertIn(name, found[0].reason)
+                    guarded += 1
+        self.assertGreaterEqual(guarded, 3)  # cache_check, evcache_check, gwclient_check
+
+    def test_comments_and_spacing_may_differ(self):
+        text = (REPO / "broken" / "cache.c").read_text()
+        tidy = text.replace("return problems;", "return  problems; /* all of them */")
+        self.assertEqual(honest.check_copy(1, "cache", tidy, text, text, "c"), [])
+
+
+class Catalogue(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = Path(self.tmp.name) / "lab-1"
+        self.dir.mkdir()
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def entry(self, name, first):
+        path = self.dir / name
+        path.write_text(first + "\nint x;\n")
+        return path
+
+    def test_an_entry_says_what_it_is_on_its_first_line(self):
+        e = grade_selftest.Entry(1, self.entry("wrong-only-put.c", "/* WRONG: get is unlocked */"))
+        self.assertFalse(e.right)
+        self.assertEqual(e.says, "get is unlocked")
+        self.assertTrue(grade_selftest.Entry(1, self.entry("right-rw.c", "/* RIGHT: a rwlock */")).right)
+        for name, first in (("wrong-x.c", "/* a comment */"), ("right-x.c", "/* WRONG: x */"),
+                            ("fix.c", "/* RIGHT: x */")):
+            with self.subTest(name=name), self.assertRaises(cli.Failure):
+                grade_selftest.Entry(1, self.entry(name, first))
+
+    def test_the_matrix_counts_each_lab_and_the_total(self):
+        rows = [{"lab": 1, "expected": "wrong", "correct": True, "seconds": 1.0},
+                {"lab": 1, "expected": "right", "correct": False, "seconds": 2.0},
+                {"lab": 2, "expected": "wrong", "correct": False, "seconds": 3.0}]
+        m = grade_selftest.matrix(rows)
+        self.assertEqual([(c["lab"], c["wrong_rejected"], c["wrong"], c["right_passed"],
+                           c["right"]) for c in m],
+                         [(1, 1, 1, 0, 1), (2, 0, 1, 0, 0), (None, 1, 2, 0, 1)])
+
+    def test_the_repository_s_catalogue_is_well_formed(self):
+        base = REPO / "tests" / "mutants"
+        if not base.is_dir():
+            self.skipTest("no catalogue yet")
+        for lab_dir in sorted(base.glob("lab-*")):
+            lab = int(lab_dir.name.split("-")[1])
+            module = scenario.load(lab).words("broken_modules")[0]
+            broken = (REPO / "broken" / f"{module}.c").read_text()
+            for path in sorted(lab_dir.glob("*.c")):
+                with self.subTest(entry=str(path.relative_to(base))):
+                    grade_selftest.Entry(lab, path)
+                    text = path.read_text()
+                    fixed = (REPO / "fixed" / f"{module}.c").read_text()
+                    found = honest.check_copy(lab, module, text, broken, fixed, "c")
+                    self.assertEqual([r.reason for r in found], [],
+                                     "HONEST must take every entry: the catalogue tests SAFE "
+                                     "and FAST")
+
+
+if __name__ == "__main__":
+    unittest.main()
