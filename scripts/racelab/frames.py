@@ -117,6 +117,9 @@ def trim_stacks(lines, frames=3):
             if header:
                 out.append(header)
                 header = None
-            out.append(f"  #{m.group(1)} {m.group(2)} ({m.group(3)})")
+            where = m.group(3)
+            if "/work/lab-" in where:  # a copy graded from another folder
+                where = "work/lab-" + where.rsplit("/work/lab-", 1)[1]
+            out.append(f"  #{m.group(1)} {m.group(2)} ({where})")
             kept += 1
     return out
