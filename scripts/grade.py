@@ -168,6 +168,9 @@ def run_safe(scen, lab, plan, spots=None):
                     # times longer, tells them apart: a real hang hangs again.
                     again = copy.copy(p)
                     again.time_limit_s = min(p.time_limit_s * 10, SLOW_LIMIT_S)
+                    if cell.tool in ("stress", "chaos"):
+                        # a hang again: show where every thread was stuck
+                        again.extra = ("--hang-stacks",)
                     record, _ = trial.run_trial(again, number, base_seed + ran - 1)
                     why = grading.trial_failed(record, cell.tool, spots)
                     slow += why is None

@@ -177,7 +177,7 @@ class Plan:
 
     def __init__(self, *, run, lab, build, variant, tool, exe, scenario, site,
                  time_limit_s, threads, pinning, cpus, ops, quiet, config, root, tmpdir,
-                 sets=()):
+                 sets=(), extra=()):
         self.__dict__.update(locals())
         del self.__dict__["self"]
 
@@ -196,7 +196,7 @@ class Plan:
             args += ["--set", kv]
         if self.quiet:
             args.append("--quiet")
-        return args
+        return args + list(self.extra)
 
     def hard_limit_s(self):
         """The driver's own watchdog fires at time_limit_s and still prints
