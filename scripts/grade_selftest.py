@@ -50,6 +50,11 @@ def parser():
                    help="where the entries are (default tests/mutants)")
     p.add_argument("--json", metavar="FILE", default="results/grade-selftest.json",
                    help="where the JSON result goes (default results/grade-selftest.json)")
+    p.add_argument("--summary", metavar="JSON", nargs="+",
+                   help="grade nothing: sum up these runs' JSON files as the table "
+                        "expected/grade-selftest.tsv holds (with --markdown, as GUIDE.md "
+                        "shows it)")
+    p.add_argument("--markdown", action="store_true", help="with --summary: a Markdown table")
     return p
 
 
@@ -163,8 +168,60 @@ def matrix(rows):
     return out
 
 
+SUMMARY_HEADER = ("lab", "wrong", "wrong_rejected_every_run", "right",
+                  "right_passed_every_run", "runs", "gradings", "misses", "longest_s")
+
+
+def summary(paths):
+    """The runs' JSON files summed up per lab (and 'total'): how many
+    entries, how many were graded as they must be in every run, how many
+    gradings and misses there were, and the longest grading."""
+    runs = []
+    for path in paths:
+        try:
+            data = json.loads(Path(path).read_text())
+            if data.get("schema") != SCHEMA:
+                raise ValueError("not a self-test result")
+            runs.append(data["entries"])
+        except (OSError, ValueError, KeyError) as e:
+            raise Failure(f"{path}: {getattr(e, 'strerror', None) or e}") from None
+    rows = [r for run in runs for r in run]
+    labs = sorted({r["lab"] for r in rows})
+    out = []
+    for lab in labs + ["total"]:
+        mine = [r for r in rows if lab == "total" or r["lab"] == lab]
+        entries = {(r["lab"], r["entry"]): r["expected"] for r in mine}
+        good = {k for k in entries
+                if all(r["correct"] for r in mine if (r["lab"], r["entry"]) == k)}
+        out.append({"lab": lab,
+                    "wrong": sum(v == "wrong" for v in entries.values()),
+                    "wrong_rejected_every_run": sum(entries[k] == "wrong" for k in good),
+                    "right": sum(v == "right" for v in entries.values()),
+                    "right_passed_every_run": sum(entries[k] == "right" for k in good),
+                    "runs": len(runs), "gradings": len(mine),
+                    "misses": sum(not r["correct"] for r in mine),
+                    "longest_s": max(r["seconds"] for r in mine)})
+    return out
+
+
+def render(rows, markdown=False):
+    if not markdown:
+        return "\n".join(["\t".join(SUMMARY_HEADER)] + [
+            "\t".join(str(r[k]) for k in SUMMARY_HEADER) for r in rows]) + "\n"
+    lines = ["| lab | wrong fixes rejected in every run | right fixes passed in every run "
+             "| runs | gradings | misses | longest grading |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['lab']} | {r['wrong_rejected_every_run']} of {r['wrong']} | "
+                     f"{r['right_passed_every_run']} of {r['right']} | {r['runs']} | "
+                     f"{r['gradings']} | {r['misses']} | {float(r['longest_s']):.0f} s |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.summary:
+        sys.stdout.write(render(summary(args.summary), args.markdown))
+        return 0
     found = catalogue(Path(args.catalogue), args.lab, args.only, args.quick)
     n = sum(len(v) for v in found.values())
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
