@@ -84,8 +84,9 @@ help: ## list the targets
 	@echo "racelab targets:"
 	@grep -hE '^[a-z][a-zA-Z0-9_-]*:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | \
 	  awk -F'\t' '{ printf "  %-22s %s\n", $$1, $$2 }'
-	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fix, the rates (about a minute)";)
+	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fixed build, the rates (about a minute)";)
 	$(HELP_MORE)
+	$(HELP_ANSWER)
 	@$(foreach f,$(FLAVOURS),printf "  %-22s %s\n" $(f) "build the $(f) flavour of every variant";)
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" broken-$(l) "every flavour of lab $(l)'s broken build";)
 	@printf "  %-22s %s\n" "build/F/V/racelab-stress" "one flavour F of one variant V ($(VARIANTS))"
@@ -154,7 +155,7 @@ test: build ## run every test (CMocka, command-line, scripts, the quick rate che
 # The flavours `make lab-N` runs (scripts/lab.py): not the chaos build.
 LAB_FLAVOURS := release debug tsan-clang tsan-gcc
 define LAB_RULE
-lab-$(1): # lab $(1): the symptom, the detectors' reports, the fix, the rates (about a minute)
+lab-$(1): # lab $(1): the symptom, the detectors' reports, the fixed build, the rates (about a minute)
 	@$$(MAKE) -s -j2 $$(foreach f,$$(LAB_FLAVOURS),build/$$(f)/fixed/racelab-stress build/$$(f)/broken-$(1)/racelab-stress)
 	@$$(PYTHON) scripts/lab.py $(1)
 endef
@@ -186,3 +187,5 @@ include mk/service.mk
 include mk/loadgen.mk
 # The student's working copies and grading: start-N, reset-N, grade-N, grade.
 include mk/grade.mk
+# The reference fix, after a graded attempt: answer-N.
+include mk/answer.mk

@@ -7,7 +7,8 @@
    student needs;
 3. the fixed build, the same way: nothing;
 4. this run's rates beside the expected table;
-5. what to read next, and the student's working copy (made the first time).
+5. what to read next, the student's working copy (made the first time),
+   make grade-N, and make answer-N only after that.
 
 Every number printed is counted from this run's trial records, written
 under results/lab-N-<time>/ so they can be reported on again later.
@@ -303,17 +304,22 @@ def main(argv=None):
                     "--lab", str(lab)])
 
     heading("5. Next")
-    say(f"   Read {scenario.shown(scenario.lab_dir(lab) / 'README.md')}: the story, how to read "
-        "each report, and the questions.")
-    modules = scen.words("broken_modules")
-    for m in modules:
-        say(f"   Then the bug and its fix, nothing else: diff -u broken/{m}.c fixed/{m}.c")
-    # The first lab-N makes the student's working copy (make start-N does too).
-    for m, made in workcopy.start(lab):
-        say(f"   Your own fix goes in {workcopy.describe(lab, m)}"
-            f"{', made just now' if made else ''}; make grade-{lab} grades it.")
+    next_steps(lab)
     say(f"   ({time.monotonic() - started:.0f} s)")
     return 0
+
+
+def next_steps(lab):
+    """The ending: the handout, then the student's own attempt and its
+    grading; the reference fix only after that (make answer-N), never here."""
+    say(f"   Read {scenario.shown(scenario.lab_dir(lab) / 'README.md')}: the story, how to read "
+        "each report, and the questions.")
+    # The first lab-N makes the student's working copy (make start-N does too).
+    for m, made in workcopy.start(lab):
+        say(f"   Your copy is {workcopy.describe(lab, m)}"
+            f"{', made just now' if made else ''}: try a fix there.")
+    say(f"   Then make grade-{lab} grades it (HONEST, SAFE, FAST), as often as you like.")
+    say(f"   After your graded attempt: make answer-{lab} compares it with the reference fix.")
 
 
 if __name__ == "__main__":

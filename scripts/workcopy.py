@@ -30,6 +30,7 @@ def next_steps(lab):
         print(f"  Edit {scenario.shown(workcopy.copy_of(lab, m))} until it is safe; "
               f"diff -u broken/{m}.c {scenario.shown(workcopy.copy_of(lab, m))} is your fix.")
     print(f"  Then: make grade-{lab}   (HONEST, SAFE, FAST; GUIDE.md says how it grades)")
+    print(f"  After your graded attempt: make answer-{lab}   (the reference fix, to compare)")
 
 
 def ask(lab):

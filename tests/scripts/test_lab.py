@@ -47,6 +47,20 @@ class Pieces(unittest.TestCase):
                     self.assertEqual(path.name, name)
                     self.assertEqual(len(recs), 1)
 
+    def test_the_ending_puts_the_attempt_before_the_answer(self):
+        conf = self.tree.root / "labs" / "lab-1-test" / "scenario.conf"
+        conf.write_text(SCENARIO + "broken_modules = cache\n")
+        out = io.StringIO()
+        with mock.patch.dict(os.environ, self.tree.env()), redirect_stdout(out):
+            lab.next_steps(1)
+        text = out.getvalue()
+        self.assertTrue((self.tree.root / "work" / "lab-1" / "cache.c").is_file())
+        self.assertIn("work/lab-1/cache.c", text)
+        self.assertLess(text.index("try a fix"), text.index("make grade-1"))
+        self.assertLess(text.index("make grade-1"), text.index("make answer-1"))
+        self.assertNotIn("diff -u", text)
+        self.assertNotIn("fixed/", text)
+
     def show(self, path, tool):
         out = io.StringIO()
         with redirect_stdout(out):

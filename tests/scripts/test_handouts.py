@@ -1,0 +1,66 @@
+"""Every handout puts the student's attempt before the reference fix.
+
+A lab's flow is: reproduce (make lab-N), read the reports, fix your copy,
+get graded (make grade-N), and only then the reference fix (make answer-N)
+and its explanation. Checked on the text of labs/lab-N-*/README.md.
+"""
+
+import re
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def handouts():
+    for path in sorted((ROOT / "labs").glob("lab-*-*/README.md")):
+        lab = int(re.match(r"lab-(\d+)-", path.parent.name).group(1))
+        yield lab, path, path.read_text(encoding="utf-8")
+
+
+def heading_at(text, pattern):
+    """Offset of the first heading line matching pattern, or -1."""
+    m = re.search(r"^#+ .*" + pattern, text, re.M)
+    return m.start() if m else -1
+
+
+class Handouts(unittest.TestCase):
+    def test_there_are_nine(self):
+        self.assertEqual([lab for lab, _, _ in handouts()], list(range(1, 10)))
+
+    def test_grade_before_answer_and_no_diff_before_it(self):
+        for lab, path, text in handouts():
+            with self.subTest(handout=path.parent.name):
+                grade = text.find(f"make grade-{lab}")
+                answer = text.find(f"make answer-{lab}")
+                self.assertGreaterEqual(grade, 0, "no make grade-N")
+                self.assertGreaterEqual(answer, 0, "no make answer-N")
+                self.assertLess(grade, answer, "make answer-N before make grade-N")
+                self.assertNotIn("diff -u broken/", text[:answer])
+
+    def test_your_turn_comes_before_the_reference_fix(self):
+        for lab, path, text in handouts():
+            with self.subTest(handout=path.parent.name):
+                turn = heading_at(text, r"Your turn: fix it and get graded")
+                fix = heading_at(text, rf"after your graded attempt: `make answer-{lab}`")
+                self.assertGreaterEqual(turn, 0, "no 'Your turn' section")
+                self.assertGreaterEqual(fix, 0, "no reference fix section naming make answer-N")
+                self.assertLess(turn, fix)
+                before = text[:turn]
+                self.assertNotIn("diff -u broken/", before)
+                # Before the attempt, make answer-N is named only in the
+                # header's summary of the flow.
+                self.assertNotIn(f"make answer-{lab}", before[before.find("\n## "):])
+                between = text[turn:fix]
+                self.assertIn(f"make grade-{lab}", between)
+                self.assertIn(f"work/lab-{lab}/", between)
+                self.assertIn(f"make demo-lab-{lab}", text[:fix])
+
+    def test_no_section_called_the_fix_before_the_attempt(self):
+        for lab, path, text in handouts():
+            with self.subTest(handout=path.parent.name):
+                self.assertIsNone(re.search(r"^## The fix\s*$", text, re.M))
+
+
+if __name__ == "__main__":
+    unittest.main()
