@@ -28,6 +28,11 @@
  *            (unpinned) that walk the same merchants: a burst of callers
  *            on every slot's slow path, arriving before, during and after
  *            its build rather than only together
+ *   starts   the threads (the driver's and the extra ones, numbered) begin
+ *            their walks at `starts` different merchants, evenly spaced,
+ *            and wrap around: several slots are built at once, each with
+ *            its own callers waiting, so waiters for different slots
+ *            share whatever the module waits on
  *   recheck  after each get, a thread checks again the client it was
  *            handed `recheck` merchants before: a client must stay
  *            whole while other threads go on getting (and, in a wrong
@@ -44,12 +49,12 @@
 
 struct lab6_params {
 	long key_rounds;
-	long extra, recheck; /* the contract's; 0: off */
+	long extra, starts, recheck; /* the contract's; 0: off */
 	long nslots;
 	struct gwclient_lazy **slot; /* made once, reset every round */
 };
 
-static const char *const lab6_keys[] = { "key_rounds", "extra", "recheck", NULL };
+static const char *const lab6_keys[] = { "key_rounds", "extra", "starts", "recheck", NULL };
 
 static const char *const lab6_invariants[] = { "constructions_extra", "half_built", "not_built",
 					       NULL };
@@ -58,6 +63,7 @@ struct lab6_thread {
 	const struct lab6_params *p;
 	struct stress_result seen; /* violations seen while running */
 	struct lab6_thread *extra; /* p->extra more threads (the contract's) */
+	long first;		   /* the merchant its walk starts at (the contract's) */
 };
 
 static void merchant_name(char *buf, size_t len, long k)
@@ -77,14 +83,15 @@ static void *contract_walk(void *arg)
 			break;
 	char merchant[48], why[200];
 	const struct gwclient **got = calloc((size_t)p->nslots, sizeof(*got));
-	for (long k = 0; got && k < p->nslots; k++) {
+	for (long step = 0; got && step < p->nslots; step++) {
+		long k = (t->first + step) % p->nslots;
 		got[k] = gwclient_get(p->slot[k]);
 		merchant_name(merchant, sizeof(merchant), k);
 		if (gwclient_check(got[k], merchant, why, sizeof(why)) != 0)
 			stress_count(&t->seen, "half_built", 1, "%s's client was handed out: %s",
 				     merchant, why);
-		long back = k - p->recheck;
-		if (p->recheck && back >= 0) {
+		long back = (k - p->recheck + p->nslots) % p->nslots;
+		if (p->recheck && step >= p->recheck) {
 			merchant_name(merchant, sizeof(merchant), back);
 			if (gwclient_check(got[back], merchant, why, sizeof(why)) != 0)
 				stress_count(&t->seen, "half_built", 1,
@@ -109,7 +116,7 @@ static void worker(const struct stress_run *run, int index, void *arg)
 	(void)index;
 	struct lab6_thread *t = arg;
 	const struct lab6_params *p = t->p;
-	if (p->extra || p->recheck) {
+	if (p->extra || p->starts || p->recheck) {
 		contract_walk(t);
 		return;
 	}
@@ -128,6 +135,7 @@ static int lab6_prepare(struct stress_run *run, char *err, size_t errlen)
 	static struct lab6_params p;
 	if (stress_param(run, "key_rounds", 4, 1, 1000000, &p.key_rounds, err, errlen) ||
 	    stress_param(run, "extra", 0, 0, 16, &p.extra, err, errlen) ||
+	    stress_param(run, "starts", 0, 0, STRESS_MAX_THREADS, &p.starts, err, errlen) ||
 	    stress_param(run, "recheck", 0, 0, 1000000, &p.recheck, err, errlen))
 		return -1;
 	if ((long)run->threads * (1 + p.extra) > STRESS_MAX_THREADS) {
@@ -174,6 +182,8 @@ static int lab6_round(struct stress_run *run, int round, struct stress_result *r
 	for (int i = 0; i < all; i++) {
 		memset(&th[i], 0, sizeof(th[i]));
 		th[i].p = p;
+		if (p->starts)
+			th[i].first = (i % p->starts) * p->nslots / p->starts;
 		if (i < n) {
 			th[i].extra = p->extra ? &th[n + i * p->extra] : NULL;
 			args[i] = &th[i];
