@@ -129,6 +129,43 @@ static void test_bad_requests_charge_nothing(void **state)
 	assert_int_equal(charges_of(e->g, longid), 1);
 }
 
+/* A charge the gateway fails answers PAYFLOW_FAILED with *out untouched
+ * and nothing stored; the retry that follows is charged, once. (A flow
+ * that kept something of the failed request, a claim, a lock or a
+ * placeholder, would hang or answer the retry wrongly here.) */
+static void test_failed_charge_then_retry(void **state)
+{
+	(void)state;
+	struct cache *c = cache_create(16);
+	struct gateway *g = gateway_create(16, 0);
+	struct payflow *f = c && g ? payflow_create(c, g) : NULL;
+	assert_non_null(f);
+	/* seed 3: the first 4 calls fail, the 5th books */
+	struct gateway_faults faults = { .failure_ppm = 500000, .seed = 3 };
+	gateway_set_faults(g, &faults);
+	struct cache_response out, before;
+	memset(&out, 0x5a, sizeof(out));
+	before = out;
+	int failures = 0;
+	enum payflow_outcome o;
+	while ((o = payflow_process(f, "user-1", 4999, &out)) == PAYFLOW_FAILED) {
+		assert_memory_equal(&out, &before, sizeof(out)); /* untouched */
+		assert_int_equal(cache_count(c), 0);
+		assert_true(++failures < 64); /* a flow that never charges again */
+	}
+	assert_int_equal(o, PAYFLOW_CHARGED);
+	assert_int_equal(failures, 4);
+	assert_int_equal(charges_of(g, "user-1"), 1);
+	assert_int_equal(payflow_process(f, "user-1", 4999, &out), PAYFLOW_CACHED);
+	assert_int_equal(charges_of(g, "user-1"), 1);
+	struct gateway_stats st;
+	gateway_stats(g, &st);
+	assert_int_equal(st.failures, failures);
+	payflow_destroy(f);
+	gateway_destroy(g);
+	cache_destroy(c);
+}
+
 static void test_gateway_books(void **state)
 {
 	(void)state;
@@ -278,6 +315,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_repeat_is_not_charged, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_users_are_charged_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests_charge_nothing, setup, teardown),
+		cmocka_unit_test(test_failed_charge_then_retry),
 		cmocka_unit_test(test_gateway_books),
 		cmocka_unit_test(test_gateway_concurrent_books),
 #ifdef PAYFLOW_THREAD_SAFE
