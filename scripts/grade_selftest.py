@@ -137,6 +137,7 @@ def grade(entry):
         row.update(passed=result["passed"], verdicts=verdicts,
                    reason=result[failed]["reason"] if failed else None,
                    slower=bool(result["fast"].get("slower")),
+                   fast_ratio=result["fast"].get("ratio"),
                    advice=len(result["safe"].get("advice") or []))
     # A right fix must be PASSED; a wrong one must not be (a grading that
     # could not run counts against the grader either way).
@@ -236,6 +237,7 @@ def main(argv=None):
             mark = "ok  " if row["correct"] else "MISS"
             say(f"  {mark} lab {lab} {e.name:<34} {'right' if e.right else 'wrong'} -> "
                 f"{verdict_word(row):<18} {row['seconds']:>6.1f} s"
+                + (f"  FAST {row['fast_ratio']:.2f}" if row.get("fast_ratio") else "")
                 + (f"  {row['reason']}" if row["reason"] and not row["correct"] else ""))
     m = matrix(rows)
     elapsed = time.monotonic() - started
