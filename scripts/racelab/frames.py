@@ -11,7 +11,7 @@ that is not in a header. The frames above it are the tool's interceptors and
 runtime (no file, files under libsanitizer, vg_replace_*.c, hg_intercepts.c)
 or libc; none of those is where the student's code touched memory, and none
 of them is the program's own file, which is the single rule used to skip
-them (is_own below). Our own inline helpers in headers (common/hash.h's hash_str, called
+them (own_path below). Our own inline helpers in headers (common/hash.h's hash_str, called
 from cache_grow in broken/cache.c) are ours but are not the site either: the
 lab's race site is named by its .c file, so the first own frame outside a .h
 is taken, and the first own frame of any kind only when every own frame is in
