@@ -26,8 +26,9 @@ measured like a broken build's, and is rerun and explained like one.
 --explain prints, without running anything, how often this check fails a
 correct build, cell by cell.
 
-A lab asked for with --lab that has no expected table is refused before
-anything runs (one line, exit 2): there would be nothing to check against.
+A lab in labs/ (or asked for with --lab) that has no expected table is
+refused before anything runs (one line, exit 2): there would be nothing to
+check it against.
 """
 
 import subprocess
@@ -66,8 +67,8 @@ def parser():
                    epilog="Exit status: 0 every cell within its band, 1 a cell out of its band "
                           "(or with tool errors, or with no data), 2 bad arguments.")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",
-                   help="a lab to check (repeatable; default: every lab with a table in "
-                        "expected/, or with --write-expected every lab in labs/)")
+                   help="a lab to check (repeatable; default: every lab in labs/, each of "
+                        "which must have a table in expected/)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                    help="quick: 10 trials a cell (6 under Valgrind); full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
@@ -294,6 +295,9 @@ def main(argv=None):
         labs = labs_with_tables()
         if not labs:
             raise Failure("no lab to check: expected/ has no lab-N.tsv table")
+        # Every lab in labs/ is checked: one without a table fails below,
+        # rather than being left out of a run that then passes.
+        labs = sorted(set(labs) | scenario.known_labs())
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime("check-%Y%m%dT%H%M%SZ", time.gmtime()))
     if results.exists() and not results.is_dir():
@@ -303,6 +307,7 @@ def main(argv=None):
     if not args.write_expected:
         have = labs_with_tables()
         for lab in labs:
+            scenario.lab_dir(lab)  # Failure for an unknown lab
             if lab not in have:
                 raise Failure(f"lab {lab} has no expected table (expected/lab-{lab}.tsv): "
                               f"nothing to check it against; measure it with "

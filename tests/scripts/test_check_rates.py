@@ -49,6 +49,8 @@ class Refusals(unittest.TestCase):
         (self.tree.root / "expected").mkdir()
         (self.tree.root / "expected" / "lab-2.tsv").write_text("")
         self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)", "--lab", 1)
+        # and without --lab, lab 1 is in labs/: not left out of the check
+        self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)")
 
     def test_stray_table_name(self):
         (self.tree.root / "expected").mkdir()
