@@ -20,8 +20,15 @@ A broken-build cell out of its band after its first trials is rerun with
 --rerun more trials (40 by default) and judged on all of them: the way
 LLVM's lit reruns a racy test, shown in the output and never hidden.
 Fixed-build cells, and cells whose band is 0 to 0 by design, are never
-rerun: one finding there is a bug. --explain prints, without running
-anything, how often this check fails a correct build, cell by cell.
+rerun: one finding there is a bug; a fixed-build cell with an intended false
+positive (metric expected-false-positive, racelab.expected) has a band
+measured like a broken build's, and is rerun and explained like one.
+--explain prints, without running anything, how often this check fails a
+correct build, cell by cell.
+
+A lab in labs/ (or asked for with --lab) that has no expected table is
+refused before anything runs (one line, exit 2): there would be nothing to
+check it against.
 """
 
 import subprocess
@@ -60,8 +67,8 @@ def parser():
                    epilog="Exit status: 0 every cell within its band, 1 a cell out of its band "
                           "(or with tool errors, or with no data), 2 bad arguments.")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",
-                   help="a lab to check (repeatable; default: every lab with a table in "
-                        "expected/, or with --write-expected every lab in labs/)")
+                   help="a lab to check (repeatable; default: every lab in labs/, each of "
+                        "which must have a table in expected/)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                    help="quick: 10 trials a cell (6 under Valgrind); full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
@@ -192,7 +199,7 @@ def rerun_out_of_band(plan, results, more):
     judges each on all its trials. Said out loud, so a flaky cell shows."""
     cells = report.collect(results, scenario.root() / "expected", None)
     for cell in cells:
-        if cell.verdict != "OUT" or cell.build != "broken" or cell.expected["band"][1] == 0:
+        if cell.verdict != "OUT" or not chancy(cell.build, cell.expected):
             continue
         entry = plan_entry(plan, cell)
         if entry is None:
@@ -202,6 +209,15 @@ def rerun_out_of_band(plan, results, more):
               f"{low:.2f}-{high:.2f}: {more} more trials, then judged on all "
               f"{cell.n + more}", file=sys.stderr, flush=True)
         run_trials(*entry, more, results)
+
+
+def chancy(build, row):
+    """Whether a cell's expectation is a measured rate, where a miss may be
+    bad luck (a broken build, or an intended false positive on the fixed
+    one) rather than a 0-0 band where one finding is a bug."""
+    if row is None or row["band"][1] == 0:
+        return False
+    return build == "broken" or row["metric"] == stats.EXPECTED_FP
 
 
 def trials_for(tool, args):
@@ -235,10 +251,10 @@ def explain(plan, first_for, rerun):
     total_measured = total_edge = 0.0
     design_zero = missing = 0
     for lab, build, tool, extra in plan:
-        if build != "broken":
-            continue
         config = config_of(lab, tool, extra)
         row = table.get((lab, build, tool, config))
+        if build != "broken" and not chancy(build, row):
+            continue
         if row is None:
             missing += 1
             continue
@@ -253,14 +269,16 @@ def explain(plan, first_for, rerun):
                    for i in range(51))
         total_measured += measured
         total_edge += edge
-        print(f"| {lab} | {tool} | {config} | {band[0]:.2f}-{band[1]:.2f} | "
+        print(f"| {lab} | {tool if build == 'broken' else f'{tool} ({build})'} | {config} | "
+              f"{band[0]:.2f}-{band[1]:.2f} | "
               f"{row['successes']}/{row['trials']} | {measured:.6f} | {edge:.6f} |")
     print()
     print(f"at most {total_measured:.5f} (about 1 in {1 / max(total_measured, 1e-12):,.0f} runs) "
           f"with the measured rates; at most {total_edge:.5f} (1 in "
           f"{1 / max(total_edge, 1e-12):,.0f}) with every rate at its worst place in its band")
-    print(f"({design_zero} broken-build cells with a 0-0 band and every fixed-build cell fail "
-          f"only on a real finding, which is a bug, not chance"
+    print(f"({design_zero} broken-build cells with a 0-0 band and every fixed-build cell "
+          f"but an intended false positive fail only on a real finding, which is a bug, "
+          f"not chance"
           + (f"; {missing} broken-build cells have no expected row yet" if missing else "") + ")")
     return 0
 
@@ -277,12 +295,23 @@ def main(argv=None):
         labs = labs_with_tables()
         if not labs:
             raise Failure("no lab to check: expected/ has no lab-N.tsv table")
+        # Every lab in labs/ is checked: one without a table fails below,
+        # rather than being left out of a run that then passes.
+        labs = sorted(set(labs) | scenario.known_labs())
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime("check-%Y%m%dT%H%M%SZ", time.gmtime()))
     if results.exists() and not results.is_dir():
         raise Failure(f"--results {scenario.shown(results)} is a file, not a directory")
     if results.exists() and any(results.iterdir()):
         raise Failure(f"{scenario.shown(results)} is not empty: the check must judge one run")
+    if not args.write_expected:
+        have = labs_with_tables()
+        for lab in labs:
+            scenario.lab_dir(lab)  # Failure for an unknown lab
+            if lab not in have:
+                raise Failure(f"lab {lab} has no expected table (expected/lab-{lab}.tsv): "
+                              f"nothing to check it against; measure it with "
+                              f"--write-expected NEWDIR, review, and copy the table in")
     every = args.all_configs or args.profile == "full"
     matrix = args.matrix or args.profile == "full"
     plan = [(lab, *cell) for lab in labs for cell in cells(lab, extra=every, matrix=matrix)

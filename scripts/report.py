@@ -8,6 +8,10 @@ band (DESIGN.md, principle 3). The 95% interval is shown; the verdict uses
 the wider 99.99% interval (stats.Z_CHECK), because a check that judges
 dozens of cells on every `make test` must not fail a correct build on an
 unlucky run (expected/README.md has the calculation).
+
+With --check, a lab measured in the results but with no row in any expected
+table fails the check (one line, exit 1): a lab nobody wrote expectations
+for has nothing its rates could be out of, which must not read as a pass.
 """
 
 import sys
@@ -118,8 +122,21 @@ def collect(results_dir, expected_dir, lab):
         cells.setdefault(key, Cell(key)).add(record)
     for key, row in expected.read_dir(expected_dir).items():
         if lab is None or key[0] == lab:
-            cells.setdefault(key, Cell(key)).expected = row
+            cell = cells.setdefault(key, Cell(key))
+            cell.expected = row
+            if row["metric"] == stats.EXPECTED_FP:  # the same count, named as intended
+                cell.metric = row["metric"]
     return sorted(cells.values(), key=Cell.sort_key)
+
+
+def labs_without_table(cells, expected_dir, lab):
+    """The labs with measured cells (or the --lab asked for) that no expected
+    table has a row for."""
+    have = set(expected.labs(expected.read_dir(expected_dir)))
+    measured = {c.lab for c in cells if c.n or c.tool_errors}
+    if lab is not None:
+        measured.add(lab)
+    return sorted(measured - have)
 
 
 def markdown(cells):
@@ -244,6 +261,14 @@ def main(argv=None):
                   f"memory):\n\n{cost.markdown(cost_rows)}\n\n{textwrap.fill(cost.FOOTNOTE, 78)}\n")
         print(summary(cells))
     extras(args, cells, recs, cost_rows)
+    if args.check:
+        missing = labs_without_table(cells, args.expected, args.lab)
+        if missing:
+            names = ", ".join(f"lab-{n}.tsv" for n in missing)
+            print(f"{PROG}: check failed: no expected table for lab "
+                  f"{', '.join(map(str, missing))} ({names} in {scenario.shown(args.expected)}"
+                  f"): its rates cannot be checked", file=sys.stderr)
+            return 1
     failing = FAILING + (("no data",) if args.require_data else ())
     if args.check and any(c.verdict in failing and (c.expected or c.verdict != "no data")
                           for c in cells):

@@ -9,6 +9,15 @@ so it diffs well in review and opens in any spreadsheet:
 
 A row whose metric does not fit its build and tool (say "detection" for a
 fixed build) is an error: the report would otherwise compare the wrong rate.
+
+A fixed (correct) build's band is 0 to 0: one broken invariant or one report
+there is a bug. The one exception is an intended false positive, a correct
+build that a detector is known to flag (Helgrind's lock-order report on two
+locks always taken under one global lock, the textbook case): its row says
+so with the metric `expected-false-positive` (counted as false-positive is:
+any report but a crash), a band that is not 0 to 0, and a note that says
+why. A fixed row with any other metric and a band other than 0 to 0 is an
+error, as is an expected-false-positive row without a reason.
 """
 
 from pathlib import Path
@@ -20,6 +29,9 @@ from .scenario import shown
 
 HEADER = ("lab", "build", "tool", "config", "metric", "band_low", "band_high",
           "successes", "trials", "note")
+
+# Notes that say nothing about why (what report.py --write-expected writes).
+_NO_REASON = ("", "measured", "by design")
 
 
 def _row(fields, where):
@@ -38,12 +50,30 @@ def _row(fields, where):
     if row["build"] not in ("broken", "fixed"):
         raise Failure(f"{where}: unknown build '{row['build']}'")
     want = stats.metric(row["build"], row["tool"])
-    if row["metric"] != want:
+    if row["metric"] == stats.EXPECTED_FP and want == "false-positive":
+        if high == 0:
+            raise Failure(f"{where}: an {stats.EXPECTED_FP} row needs a band above 0 "
+                          f"(a band of 0-0 is metric 'false-positive')")
+        if row["note"].strip().lower() in _NO_REASON:
+            raise Failure(f"{where}: an {stats.EXPECTED_FP} row needs a note saying why "
+                          f"the tool flags the correct build")
+    elif row["metric"] != want:
         raise Failure(f"{where}: metric '{row['metric']}' does not fit {row['build']} "
-                      f"{row['tool']} (it is '{want}')")
+                      f"{row['tool']} (it is '{want}'"
+                      + (f", or {stats.EXPECTED_FP} for an intended false positive)"
+                         if want == "false-positive" else ")"))
+    elif row["build"] == "fixed" and (low, high) != (0, 0):
+        raise Failure(f"{where}: a fixed build's band is 0-0 (one finding is a bug); a "
+                      f"correct build a detector is known to flag is metric "
+                      f"{stats.EXPECTED_FP}, with a note saying why")
     return (lab, row["build"], row["tool"], row["config"]), {
-        "band": (low, high), "successes": successes, "trials": trials,
-        "note": row["note"], "where": where}
+        "metric": row["metric"], "band": (low, high), "successes": successes,
+        "trials": trials, "note": row["note"], "where": where}
+
+
+def labs(table):
+    """The labs a table read by read_dir() has rows for."""
+    return sorted({key[0] for key in table})
 
 
 def read_dir(directory):

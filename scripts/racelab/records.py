@@ -41,6 +41,25 @@ _OPTIONAL = {
 }
 
 
+# The fields of one finding (record["findings"][i]), built by
+# frames.finding() and match.judge():
+#   kind        'data-race', 'lock-order-inversion', 'crash', ...
+#   tool        the tool that reported it
+#   summary     the tool's own words
+#   a, b        the two sides, each {access, size, file, line, function,
+#               thread} or null: the first frame in the program's own
+#               source (frames.py). For a data race, a is the current access
+#               and b the previous one; for a lock-order inversion, whatever
+#               the tool, a is the acquisition that established the order
+#               and b the one that inverted it (the two that close the cycle)
+#   stack_a     a's first frames, "function file:line"
+#   matched, pair, race_point   see match.py
+#   incomplete  true when the tool's report was cut short (no closing line:
+#               the process died or was killed while writing it), so a side
+#               or frames may be missing. Added later: older records lack it,
+#               read as false.
+
+
 def config_name(pinning, cpus, threads, default_threads, ops=None, sets=(), workload=None):
     """The configuration part of a results file name: 'spread', 'cpus-0+2',
     'same-cpu-4t', 'spread-500ops', 'spread-buckets=65536'. Only what
@@ -104,6 +123,8 @@ def problem(record):
     for f in record["findings"]:
         if not isinstance(f, dict) or not isinstance(f.get("kind"), str):
             return "a finding without a kind"
+        if not isinstance(f.get("incomplete", False), bool):
+            return "a finding whose 'incomplete' is not true or false"
     return None
 
 

@@ -21,9 +21,14 @@ Z95 = 1.959964
 #   fixed  + stress -> violation       the fix broke an invariant (manifested)
 #   fixed  + tool   -> false-positive  the tool reported anything at all
 #   a student's build is judged as the fixed build is
-METRICS = ("symptom", "detection", "violation", "false-positive")
+#   fixed  + tool   -> expected-false-positive  the same count, for a
+#                      correct build the tool is known to flag (a row of
+#                      expected/ says so, and why: racelab.expected)
+EXPECTED_FP = "expected-false-positive"
+METRICS = ("symptom", "detection", "violation", "false-positive", EXPECTED_FP)
 WORDS = {"symptom": "manifested", "detection": "detected",
-         "violation": "violated", "false-positive": "with findings"}
+         "violation": "violated", "false-positive": "with findings",
+         EXPECTED_FP: "with findings"}
 
 
 def metric(build, tool):

@@ -16,6 +16,7 @@ Valgrind tool or sanitizer flavour should be too.
 The TSan tools may also run under `setarch <machine> -R`: see aslr_wrapper().
 """
 
+import os
 import platform
 from collections import namedtuple
 
@@ -79,6 +80,27 @@ def aslr_wrapper(rnd_bits=None, machine=None):
 def wrapper(tool):
     """The commands a trial of `tool` runs under, before the binary."""
     return (aslr_wrapper() if tool.report == "tsan" else ()) + tuple(tool.wrapper)
+
+
+# The ThreadSanitizer options a trial runs with, whatever the user's shell
+# says: the parser reads plain text on stderr (no colour escapes, not a log
+# file). The user's own TSAN_OPTIONS and VALGRIND_OPTS are dropped, not
+# merged: besides the format (color=always, log_path=...), they can hold
+# settings that change what is measured (suppressions, report_bugs=0,
+# halt_on_error=1, history_size), and a rate compared with expected/ must
+# not depend on the shell it was measured from. grade.py drops them too.
+TSAN_OPTIONS = "color=never log_path=stderr"
+DROPPED_ENV = ("TSAN_OPTIONS", "VALGRIND_OPTS")
+
+
+def environment(tool, base=None):
+    """The environment of one trial of `tool`: `base` (default os.environ)
+    without DROPPED_ENV, plus TSAN_OPTIONS for the TSan tools."""
+    env = {k: v for k, v in (os.environ if base is None else base).items()
+           if k not in DROPPED_ENV}
+    if tool.report == "tsan":
+        env["TSAN_OPTIONS"] = TSAN_OPTIONS
+    return env
 
 
 def command(tool, exe, driver_args, xml_file=None):

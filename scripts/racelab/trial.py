@@ -28,7 +28,7 @@ from collections import namedtuple
 
 from . import match, tsan, valgrind
 from .cli import Failure
-from .tools import command
+from .tools import command, environment
 
 DRIVER_USAGE_EXIT = 2
 # The driver could not start its threads (out of resources): the trial
@@ -57,7 +57,7 @@ def kill_group(proc):
         pass
 
 
-def execute(argv, limit_s, cwd):
+def execute(argv, limit_s, cwd, env=None):
     """Runs argv in its own process group with a hard time limit.
 
     Returns an Execution (above). The child gets its own session so that a Ctrl-C
@@ -73,7 +73,7 @@ def execute(argv, limit_s, cwd):
     try:
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                start_new_session=True, env=env)
     except OSError as e:
         return Execution(None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}", None)
     # Pipes are drained by threads while the main thread blocks in wait4:
@@ -211,7 +211,7 @@ def run_trial(plan, number, seed):
     tool = plan.tool
     xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
     argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
-    ran = execute(argv, plan.hard_limit_s(), plan.root)
+    ran = execute(argv, plan.hard_limit_s(), plan.root, environment(tool))
     code, timed_out, start_error = ran.code, ran.timed_out, ran.start_error
     stderr_text = ran.err.decode("utf-8", "replace")
     program = program_result(ran.out.decode("utf-8", "replace"))

@@ -31,6 +31,22 @@ never that the tool saw the race.
 
 `FATAL: ThreadSanitizer: ...` (for example "unexpected memory mapping" on
 kernels with too many ASLR bits) means the tool could not run at all.
+
+What else the parser holds on, seen in output racelab did not write:
+
+- ANSI colour escapes (TSAN_OPTIONS=color=always) are stripped first; the
+  runner asks for color=never as well (tools.tsan_options).
+- Newer ThreadSanitizer marks the culprit frame with a star, `  * #0 ...`:
+  it is a frame like the others.
+- C++ functions print with their parameter list, which has spaces
+  (`handler(int, siginfo_t*, void*) /src/a.cc:9:6 (prog+0x1)`): a frame is
+  read from the right (build id, module, location), and the function is
+  what is left.
+- The program's own output without a final newline glues the report's
+  first line to it (`progress: 40%WARNING: ThreadSanitizer: data race`).
+- A report cut short (the process killed or dead while writing it: no
+  SUMMARY line, no closing `==================`) is kept, with
+  incomplete: true on its finding.
 """
 
 import re
@@ -39,11 +55,17 @@ from . import frames
 
 CRASH = "crash"
 
-_WARNING = re.compile(r"^WARNING: ThreadSanitizer: (.+?)(?: \(pid=\d+\))?\s*$")
-_ERROR = re.compile(r"^==\d+==ERROR: ThreadSanitizer: (.+?)(?: \(pc 0x[0-9a-f]+.*)?$")
+# Searched anywhere in a line: program output without a newline may precede.
+_WARNING = re.compile(r"WARNING: ThreadSanitizer: (.+?)(?: \(pid=\d+\))?\s*$")
+_ERROR = re.compile(r"==\d+==ERROR: ThreadSanitizer: (.+?)(?: \(pc 0x[0-9a-f]+.*)?$")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_SEPARATOR = "=================="
 _DEADLY = re.compile(r"^ThreadSanitizer:DEADLYSIGNAL\s*$")
 _FATAL = re.compile(r"^(?:==\d+==)?(FATAL: ThreadSanitizer.*|ThreadSanitizer: CHECK failed.*)$")
-_FRAME = re.compile(r"^\s+#\d+\s+(.*)$")
+_FRAME = re.compile(r"^\s+(?:\*\s*)?#\d+\s+(.*)$")
+# The right end of a frame: "(module+0x1f)" then, on newer versions,
+# "(BuildId: ab12...)". Module names may hold '+' (a binary called prog++).
+_MODULE = re.compile(r"^(.*?)\s*\((\S+?)\+0x[0-9a-fA-F]+\)(?:\s*\(BuildId: [0-9a-fA-F]+\))?\s*$")
 _LOCATION = re.compile(r"^(.*?):(\d+)(?::\d+)?$")
 _ACCESS = re.compile(
     r"^(Previous )?(atomic )?(read|write) of size (\d+) at \S+ by "
@@ -62,16 +84,28 @@ def kind_name(text):
 
 
 def parse_frame(text):
-    """'cache_put broken/cache.c:13:7 (bin+0x1)' -> frame dict, or None."""
-    words = text.split()
-    if not words or words[0].startswith("("):
+    """'cache_put broken/cache.c:13:7 (bin+0x1)' -> frame dict, or None.
+
+    Read from the right: the module (and build id), then the location, the
+    last word when it is `<null>` or path:line[:col]; the function is the
+    rest, spaces and all (a C++ parameter list)."""
+    text = text.strip()
+    obj = None
+    m = _MODULE.match(text)
+    if m:
+        text, obj = m.group(1).strip(), m.group(2)
+    if not text or text.startswith("("):
         return None
-    function = None if words[0] == "<null>" else words[0]
     file, line = None, None
-    if len(words) > 1 and not words[1].startswith("(") and words[1] != "<null>":
-        m = _LOCATION.match(words[1])
-        file, line = (m.group(1), int(m.group(2))) if m else (words[1], None)
-    return frames.frame(function, file, line)
+    head, _, last = text.rpartition(" ")
+    if head and last == "<null>":
+        text = head
+    elif head:
+        loc = _LOCATION.match(last)
+        if loc and not last.endswith(")"):
+            text, file, line = head, loc.group(1), int(loc.group(2))
+    function = None if text in ("<null>", "") else text.strip()
+    return frames.frame(function, file, line, obj)
 
 
 def _sections(lines):
@@ -94,7 +128,7 @@ def _thread(m_main, m_tid):
     return "main" if m_main == "main thread" else m_tid
 
 
-def _warning_finding(kind_text, lines, tool):
+def _warning_finding(kind_text, lines, tool, incomplete=False):
     sections = _sections(lines)
     a = b = None
     for header, stack in sections:
@@ -125,10 +159,10 @@ def _warning_finding(kind_text, lines, tool):
     if a is None:
         a = (next((s for h, s in sections if s), []), {})
     return frames.finding(kind_name(kind_text), tool, kind_text, a[0], a[1],
-                          b[0] if b else None, b[1] if b else None)
+                          b[0] if b else None, b[1] if b else None, incomplete)
 
 
-def _crash_finding(what, lines, tool):
+def _crash_finding(what, lines, tool, incomplete=False):
     stack = [fr for line in lines for m in [_FRAME.match(line)] if m
              for fr in [parse_frame(m.group(1))] if fr]
     info = {}
@@ -136,34 +170,39 @@ def _crash_finding(what, lines, tool):
         m = _SIGNAL_ACCESS.search(line)
         if m:
             info["access"] = m.group(1).lower()
-    return frames.finding(CRASH, tool, what, stack, info)
+    return frames.finding(CRASH, tool, what, stack, info, incomplete=incomplete)
 
 
 def parse(text, tool="tsan"):
     """Parses TSan stderr. Returns (findings, tool_error): tool_error is a
     one-line reason when TSan itself failed, else None."""
     findings, tool_error = [], None
-    lines = text.splitlines()
+    lines = _ANSI.sub("", text).splitlines()
     i, pending_deadly = 0, False
     while i < len(lines):
         line = lines[i]
-        warning, error = _WARNING.match(line), _ERROR.match(line)
+        warning, error = _WARNING.search(line), _ERROR.search(line)
         if warning or error:
-            body = []
+            body, ended = [], False
             i += 1
             while i < len(lines):
                 nxt = lines[i]
-                if (nxt.startswith("==================") or _WARNING.match(nxt)
-                        or _ERROR.match(nxt) or re.match(r"^==\d+==ABORTING", nxt)):
+                if nxt.startswith(_SEPARATOR) or re.match(r"^==\d+==ABORTING", nxt):
+                    ended = True
                     break
+                if _WARNING.search(nxt) or _ERROR.search(nxt):
+                    break  # the next report began before this one ended
                 i += 1
                 if nxt.startswith("SUMMARY: "):
+                    ended = True
                     break
                 body.append(nxt)
+            # A crash report may end without either line when the process
+            # dies: the stack is still where it died, and says so.
             if warning:
-                findings.append(_warning_finding(warning.group(1), body, tool))
+                findings.append(_warning_finding(warning.group(1), body, tool, not ended))
             else:
-                findings.append(_crash_finding(error.group(1), body, tool))
+                findings.append(_crash_finding(error.group(1), body, tool, not ended))
                 pending_deadly = False
             continue
         if _DEADLY.match(line):

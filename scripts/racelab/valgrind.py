@@ -11,8 +11,22 @@ access, so each stack is attributed to the text just before it.
 DRD reports a race as <kind>ConflictingAccess</kind> with only the current
 stack (the other side is a segment, not an access): b is null.
 
+A lock-order pair means what it means for ThreadSanitizer's
+lock-order-inversion: a and b are the two acquisitions that close the
+cycle, a the one that established the order (lock L2 taken while holding
+L1), b the one that inverted it (L1 taken while holding L2). Helgrind's
+LockOrder prints b first (the acquisition that violated the order), then
+"Required order was established by acquisition of lock at X" (where L1
+itself was taken: not an acquisition of the cycle), then "followed by a
+later acquisition of lock at Y" (L2 taken while holding L1): that one is a.
+
+Valgrind writes file and folder names into the XML as the file system
+spells them, so a Latin-1 folder name is a byte that is not UTF-8: such
+bytes are read as U+FFFD rather than failing the whole file.
+
 The XML is read with a pull parser, so a file cut short (a trial killed at
-its time limit) still yields the errors written before the cut. Whether
+its time limit) still yields the errors written before the cut, and the
+error being written at the cut is kept with incomplete: true. Whether
 Valgrind itself worked is a separate question (see parse()).
 """
 
@@ -59,11 +73,12 @@ def _stack(elem):
     for fr in elem.findall("frame"):
         directory, file = fr.findtext("dir"), fr.findtext("file")
         path = f"{directory}/{file}" if directory and file else file
-        if not path and fr.findtext("obj"):  # no debug info: name the object
-            path = fr.findtext("obj")
+        obj = fr.findtext("obj")
+        if not path and obj:  # no debug info: name the object
+            path = obj
         line = fr.findtext("line")
         result.append(frames.frame(fr.findtext("fn"), path,
-                                   int(line) if line and line.isdigit() else None))
+                                   int(line) if line and line.isdigit() else None, obj))
     return result
 
 
@@ -79,7 +94,7 @@ def _access_info(text):
     return info
 
 
-def _error_finding(err, tool):
+def _error_finding(err, tool, incomplete=False):
     kind = err.findtext("kind") or "unknown"
     what = _text(err, "xwhat") or _text(err, "what")
     stacks, last_text = [], what
@@ -89,19 +104,22 @@ def _error_finding(err, tool):
         elif child.tag == "stack":
             stacks.append((last_text, _stack(child)))
     if not stacks:
-        return frames.finding(kind_name(kind), tool, what, [])
+        return frames.finding(kind_name(kind), tool, what, [], incomplete=incomplete)
     a_text, a_frames = stacks[0]
     b = None
     if kind == "Race":
         b = next(((t, s) for t, s in stacks[1:] if "conflicts with a previous" in t), None)
-    elif kind == "LockOrder" and len(stacks) > 1:
-        b = stacks[1]
+    elif kind == "LockOrder":
+        # a: the later acquisition of the required order; b: the violation
+        # (the first stack). Without the former, a is unknown.
+        later = next((s for t, s in stacks[1:] if "followed by a later acquisition" in t), None)
+        a_frames, b = later or [], (what, stacks[0][1])
     a_info = _access_info(a_text) if kind in ("Race", "ConflictingAccess") else {}
     b_info = _access_info(b[0]) if b and kind == "Race" else {}
     if kind == "LockOrder":
         a_info, b_info = {"access": "lock"}, {"access": "lock"}
     return frames.finding(kind_name(kind), tool, what, a_frames, a_info,
-                          b[1] if b else None, b_info if b else None)
+                          b[1] if b else None, b_info if b else None, incomplete)
 
 
 def _signal_finding(sig, tool):
@@ -125,8 +143,11 @@ def parse(data, tool="helgrind"):
         data = data.encode("utf-8")
     if not data or not data.strip():
         return [], "Valgrind wrote no XML"
+    # Bytes that are not UTF-8 (a Latin-1 folder name) become U+FFFD.
+    data = data.decode("utf-8", "replace").encode("utf-8")
     parser = ET.XMLPullParser(events=("start", "end"))
     findings, finished, depth, problem = [], False, 0, None
+    open_error = None  # the <error> being read, until its end tag
     try:
         parser.feed(data)
         parser.close()
@@ -136,8 +157,12 @@ def parse(data, tool="helgrind"):
         for event, elem in parser.read_events():
             if event == "start":
                 depth += 1
+                if depth == 2 and elem.tag == "error":
+                    open_error = elem
                 continue
             depth -= 1
+            if elem is open_error:
+                open_error = None
             if depth != 1:  # only direct children of <valgrindoutput>
                 continue
             if elem.tag == "error":
@@ -148,6 +173,8 @@ def parse(data, tool="helgrind"):
                 finished = True
     except ET.ParseError as e:  # pragma: no cover - events already parsed
         problem = problem or f"invalid Valgrind XML ({e})"
+    if open_error is not None and open_error.find("kind") is not None:
+        findings.append(_error_finding(open_error, tool, incomplete=True))
     if problem is None and not finished:
         problem = "Valgrind did not finish (no FINISHED status)"
     return findings, problem

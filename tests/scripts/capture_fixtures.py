@@ -8,11 +8,15 @@ keeps the first few reports of each so the files stay readable, and
 replaces the checkout's absolute path with nothing so no machine path is
 committed. It also builds a tiny program of its own, written below, for
 the report kinds lab 1 does not produce (lock-order inversion, use after
-free, a crash, a thread leak).
+free, a crash, a thread leak), and a plain program with its own main()
+outside racelab's source roots, in a folder whose name is not UTF-8 (the
+outside-* fixtures: a data race, a lock-order inversion, a C++ function
+with a parameter list, ThreadSanitizer with color=always).
 
   python3 tests/scripts/capture_fixtures.py        # from the repository root
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -57,6 +61,73 @@ int main(int argc, char **argv)
 	return 0;
 }
 """
+
+
+OUTSIDE_C = r"""
+/* A plain program of its own: a lock-order inversion, then a data race. */
+#include <pthread.h>
+static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+static long counter;
+static void take_ab(void)
+{
+	pthread_mutex_lock(&a);
+	pthread_mutex_lock(&b);
+	pthread_mutex_unlock(&b);
+	pthread_mutex_unlock(&a);
+}
+static void take_ba(void)
+{
+	pthread_mutex_lock(&b);
+	pthread_mutex_lock(&a);
+	pthread_mutex_unlock(&a);
+	pthread_mutex_unlock(&b);
+}
+static void *worker(void *x)
+{
+	(void)x;
+	counter++;
+	return 0;
+}
+int main(void)
+{
+	pthread_t t;
+	take_ab();
+	take_ba();
+	pthread_create(&t, 0, worker, 0);
+	counter++;
+	pthread_join(t, 0);
+	return 0;
+}
+"""
+
+OUTSIDE_CC = r"""
+// A C++ function whose name prints with a parameter list: a signal handler.
+#include <pthread.h>
+#include <signal.h>
+static long hits;
+static void handler(int sig, siginfo_t *info, void *ctx)
+{
+	(void)sig; (void)info; (void)ctx;
+	hits++;
+}
+static void *worker(void *)
+{
+	handler(0, nullptr, nullptr);
+	return nullptr;
+}
+int main()
+{
+	pthread_t t;
+	pthread_create(&t, nullptr, worker, nullptr);
+	handler(0, nullptr, nullptr);
+	pthread_join(t, nullptr);
+	return 0;
+}
+"""
+
+# Where the outside fixtures say the program lived: not a racelab root, so
+# its frames must be recognised as the program's own by the general rule.
+OUTSIDE_HOME = "/home/user/proj"
 
 
 def scrub(text, *prefixes):
@@ -142,10 +213,53 @@ def capture_kinds():
                 print(f"kinds {cc} {case}: exit {r.returncode}")
 
 
+def capture_outside():
+    """The outside-* fixtures. The folder's name is Latin-1 'cafe' with an
+    e acute (byte 0xe9), which Valgrind writes into its XML as it is."""
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp) / "proj"
+        src_dir = home / os.fsdecode(b"caf\xe9")
+        src_dir.mkdir(parents=True)
+        (src_dir / "outside.c").write_text(OUTSIDE_C)
+        (src_dir / "outside.cc").write_text(OUTSIDE_CC)
+        raw_home = os.fsencode(str(home))
+
+        def save(name, data):
+            data = data.replace(raw_home, OUTSIDE_HOME.encode())
+            data = re.sub(rb"<(pid|ppid)>\d+</", rb"<\1>0</", data)
+            (OUT / name).write_bytes(data)
+            print(f"{name}: {len(data)} bytes")
+
+        debug = home / "outside-debug"
+        subprocess.run(["gcc", "-g", "-O0", "-o", str(debug), str(src_dir / "outside.c"),
+                        "-lpthread"], check=True)
+        for tool in ("helgrind", "drd"):
+            xml = home / f"{tool}.xml"
+            subprocess.run(["valgrind", f"--tool={tool}", "--xml=yes", f"--xml-file={xml}",
+                            str(debug)], capture_output=True, timeout=600)
+            save(f"{tool}-outside.xml", xml.read_bytes())
+        env = dict(os.environ, TSAN_OPTIONS="")
+        for cc, cxx in (("clang", "clang++"), ("gcc", "g++")):
+            exe = home / f"outside-{cc}"
+            subprocess.run([cc, "-fsanitize=thread", "-g", "-O0", "-o", str(exe),
+                            str(src_dir / "outside.c"), "-lpthread"], check=True)
+            r = subprocess.run([str(exe)], capture_output=True, env=env)
+            save(f"tsan-{cc}-outside.txt", r.stderr)
+            exe = home / f"outside-{cxx}"
+            subprocess.run([cxx, "-fsanitize=thread", "-g", "-O0", "-o", str(exe),
+                            str(src_dir / "outside.cc"), "-lpthread"], check=True)
+            r = subprocess.run([str(exe)], capture_output=True, env=env)
+            save(f"tsan-{cc}-outside-cxx.txt", r.stderr)
+        r = subprocess.run([str(home / "outside-clang")], capture_output=True,
+                           env=dict(env, TSAN_OPTIONS="color=always"))
+        save("tsan-clang-outside-color.txt", r.stderr)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     capture_lab1()
     capture_kinds()
+    capture_outside()
     return 0
 
 

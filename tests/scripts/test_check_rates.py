@@ -43,6 +43,15 @@ class Refusals(unittest.TestCase):
         self.assertRefused("--results blocker is a file, not a directory", "--lab", 1,
                            "--results", blocker)
 
+    def test_a_lab_without_a_table_is_refused(self):
+        # expected/ has a table, but not for lab 1: before, lab 1 was
+        # measured and passed with every cell "no expectation".
+        (self.tree.root / "expected").mkdir()
+        (self.tree.root / "expected" / "lab-2.tsv").write_text("")
+        self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)", "--lab", 1)
+        # and without --lab, lab 1 is in labs/: not left out of the check
+        self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)")
+
     def test_stray_table_name(self):
         (self.tree.root / "expected").mkdir()
         (self.tree.root / "expected" / "lab-x.tsv").write_text("")
@@ -178,6 +187,20 @@ class Cells(unittest.TestCase):
             self.assertEqual(check_rates.config_of(1, "chaos", ["--pin", "same-cpu"]), "same-cpu")
             self.assertEqual(check_rates.config_of(1, "helgrind", ["--set", "buckets=9"]),
                              "spread-buckets=9")
+
+
+class IntendedFalsePositive(unittest.TestCase):
+    """A fixed-build cell with an intended false positive has a measured
+    band: it is rerun and explained like a broken-build cell."""
+
+    def test_which_cells_are_left_to_chance(self):
+        import check_rates
+        row = {"metric": "expected-false-positive", "band": (0.88, 1.0)}
+        self.assertTrue(check_rates.chancy("fixed", row))
+        self.assertTrue(check_rates.chancy("broken", {"metric": "detection", "band": (0.5, 1)}))
+        self.assertFalse(check_rates.chancy("broken", {"metric": "detection", "band": (0, 0)}))
+        self.assertFalse(check_rates.chancy("fixed", {"metric": "false-positive", "band": (0, 0)}))
+        self.assertFalse(check_rates.chancy("fixed", None))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ HEADER = "\t".join(expected.HEADER) + "\n"
 def row(tool, s, n, build="broken", config="spread"):
     metric = {"broken": "symptom" if tool in ("stress", "chaos") else "detection",
               "fixed": "violation" if tool in ("stress", "chaos") else "false-positive"}[build]
-    return f"1\t{build}\t{tool}\t{config}\t{metric}\t0.00\t1.00\t{s}\t{n}\tnote\n"
+    band = "0.00\t0.00" if build == "fixed" else "0.00\t1.00"  # a fixed band is 0-0
+    return f"1\t{build}\t{tool}\t{config}\t{metric}\t{band}\t{s}\t{n}\tnote\n"
 
 
 def table(tmp, *rows):

@@ -131,6 +131,75 @@ class Report(unittest.TestCase):
                           "0.4902", "0.9433"])
         self.assertEqual(err.strip(), "2 cells: 0 ok, 0 out, 2 no expectation")
 
+    def fixed_helgrind(self, with_findings):
+        race = {"kind": "data-race"}
+        self.write_records("1-fixed-helgrind-spread.jsonl",
+                           [record(i, "fixed", "helgrind", "clean",
+                                   [race] if i <= with_findings else [])
+                            for i in range(1, 11)])
+
+    FP_ROW = ("1\tfixed\thelgrind\tspread\texpected-false-positive\t0.88\t1.00\t30\t30\t"
+              "LockOrder on two locks always taken under one global lock: Helgrind "
+              "does not know the global lock orders them")
+
+    def test_intended_false_positive_row(self):
+        self.fixed_helgrind(10)
+        self.write_expected(self.FP_ROW)
+        code, out, err = self.report("--check")
+        self.assertEqual(code, 0, err)
+        self.assertIn("| 1 | fixed | helgrind | spread | expected-false-positive | 1.00 | "
+                      "0.72-1.00 | 0.40-1.00 | 0.88-1.00 | 10 | 0 | ok |", out)
+
+    def test_intended_false_positive_that_went_away_is_out(self):
+        self.fixed_helgrind(0)
+        self.write_expected(self.FP_ROW)
+        code, out, _ = self.report("--check")
+        self.assertEqual(code, 1)
+        self.assertIn("| expected-false-positive | 0.00 |", out)
+        self.assertIn("| OUT |", out)
+
+    def test_fixed_band_above_zero_needs_the_intended_metric_and_a_reason(self):
+        self.fixed_helgrind(10)
+        for row, message in (
+                ("1\tfixed\thelgrind\tspread\tfalse-positive\t0.88\t1.00\t30\t30\twhy",
+                 "lab-1.tsv:2: a fixed build's band is 0-0"),
+                ("1\tfixed\tstress\tspread\tviolation\t0.10\t0.50\t3\t30\twhy",
+                 "lab-1.tsv:2: a fixed build's band is 0-0"),
+                ("1\tfixed\thelgrind\tspread\texpected-false-positive\t0.88\t1.00\t30\t30\t"
+                 "by design", "needs a note saying why"),
+                ("1\tfixed\thelgrind\tspread\texpected-false-positive\t0.00\t0.00\t0\t30\twhy",
+                 "needs a band above 0"),
+                ("1\tfixed\tstress\tspread\texpected-false-positive\t0.5\t1.00\t30\t30\twhy",
+                 "metric 'expected-false-positive' does not fit fixed stress"),
+                ("1\tbroken\thelgrind\tspread\texpected-false-positive\t0.5\t1.00\t30\t30\twhy",
+                 "metric 'expected-false-positive' does not fit broken helgrind")):
+            with self.subTest(row=row):
+                self.write_expected(row)
+                self.assertBadInput(message, "--check")
+
+    def test_check_fails_for_a_lab_without_a_table(self):
+        self.fill()  # lab 1's records, and no lab-1.tsv
+        code, out, err = self.report("--check")
+        self.assertEqual(code, 1)
+        self.assertIn("2 cells: 0 ok, 0 out, 2 no expectation", out)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertRegex(err, r"^report.py: check failed: no expected table for lab 1 "
+                              r"\(lab-1.tsv in \S*expected\): its rates cannot be checked$")
+        code, _, err = self.report("--check", "--lab", 1)
+        self.assertEqual(code, 1)
+        self.assertIn("no expected table for lab 1", err)
+        code, _, _ = self.report()  # without --check, a report is only a report
+        self.assertEqual(code, 0)
+
+    def test_check_of_a_lab_without_records_or_table(self):
+        self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured")
+        code, _, err = self.report("--check", "--lab", 1)
+        self.assertEqual(code, 0, err)
+        (self.expected / "lab-1.tsv").unlink()
+        code, _, err = self.report("--check", "--lab", 1)
+        self.assertEqual(code, 1)
+        self.assertIn("no expected table for lab 1", err)
+
     def assertBadInput(self, message, *args):
         code, out, err = self.report(*args)
         self.assertEqual(code, 2, err)

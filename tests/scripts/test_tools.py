@@ -38,5 +38,18 @@ class AslrWrapper(unittest.TestCase):
             self.assertEqual(tools.command(tools.TOOLS["tsan-clang"], "bin", []), ["bin"])
 
 
+class RunnerEnvironment(unittest.TestCase):
+    def test_user_tsan_options_are_replaced(self):
+        user = {"TSAN_OPTIONS": "color=always log_path=/tmp/t", "VALGRIND_OPTS": "--xml=no",
+                "PATH": "/bin"}
+        env = tools.environment(tools.TOOLS["tsan-clang"], user)
+        self.assertEqual(env["TSAN_OPTIONS"], "color=never log_path=stderr")
+        self.assertEqual(env["PATH"], "/bin")
+        env = tools.environment(tools.TOOLS["helgrind"], user)
+        self.assertNotIn("TSAN_OPTIONS", env)
+        self.assertNotIn("VALGRIND_OPTS", env)
+        self.assertEqual(user["TSAN_OPTIONS"], "color=always log_path=/tmp/t")  # untouched
+
+
 if __name__ == "__main__":
     unittest.main()
