@@ -64,6 +64,8 @@
  *               a worker that waits with `if` returns SETTLE_TIMEOUT early.
  * After the close the producer submits once more: the closed queue must
  * refuse it ("wrong" otherwise).
+ * In the contract workload a settlement is unsettled after at least
+ * 500 ms (deadline_ms when longer; see contract_cutoff_ms()).
  *
  * What is not checked: a worker that waits with `if` while every signal
  * is sent under the mutex fails only on a spurious wakeup, which glibc's
@@ -76,6 +78,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -209,6 +212,17 @@ static int contract_on(const struct lab7_params *p)
 	return p->burst > 0 || p->take_ms > 0 || p->preempt_us > 0;
 }
 
+/* The contract workload's cutoff: deadline_ms, but at least 500 ms. With
+ * bursts and the stalling timer on a loaded machine (load average 9 on 2
+ * CPUs), a correct queue once missed the 100 ms cutoff (1 grading of 6 of
+ * a correct fix), cause not established; the contract's own checks (order,
+ * early timeouts, the close) do not depend on the cutoff, and a lost
+ * wakeup still costs one cutoff and ends the round. */
+static long contract_cutoff_ms(const struct lab7_params *p)
+{
+	return p->deadline_ms < 500 ? 500 : p->deadline_ms;
+}
+
 /* The producer of the contract workload: bursts of 1 to `burst`
  * settlements (1 when burst is 0), each burst waited for as a whole. */
 static void produce_bursts(struct lab7_thread *t)
@@ -234,7 +248,7 @@ static void produce_bursts(struct lab7_thread *t)
 			t->refused = 1;
 			return;
 		}
-		struct timespec due = add_ms(mono_now(), rd->p->deadline_ms), now;
+		struct timespec due = add_ms(mono_now(), contract_cutoff_ms(rd->p)), now;
 		for (unsigned n = 1; settle_taken(rd->q) < (uint64_t)k; n++) {
 			now = mono_now();
 			if (passed(&now, &due)) {
@@ -348,7 +362,12 @@ static void lab7_thread_main(const struct stress_run *run, int index, void *arg)
 	}
 	if (index == 0) {
 		timer_t tm;
-		int timed = p->preempt_us > 0 && preempt_start(p->preempt_us, &tm) == 0;
+		/* Not under Valgrind: it runs one thread at a time, so a stalled
+		 * producer gains nothing there, and with the timer on Helgrind
+		 * once reported a "misc" error on a correct worker's timed wait
+		 * (1 grading of 8 of a correct fix). */
+		int timed = p->preempt_us > 0 && !RUNNING_ON_VALGRIND &&
+			    preempt_start(p->preempt_us, &tm) == 0;
 		produce_bursts(t);
 		if (timed)
 			timer_delete(tm);
@@ -431,7 +450,7 @@ static int lab7_round(struct stress_run *run, int round, struct stress_result *r
 			     "round %d: payment %llu (settlement %ld of the round) was not taken "
 			     "within %ld ms of its submission",
 			     round, (unsigned long long)pr->late_id, pr->late_k + 1,
-			     p->deadline_ms);
+			     contract_on(p) ? contract_cutoff_ms(p) : p->deadline_ms);
 	if (wk->settled < pr->submitted)
 		stress_count(r, "never_settled", pr->submitted - wk->settled,
 			     "round %d: %ld of %ld settlements were never taken: the worker had "
