@@ -16,6 +16,25 @@
  *   stale_payload  the sender saw the flag set but the payload was not the
  *                  response published with it (the previous round's, or
  *                  a mix of the two)
+ *   out_touched    (contract workload) publish_get() returned false but
+ *                  wrote into *out, which the API says it leaves alone
+ *   reread_differs (contract workload) a second publish_get() of a
+ *                  published slot, right after the first, returned false
+ *                  or another response: one response per slot between
+ *                  resets, and reading it does not consume it
+ *
+ * The contract workload (lab param `canary`, 0 = off; the default above
+ * is unchanged): before every poll the sender fills its copy with a canary
+ * pattern and checks, on false, that the pattern is intact, and on true
+ * reads the slot a second time and compares. The sender keeps polling
+ * right behind the computing thread, so every check runs while the
+ * payload is being written.
+ *
+ * What is not checked: that a sender never sees a payload older than the
+ * flag on a weakly ordered CPU. On x86 with gcc and clang a relaxed flag
+ * shows no stale payload (see the handout), so only the detectors (and
+ * the chaos build) can judge the ordering there; a stricter check from
+ * outside the API would be a guess.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -28,13 +47,15 @@
 
 struct lab8_params {
 	long yield_after;
+	long canary;		    /* the contract workload: 0 = off */
 	long nslots;		    /* per pair */
 	struct publish_slot **slot; /* made once, reset every round */
 };
 
-static const char *const lab8_keys[] = { "yield_after", NULL };
+static const char *const lab8_keys[] = { "yield_after", "canary", NULL };
 
-static const char *const lab8_invariants[] = { "stale_payload", NULL };
+static const char *const lab8_invariants[] = { "stale_payload", "out_touched", "reread_differs",
+					       NULL };
 
 struct lab8_thread {
 	const struct lab8_params *p;
@@ -87,12 +108,52 @@ static void sender(struct lab8_thread *t)
 	}
 }
 
+/* The sender of the contract workload (canary): the same polls, with
+ * the API's promises about *out checked at every one. */
+static void sender_canary(struct lab8_thread *t)
+{
+	struct publish_response got, again, want, pattern;
+	memset(&pattern, 0xa5, sizeof(pattern));
+	for (long k = 0; k < t->p->nslots; k++) {
+		long g = t->first + k;
+		for (long polls = 1;; polls++) {
+			got = pattern;
+			if (publish_get(t->p->slot[g], &got))
+				break;
+			if (memcmp(&got, &pattern, sizeof(got)) != 0)
+				stress_count(
+					&t->seen, "out_touched", 1,
+					"slot %ld: publish_get() returned false and wrote into "
+					"*out",
+					g);
+			if (t->p->yield_after && polls % t->p->yield_after == 0)
+				sched_yield();
+		}
+		response_of(&want, t->round, g);
+		if (memcmp(&got, &want, sizeof(got)) != 0)
+			stress_count(&t->seen, "stale_payload", 1,
+				     "slot %ld: flag set, payload is request %#llx for %.*s (%lld "
+				     "cents), not request %#llx for %s",
+				     g, (unsigned long long)got.request_id, PUBLISH_USER_ID_MAX - 1,
+				     got.user_id, (long long)got.amount_cents,
+				     (unsigned long long)want.request_id, want.user_id);
+		again = pattern;
+		if (!publish_get(t->p->slot[g], &again) || memcmp(&again, &got, sizeof(got)) != 0)
+			stress_count(&t->seen, "reread_differs", 1,
+				     "slot %ld: a second publish_get() did not return the response "
+				     "the first one did",
+				     g);
+	}
+}
+
 static void worker(const struct stress_run *run, int index, void *arg)
 {
 	(void)run;
 	struct lab8_thread *t = arg;
 	if (index % 2 == 0)
 		computer(t);
+	else if (t->p->canary)
+		sender_canary(t);
 	else
 		sender(t);
 }
@@ -100,7 +161,8 @@ static void worker(const struct stress_run *run, int index, void *arg)
 static int lab8_prepare(struct stress_run *run, char *err, size_t errlen)
 {
 	static struct lab8_params p;
-	if (stress_param(run, "yield_after", 256, 0, 1000000000L, &p.yield_after, err, errlen))
+	if (stress_param(run, "yield_after", 256, 0, 1000000000L, &p.yield_after, err, errlen) ||
+	    stress_param(run, "canary", 0, 0, 1, &p.canary, err, errlen))
 		return -1;
 	if (run->threads < 2 || run->threads % 2 != 0) {
 		snprintf(err, errlen,
