@@ -205,6 +205,23 @@ def summary(paths):
     return out
 
 
+def read_summary(path):
+    """expected/grade-selftest.tsv back as the rows summary() makes."""
+    lines = Path(path).read_text().splitlines()
+    if not lines or tuple(lines[0].split("\t")) != SUMMARY_HEADER:
+        raise Failure(f"{path}: not a self-test summary (its header is not "
+                      f"{' '.join(SUMMARY_HEADER)})")
+    out = []
+    for line in lines[1:]:
+        row = dict(zip(SUMMARY_HEADER, line.split("\t")))
+        for k in SUMMARY_HEADER[1:-1]:
+            row[k] = int(row[k])
+        row["lab"] = row["lab"] if row["lab"] == "total" else int(row["lab"])
+        row["longest_s"] = float(row["longest_s"])
+        out.append(row)
+    return out
+
+
 def render(rows, markdown=False):
     if not markdown:
         return "\n".join(["\t".join(SUMMARY_HEADER)] + [
