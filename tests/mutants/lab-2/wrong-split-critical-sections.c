@@ -1,0 +1,95 @@
+/* WRONG: the read of the total and the write of the new one under the lock, but in two sections */
+/*
+ * broken/ledger.c: the revenue ledger with a plain read-modify-write.
+ * Lab 2, the lost update: two threads add to the same account's total at
+ * once; each reads the old total, adds its amount and writes the sum back,
+ * and the second write wipes out the first add. Same API and same code as
+ * fixed/ledger.c, minus the atomic add.
+ *
+ * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
+ * or write (W). No lock is held and no atomic is used on either side.
+ *   ledger.add.window  l->total[account]:
+ *                      "l->total[account] = t + cents" at line 58 (W) vs
+ *                      "int64_t t = l->total[account]" at line 53 (R) in
+ *                      another thread: both read the same old total, both
+ *                      write old + their own amount, one amount is lost.
+ *                      The same write vs itself in another thread (W/W)
+ *                      is the same bug seen from the other side.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "ledger.h"
+#include "racepoint.h"
+
+struct ledger {
+	pthread_mutex_t mu; /* guards every total */
+	int naccounts;
+	int64_t total[]; /* cents, one per account */
+};
+
+struct ledger *ledger_create(int naccounts)
+{
+	if (naccounts < 1 || naccounts > LEDGER_ACCOUNTS_MAX)
+		return NULL;
+	struct ledger *l = calloc(1, sizeof(*l) + (size_t)naccounts * sizeof(l->total[0]));
+	if (!l)
+		return NULL;
+	l->naccounts = naccounts;
+	pthread_mutex_init(&l->mu, NULL);
+	return l;
+}
+
+void ledger_destroy(struct ledger *l)
+{
+	if (l)
+		pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+static bool account_ok(const struct ledger *l, int account)
+{
+	return account >= 0 && account < l->naccounts;
+}
+
+bool ledger_add(struct ledger *l, int account, int64_t cents)
+{
+	if (!account_ok(l, account))
+		return false;
+	/* Every access to a total is made under the ledger's lock; the lock is
+	 * never held while computing. */
+	pthread_mutex_lock(&l->mu);
+	int64_t t = l->total[account];
+	pthread_mutex_unlock(&l->mu);
+	RACE_POINT("ledger.add.window");
+	int64_t sum = t + cents;
+	pthread_mutex_lock(&l->mu);
+	l->total[account] = sum;
+	pthread_mutex_unlock(&l->mu);
+	return true;
+}
+
+int64_t ledger_total(struct ledger *l, int account)
+{
+	if (!account_ok(l, account))
+		return 0;
+	pthread_mutex_lock(&l->mu);
+	int64_t t = l->total[account];
+	pthread_mutex_unlock(&l->mu);
+	return t;
+}
+
+int64_t ledger_sum(struct ledger *l)
+{
+	int64_t sum = 0;
+	pthread_mutex_lock(&l->mu);
+	for (int i = 0; i < l->naccounts; i++)
+		sum += l->total[i];
+	pthread_mutex_unlock(&l->mu);
+	return sum;
+}
+
+int ledger_accounts(struct ledger *l)
+{
+	return l->naccounts;
+}
