@@ -1,5 +1,4 @@
-/* WRONG: evcache_count and evcache_evictions read their fields with no lock while puts write them
- */
+/* WRONG: evcache_count and evcache_evictions read their fields with no lock while puts write */
 /*
  * broken/evcache.c: the bounded payment cache whose get lets a pointer
  * escape the lock. Lab 5, use after free: evcache_get finds the entry

@@ -1,5 +1,4 @@
-/* WRONG: evcache_get finds the entry under one lock and copies it under a second: it may be freed
- * between */
+/* WRONG: evcache_get finds the entry under one lock, copies it under another: freed between */
 /*
  * broken/evcache.c: the bounded payment cache whose get lets a pointer
  * escape the lock. Lab 5, use after free: evcache_get finds the entry
