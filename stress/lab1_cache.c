@@ -19,6 +19,26 @@
  *   lost        after the run: an entry that was put is missing
  *   stale       after the run: a private entry holds an older response
  *   structure   after the run: cache_check() found the map inconsistent
+ *   evict_reply cache_evict() of a thread's own private key answered
+ *               other than what that thread alone put and evicted
+ *   stats       cache_count() or cache_buckets(), read while the others
+ *               write, returned a value the map can never hold: more
+ *               entries than keys exist, buckets not a power of two or
+ *               fewer than it started with, or fewer than this thread
+ *               saw before (the table only grows)
+ *
+ * Contract params, all off by default so that the default workload (the
+ * one expected/lab-1.tsv measured) draws the same numbers as it always
+ * did; when one is on, each operation draws one more number:
+ *   evict_percent  that percentage of the operations evicts the key
+ *                  instead (shared or private as drawn): the rare path
+ *                  that frees a node other threads may be walking past
+ *   stats_percent  that percentage of the operations also reads
+ *                  cache_count() and cache_buckets() while the others
+ *                  write, and checks what it read
+ * What cannot be checked from outside without false positives: the
+ * answer of an evict of a shared key (another thread may have put or
+ * evicted it just before), and the exact count while threads run.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +51,17 @@
 
 struct lab1_params {
 	long keys_shared, keys_private, shared_percent, put_percent, buckets;
+	long evict_percent, stats_percent;
 };
 
-static const char *const lab1_keys[] = { "keys_shared", "keys_private", "shared_percent",
-					 "put_percent", "buckets",	NULL };
+static const char *const lab1_keys[] = { "keys_shared",	   "keys_private",
+					 "shared_percent", "put_percent",
+					 "buckets",	   "evict_percent",
+					 "stats_percent",  NULL };
 
 static const char *const lab1_invariants[] = { "wrong_user", "garbage", "torn",	     "lost_live",
-					       "lost",	     "stale",	"structure", NULL };
+					       "lost",	     "stale",	"structure", "evict_reply",
+					       "stats",	     NULL };
 
 struct lab1_thread {
 	struct cache *c;
@@ -46,7 +70,8 @@ struct lab1_thread {
 	uint64_t rng;
 	uint64_t seq;
 	uint64_t *last;		   /* per private key: the request id last put, 0: none */
-	unsigned char *shared_put; /* per shared key: did this thread put it */
+	unsigned char *shared_put; /* per shared key: 1 this thread put it, 2 it evicted it */
+	size_t min_buckets;	   /* the fewest buckets cache_buckets() may answer now */
 	struct stress_result seen; /* violations seen while running */
 };
 
@@ -80,6 +105,39 @@ static void check_response(struct stress_result *r, const char *key,
 	}
 }
 
+/* An evict: a private key is this thread's alone, so its answer must be
+ * exactly whether this thread's last put of it is still there. */
+static void evict_one(struct lab1_thread *t, const char *key, int shared, long k)
+{
+	bool had = cache_evict(t->c, key);
+	if (shared) {
+		t->shared_put[k] |= 2;
+		return;
+	}
+	if (had != (t->last[k] != 0))
+		stress_count(&t->seen, "evict_reply", 1, "evict(%s) returned %s, but it was %s",
+			     key, had ? "true" : "false", t->last[k] ? "there" : "not there");
+	t->last[k] = 0;
+}
+
+/* The accessors, read while the other threads write. */
+static void check_stats(struct lab1_thread *t)
+{
+	const struct lab1_params *p = t->p;
+	size_t max = (size_t)p->keys_shared + (size_t)STRESS_MAX_THREADS * (size_t)p->keys_private;
+	size_t n = cache_count(t->c);
+	size_t b = cache_buckets(t->c);
+	if (n > max)
+		stress_count(&t->seen, "stats", 1, "cache_count() said %zu, more than the %zu keys",
+			     n, max);
+	if (b == 0 || (b & (b - 1)) != 0 || b < t->min_buckets)
+		stress_count(&t->seen, "stats", 1,
+			     "cache_buckets() said %zu (not a power of two, or below %zu)", b,
+			     t->min_buckets);
+	else
+		t->min_buckets = b;
+}
+
 static void worker(const struct stress_run *run, int index, void *arg)
 {
 	(void)index;
@@ -94,6 +152,15 @@ static void worker(const struct stress_run *run, int index, void *arg)
 		int put = (long)((r >> 8) % 100) < p->put_percent;
 		long k = (long)((r >> 16) % (uint64_t)(shared ? p->keys_shared : p->keys_private));
 		key_name(key, sizeof(key), shared, t->tid, k);
+		if (p->evict_percent || p->stats_percent) {
+			uint64_t r2 = rng_next(&t->rng);
+			if ((long)((r2 >> 8) % 100) < p->stats_percent)
+				check_stats(t);
+			if ((long)(r2 % 100) < p->evict_percent) {
+				evict_one(t, key, shared, k);
+				continue;
+			}
+		}
 		if (put) {
 			memset(&resp, 0, sizeof(resp));
 			snprintf(resp.user_id, sizeof(resp.user_id), "%.*s", CACHE_USER_ID_MAX - 1,
@@ -103,7 +170,7 @@ static void worker(const struct stress_run *run, int index, void *arg)
 			resp.amount_cents = amount_of(key, resp.request_id);
 			cache_put(t->c, key, &resp);
 			if (shared)
-				t->shared_put[k] = 1;
+				t->shared_put[k] |= 1;
 			else
 				t->last[k] = resp.request_id;
 		} else if (cache_get(t->c, key, &out)) {
@@ -128,7 +195,9 @@ static int lab1_prepare(struct stress_run *run, char *err, size_t errlen)
 	    stress_param(run, "keys_private", 10000, 1, 10000000, &p.keys_private, err, errlen) ||
 	    stress_param(run, "shared_percent", 20, 0, 100, &p.shared_percent, err, errlen) ||
 	    stress_param(run, "put_percent", 50, 0, 100, &p.put_percent, err, errlen) ||
-	    stress_param(run, "buckets", 16, 1, 1L << 24, &p.buckets, err, errlen))
+	    stress_param(run, "buckets", 16, 1, 1L << 24, &p.buckets, err, errlen) ||
+	    stress_param(run, "evict_percent", 0, 0, 100, &p.evict_percent, err, errlen) ||
+	    stress_param(run, "stats_percent", 0, 0, 100, &p.stats_percent, err, errlen))
 		return -1;
 	run->lab_state = &p;
 	return 0;
@@ -159,9 +228,10 @@ static void check_final(struct cache *c, struct lab1_thread *th, int n, const st
 		if (!was_put)
 			continue;
 		key_name(key, sizeof(key), 1, 0, k);
-		if (!cache_get(c, key, &out))
-			stress_count(r, "lost", 1, "%s was put but is missing", key);
-		else
+		if (!cache_get(c, key, &out)) {
+			if (!(was_put & 2)) /* an evict may have been the last word */
+				stress_count(r, "lost", 1, "%s was put but is missing", key);
+		} else
 			check_response(r, key, &out);
 	}
 }
@@ -186,6 +256,9 @@ static int lab1_round(struct stress_run *run, int round, struct stress_result *r
 			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
 		th[i].last = calloc((size_t)p->keys_private, sizeof(uint64_t));
 		th[i].shared_put = calloc((size_t)p->keys_shared, 1);
+		th[i].min_buckets = 1;
+		while (th[i].min_buckets < (size_t)p->buckets)
+			th[i].min_buckets *= 2;
 		if (!th[i].last || !th[i].shared_put) {
 			snprintf(err, errlen, "out of memory");
 			return -1;

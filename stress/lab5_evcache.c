@@ -21,6 +21,20 @@
  *               mixed
  *   structure   after the run: evcache_check() found the cache
  *               inconsistent, or an entry left in it is wrong
+ *   stats       evcache_count(), evcache_capacity() or evcache_evictions(),
+ *               read while the others write, returned a value the cache
+ *               can never hold: more entries than the capacity, another
+ *               capacity than it was created with, or fewer evictions
+ *               than this thread saw before (they only ever grow)
+ *   evictions   after the run: evcache_evictions() is less than the
+ *               number of evcache_evict() calls that answered true
+ *               (each of those is one eviction; puts add more)
+ * `stats_percent` (0: off, so the default workload draws the same
+ * numbers it always did) makes that percentage of the operations also
+ * read the three accessors, while the others write, and check them.
+ * What cannot be checked from outside without false positives: the
+ * answer of an evict or a get (any thread may have put or evicted the
+ * user just before), and the exact count or evictions while threads run.
  * `yield_every` (0: never) makes each thread yield the CPU after every so
  * many operations: for Valgrind, see worker().
  * A crash (the copy read memory that was given back to the system) ends
@@ -37,13 +51,15 @@
 #include "stress.h"
 
 struct lab5_params {
-	long capacity, keys, put_percent, evict_percent, yield_every;
+	long capacity, keys, put_percent, evict_percent, yield_every, stats_percent;
 };
 
-static const char *const lab5_keys[] = { "capacity",	  "keys",	 "put_percent",
-					 "evict_percent", "yield_every", NULL };
+static const char *const lab5_keys[] = {
+	"capacity", "keys", "put_percent", "evict_percent", "yield_every", "stats_percent", NULL
+};
 
-static const char *const lab5_invariants[] = { "wrong_user", "garbage", "structure", NULL };
+static const char *const lab5_invariants[] = { "wrong_user", "garbage",	  "structure",
+					       "stats",	     "evictions", NULL };
 
 struct lab5_thread {
 	struct evcache *c;
@@ -51,6 +67,8 @@ struct lab5_thread {
 	int tid;
 	uint64_t rng;
 	uint64_t seq;
+	uint64_t evicted;	   /* evcache_evict() calls that answered true */
+	uint64_t min_evictions;	   /* the fewest evcache_evictions() may answer now */
 	struct stress_result seen; /* violations seen while running */
 };
 
@@ -155,6 +173,26 @@ static void check_response(struct stress_result *r, const char *key,
 			     (long long)out->amount_cents);
 }
 
+/* The accessors, read while the other threads write. */
+static void check_stats(struct lab5_thread *t)
+{
+	size_t cap = (size_t)t->p->capacity;
+	size_t n = evcache_count(t->c);
+	size_t c = evcache_capacity(t->c);
+	uint64_t e = evcache_evictions(t->c);
+	if (n > cap)
+		stress_count(&t->seen, "stats", 1,
+			     "evcache_count() said %zu, over the capacity %zu", n, cap);
+	if (c != cap)
+		stress_count(&t->seen, "stats", 1, "evcache_capacity() said %zu, not %zu", c, cap);
+	if (e < t->min_evictions)
+		stress_count(&t->seen, "stats", 1,
+			     "evcache_evictions() said %llu after it had said %llu",
+			     (unsigned long long)e, (unsigned long long)t->min_evictions);
+	else
+		t->min_evictions = e;
+}
+
 static void worker(const struct stress_run *run, int index, void *arg)
 {
 	(void)index;
@@ -172,10 +210,12 @@ static void worker(const struct stress_run *run, int index, void *arg)
 			make_response(&resp, key, ((uint64_t)(t->tid + 1) << 40) | ++t->seq);
 			evcache_put(t->c, key, &resp);
 		} else if (what < p->put_percent + p->evict_percent) {
-			evcache_evict(t->c, key);
+			t->evicted += evcache_evict(t->c, key);
 		} else if (evcache_get(t->c, key, &out)) {
 			check_response(&t->seen, key, &out);
 		}
+		if (p->stats_percent && (long)(rng_next(&t->rng) % 100) < p->stats_percent)
+			check_stats(t);
 		/* Valgrind runs one thread at a time and seldom switches, so
 		 * the threads would otherwise take turns of thousands of
 		 * operations, and every turn starts with a lock that orders
@@ -194,7 +234,8 @@ static int lab5_prepare(struct stress_run *run, char *err, size_t errlen)
 	    stress_param(run, "keys", 8, 1, 10000000, &p.keys, err, errlen) ||
 	    stress_param(run, "put_percent", 50, 0, 100, &p.put_percent, err, errlen) ||
 	    stress_param(run, "evict_percent", 10, 0, 100, &p.evict_percent, err, errlen) ||
-	    stress_param(run, "yield_every", 0, 0, 1000000000, &p.yield_every, err, errlen))
+	    stress_param(run, "yield_every", 0, 0, 1000000000, &p.yield_every, err, errlen) ||
+	    stress_param(run, "stats_percent", 0, 0, 100, &p.stats_percent, err, errlen))
 		return -1;
 	if (p.put_percent + p.evict_percent > 100) {
 		snprintf(err, errlen, "lab 5: put_percent + evict_percent must be at most 100");
@@ -248,6 +289,13 @@ static int lab5_round(struct stress_run *run, int round, struct stress_result *r
 	}
 	stress_count(r, "structure", stress_violations(&left),
 		     "round %d: an entry left in the cache is wrong: %s", round, left.first);
+	uint64_t evicted = 0;
+	for (int i = 0; i < n; i++)
+		evicted += th[i].evicted;
+	uint64_t said = evcache_evictions(c);
+	stress_count(r, "evictions", said < evicted,
+		     "round %d: evcache_evictions() says %llu, but %llu evicts answered true",
+		     round, (unsigned long long)said, (unsigned long long)evicted);
 	r->ops_done += run->ops * n;
 	evcache_destroy(c);
 	return 0;
