@@ -121,7 +121,8 @@ def safe_plan(scen, lab, cell, tmpdir):
     race_file = scen.require("race_file")
     copy_file = f"work/lab-{lab}/{Path(race_file).name}"
     try:
-        source = (scenario.root() / copy_file).read_text(encoding="utf-8", errors="replace")
+        source = workcopy.copy_of(lab, Path(race_file).stem).read_text(encoding="utf-8",
+                                                                       errors="replace")
     except OSError:
         source = None
     return trial.Plan(
@@ -194,8 +195,10 @@ def run_safe(scen, lab, plan, spots=None):
                 reason, finding = grading.failure_reason(cell.tool, number, cell.k, record, why,
                                                          spots)
                 say(f"  SAFE  {label:<30} FAILED at trial {number}/{cell.k} ({spent:.1f} s)")
-                verdict = {"pass": False, "reason": reason + (
-                    f" [{cell.config}]" if cell.config != "spread" else ""),
+                where, how = locate(scen, lab, cell, p, finding, why, tmpdir,
+                                    base_seed + ran, spots)
+                verdict = {"pass": False, "reason": (f"{where}: " if where else "") + reason + (
+                    f" [{cell.config}]" if cell.config != "spread" else "") + how,
                     "hint": grading.hint_for(why, finding, scen)}
                 stacks = trim_stacks((record.get("program") or {}).get("stacks") or [])
                 if stacks:
@@ -217,6 +220,34 @@ def run_safe(scen, lab, plan, spots=None):
                              + ("reported nothing" if not advice else
                                 "reported nothing that counts (see the advice)"))
     return verdict
+
+
+def locate(scen, lab, cell, p, finding, why, tmpdir, seed, spots):
+    """Where in the student's copy a failure is: ('work/lab-N/x.c:LINE
+    (function)', how it was found) or (None, ""). A detector's report names
+    it; a symptom the program saw (a broken invariant, a hang) does not, so
+    ThreadSanitizer (clang) runs the same workload, two trials at most, and
+    its report in the copy names it; failing that, the lab's race window in
+    the copy is named, as where to start looking."""
+    if finding is not None:
+        return grading.copy_site(finding), ""
+    if why in ("violation", "hang", "crash"):
+        tsan = copy.copy(p)
+        tsan.tool = tools.TOOLS["tsan-clang"]
+        tsan.exe = tools.binary(tsan.tool, "student", lab).resolve()
+        tsan.time_limit_s = scen.number("time_limit_s", tsan.tool.profile, int)
+        tsan.extra = ()
+        if tsan.exe.is_file():
+            for i in range(2):
+                record, _ = trial.run_trial(tsan, 900 + i, seed + i)
+                found = [f for f in grading.judged("tsan-clang", record, spots)[0]
+                         if grading.copy_site(f)]
+                if found:
+                    return grading.copy_site(found[0]), (
+                        "; ThreadSanitizer on the same workload: "
+                        + grading.describe_finding(found[0]))
+    source = p.site.lines and "\n".join(p.site.lines)
+    return grading.race_window(p.site.race_file, source, scen.words("race_points")), ""
 
 
 # --- one lab --------------------------------------------------------------------

@@ -182,13 +182,54 @@ def explain(lab, cells_, target=TARGET):
 
 _ORDERING = re.compile(r"\b(_Atomic|atomic_\w+|__atomic_\w+|__sync_\w+|memory_order_\w+|"
                        r"ATOMIC_\w+|pthread_once)\b")
-_FENCE = re.compile(r"\b(atomic_thread_fence|atomic_signal_fence|__atomic_thread_fence|"
-                    r"__sync_synchronize)\b")
+# A fence orders memory between threads only when both sides have one (or
+# an atomic access of the matching order): a release fence (or a release
+# store) where the data is published, and an acquire fence (or an acquire
+# load) where it is read. atomic_signal_fence is no such fence (it only
+# stops the compiler), so ThreadSanitizer's reports on it count.
+_FENCE = re.compile(r"\b(?:atomic_thread_fence|__atomic_thread_fence)\s*\(\s*(memory_order_\w+|"
+                    r"__ATOMIC_\w+)")
+_EXPLICIT = re.compile(r"\batomic_(store|load|exchange|fetch_\w+|compare_exchange_\w+)_explicit"
+                       r"\s*\([^;]*?(memory_order_\w+)\s*(?:,[^;]*?)?\)")
+_RELEASE = ("release", "acq_rel", "seq_cst", "RELEASE", "ACQ_REL", "SEQ_CST")
+_ACQUIRE = ("acquire", "acq_rel", "seq_cst", "consume", "ACQUIRE", "ACQ_REL", "SEQ_CST",
+            "CONSUME")
+
+
+def fences(code):
+    """The fences of comment-free C code, when they can order anything:
+    ['atomic_thread_fence(memory_order_release)', ...] if the code has a
+    thread fence and both a release side and an acquire side (each a fence
+    or an explicit atomic access of that order, or a seq_cst store or load),
+    else []."""
+    found = _FENCE.findall(code)
+    if not found:
+        return []
+    orders = [o.rsplit("_", 1)[-1] if o.startswith("__") else o[len("memory_order_"):]
+              for o in found]
+    release = any(o in _RELEASE for o in orders)
+    acquire = any(o in _ACQUIRE for o in orders)
+    for op, order in _EXPLICIT.findall(code):
+        o = order[len("memory_order_"):]
+        release |= op != "load" and o in _RELEASE
+        acquire |= op != "store" and o in _ACQUIRE
+    release |= bool(re.search(r"\batomic_store\s*\(", code))
+    acquire |= bool(re.search(r"\batomic_load\s*\(", code))
+    if not (release and acquire):
+        return []
+    return sorted({f"atomic_thread_fence({o})" for o in found})
+
 
 BLIND_WHY = {
     "lock-order": "Helgrind counts any two locks taken in both orders as a possible deadlock, "
                   "even when the second is a trylock, which never waits; deadlocks are judged "
                   "by the stress driver (a hang) and ThreadSanitizer's lock-order reports",
+    "spin": "Helgrind models a pthread spinlock as a lock that may not be taken twice and "
+            "sometimes takes two threads' turns for one ('recursive write lock granted'); "
+            "ThreadSanitizer and the stress driver judge the spinlock",
+    "timedwait": "Helgrind reports a timed wait that timed out as a wait without its mutex "
+                 "held (it misreads the C library re-taking the mutex); ThreadSanitizer and "
+                 "the stress driver judge the waits",
     "dubious": "Helgrind calls a signal sent without its mutex held 'dubious'; it is correct "
                "when the predicate was changed under the mutex, and lost wakeups are judged by "
                "the stress driver's deadlines",
@@ -205,7 +246,8 @@ def blind_spots(copy_text, broken_text):
     and the broken module does not (a fix that orders memory through
     them); 'fence', the fences it uses."""
     new = sorted(set(_ORDERING.findall(copy_text)) - set(_ORDERING.findall(broken_text)))
-    return {"atomics": new, "fence": sorted(set(_FENCE.findall(copy_text)))}
+    return {"atomics": new, "fence": fences(copy_text),
+            "spin": bool(re.search(r"\bpthread_spin_\w+", copy_text))}
 
 
 def blind_tools(scen):
@@ -224,6 +266,11 @@ def advice(tool, finding, spots=None):
         return BLIND_WHY["lock-order"]
     if tool == "helgrind" and "dubious" in summary:
         return BLIND_WHY["dubious"]
+    if tool == "helgrind" and kind == "misc" and spots.get("spin") and \
+            "Bug in libpthread" in summary:
+        return BLIND_WHY["spin"]
+    if tool == "helgrind" and kind == "misc" and "not held by calling thread" in summary:
+        return BLIND_WHY["timedwait"]
     if tool == "helgrind" and kind == "data-race" and spots.get("atomics"):
         return BLIND_WHY["atomics"].format(names=", ".join(spots["atomics"][:4]))
     if tool.startswith("tsan") and kind == "data-race" and spots.get("fence"):
@@ -293,6 +340,36 @@ def describe_finding(f):
     if caller and any(_in_copy(x) for x in sides):
         parts.append(f", called from {caller}")
     return "".join(parts)
+
+
+_POINT_CALL = re.compile(r'RACE_POINT\s*\(\s*"([^"]+)"\s*\)')
+_DEFINITION = re.compile(r"^[A-Za-z_][^;(]*?\b([A-Za-z_]\w*)\s*\([^;]*$")
+
+
+def race_window(copy_file, source, points):
+    """'work/lab-N/x.c:LINE (function)' of the first of the lab's race points
+    in the copy's source, or None: where a symptom the program saw (a broken
+    invariant, a hang) points in the student's code when no detector named
+    a line."""
+    if not source:
+        return None
+    lines = source.splitlines()
+    for i, text in enumerate(lines):
+        m = _POINT_CALL.search(text)
+        if not m or m.group(1) not in points or text.lstrip().startswith(("/*", "*", "//")):
+            continue
+        function = next((d.group(1) for d in (_DEFINITION.match(t) for t in reversed(lines[:i]))
+                         if d), "?")
+        return f"{copy_file}:{i + 1} ({function})"
+    return None
+
+
+def copy_site(finding):
+    """'work/lab-N/x.c:LINE (function)' of a finding's side in the copy."""
+    for side in (finding.get("a"), finding.get("b")):
+        if _in_copy(side):
+            return f"{side['file']}:{side.get('line')} ({side.get('function') or '?'})"
+    return None
 
 
 HINTS = {
