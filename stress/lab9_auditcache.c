@@ -67,6 +67,7 @@
  */
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,11 @@ static const char *const lab9_invariants[] = {
 /* What the contract's threads share: the writers still recording. */
 struct lab9_shared {
 	atomic_int writers_left;
+	/* Records made so far (relaxed: it orders nothing, so it cannot hide
+	 * a race from a detector). A reader makes at most one get per record:
+	 * readers that spin on a reader-writer lock would otherwise keep it
+	 * read-held and starve the writers, a hang of the harness's making. */
+	atomic_long recorded;
 };
 
 struct lab9_thread {
@@ -157,6 +163,10 @@ static void *reader(void *arg)
 						     auditcache_users(t->c), p->users);
 				continue;
 			}
+			while (t->gets >= atomic_load_explicit(&t->shared->recorded,
+							       memory_order_relaxed) &&
+			       atomic_load(&t->shared->writers_left) > 0)
+				sched_yield();
 			t->gets++;
 			if (!auditcache_get(t->c, (int)u, &e)) {
 				stress_count(
@@ -214,6 +224,7 @@ static void contract_records(const struct stress_run *run, struct lab9_thread *t
 				     user);
 		t->payments[user]++;
 		t->cents[user] += cents;
+		atomic_fetch_add_explicit(&t->shared->recorded, 1, memory_order_relaxed);
 	}
 }
 
@@ -403,6 +414,7 @@ static int lab9_round(struct stress_run *run, int round, struct stress_result *r
 	void *args[STRESS_MAX_THREADS];
 	struct lab9_shared shared;
 	atomic_init(&shared.writers_left, n);
+	atomic_init(&shared.recorded, 0);
 	/* The contract's logcheck reads every line back: none may be overwritten. */
 	long log_lines = p->log_lines;
 	if (p->logcheck && log_lines < run->ops * n)
