@@ -247,7 +247,8 @@ def locate(scen, lab, cell, p, finding, why, tmpdir, seed, spots):
                         "; ThreadSanitizer on the same workload: "
                         + grading.describe_finding(found[0]))
     source = p.site.lines and "\n".join(p.site.lines)
-    return grading.race_window(p.site.race_file, source, scen.words("race_points")), ""
+    points = (scen.get("race_points") or "").split()
+    return grading.race_window(p.site.race_file, source, points), ""
 
 
 # --- one lab --------------------------------------------------------------------
