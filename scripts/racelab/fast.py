@@ -21,13 +21,16 @@ reason saying the design is correct and slower, never failed without one.
 FAST_MIN is the same for every lab, 0.75: the reference against itself
 measured 0.83 to 1.09 here (medians of 7 pairs, a busy 2-core machine),
 and the fixes that serialise what the reference does in parallel measured
-about 0.5 (lab 3, a lock held across the gateway call). A fix that is only
-as fast as the reference because the workload leaves nothing to gain (lab
-1's one mutex against the reference's reader-writer lock, measured 1.04
-and 1.17) passes, and GUIDE.md says so. When a build falls short while the
-reference's own runs vary by more than NOISY (a busy machine), 7 more
-pairs are measured and all of them decide. A lab's `fast.*` keys (a driver profile like `tsan.*`)
-change the workload for FAST only: lab 3 gives every thread its own users
+about 0.5 (lab 3, a lock held across the gateway call). A fix that is as
+fast as the reference or faster, because the workload leaves the
+reference's design nothing to gain (lab 1's one mutex against its
+reader-writer lock), passes, and the handout says why. When a build falls
+short while the runs (its own or the reference's) vary by more than NOISY
+(a busy machine), and always before a build fails, 7 more pairs are
+measured and all of them decide: a neighbour that stalled the student's
+runs of one grading once failed a right fix of lab 9 at 0.74, a design
+that measured 1.5 to 1.7 in every other grading. A lab's `fast.*` keys (a
+driver profile like `tsan.*`) change the workload for FAST only: lab 3 gives every thread its own users
 (`fast.share = 1`), since with two threads paying for the same user the
 reference waits as much as a fix that serialises everything.
 """
@@ -109,9 +112,11 @@ def measure(scen, lab, w, say):
     if failed:
         return failed
     s, r = statistics.median(student), statistics.median(reference)
-    if s / r < w["fast_min"] and max(reference) / min(reference) > NOISY:
-        say(f"  FAST  the reference's runs varied {max(reference) / min(reference):.1f}x (a busy "
-            f"machine): {w['pairs']} more pairs")
+    spread = max(max(x) / min(x) for x in (student, reference))
+    if s / r < w["fast_floor"] or (s / r < w["fast_min"] and spread > NOISY):
+        say(f"  FAST  {s / r:.2f} of the reference, " + (
+            f"and the runs varied {spread:.1f}x (a busy machine)" if spread > NOISY else
+            "below what passes") + f": {w['pairs']} more pairs before it counts")
         failed = run_pairs(scen, w, mine, ref, student, reference, seed0, w["pairs"])
         if failed:
             return failed
