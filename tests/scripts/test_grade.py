@@ -11,7 +11,7 @@ import unittest
 from pathlib import Path
 
 from helpers import CACHE_C, SCENARIO, FakeTree, run_script
-from racelab import expected, grading
+from racelab import expected, fast, grading
 
 HEADER = "\t".join(expected.HEADER) + "\n"
 
@@ -179,14 +179,24 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual(total["labs"][0], r)
 
     def test_a_slow_build_is_safe_but_not_fast(self):
-        code, out, _ = self.grade(1, "--no-build", FAKE_MODE="clean", FAKE_STUDENT_OPS=500)
+        code, out, _ = self.grade(1, "--no-build", FAKE_MODE="clean", FAKE_STUDENT_OPS=400)
         self.assertEqual(code, 1)
         r = self.result()
         self.assertTrue(r["safe"]["pass"])
         self.assertFalse(r["fast"]["pass"])
-        self.assertEqual(r["fast"]["ratio"], 0.5)
+        self.assertEqual(r["fast"]["ratio"], 0.4)
+        self.assertEqual(len(r["fast"]["student_ops_per_s"]), 14, "a failure is confirmed")
         self.assertIn("lock held across slow work", r["fast"]["hint"])
-        self.assertIn("0.50 of the reference", out)
+        self.assertIn("0.40 of the reference", out)
+
+    def test_a_correct_slower_build_passes_as_slower(self):
+        code, out, _ = self.grade(1, "--no-build", FAKE_MODE="clean", FAKE_STUDENT_OPS=600)
+        self.assertEqual(code, 0, out)
+        r = self.result()
+        self.assertTrue(r["fast"]["pass"])
+        self.assertTrue(r["fast"]["slower"])
+        self.assertEqual(r["fast"]["fast_floor"], fast.FAST_FLOOR)
+        self.assertIn("correct and slower", r["fast"]["reason"])
 
     def test_an_unsafe_build_stops_at_its_first_failure(self):
         code, out, _ = self.grade(1, "--no-build", FAKE_MODE="manifested")
