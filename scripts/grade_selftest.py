@@ -170,20 +170,26 @@ def matrix(rows):
 
 
 SUMMARY_HEADER = ("lab", "wrong", "wrong_rejected_every_run", "right",
-                  "right_passed_every_run", "runs", "gradings", "misses", "longest_s")
+                  "right_passed_every_run", "runs", "gradings", "misses", "longest_s",
+                  "lowest_right_fast")
+# What each run was measured under, kept as '# run' lines after the table:
+# when it started, the load average then, the CPUs, and how long it took.
+RUN_FIELDS = ("at", "load", "cpus", "elapsed_s")
 
 
 def summary(paths):
     """The runs' JSON files summed up per lab (and 'total'): how many
     entries, how many were graded as they must be in every run, how many
-    gradings and misses there were, and the longest grading."""
-    runs = []
+    gradings and misses there were, and the longest grading; and each
+    run's conditions (RUN_FIELDS)."""
+    runs, conditions = [], []
     for path in paths:
         try:
             data = json.loads(Path(path).read_text())
             if data.get("schema") != SCHEMA:
                 raise ValueError("not a self-test result")
             runs.append(data["entries"])
+            conditions.append({k: data[k] for k in RUN_FIELDS})
         except (OSError, ValueError, KeyError) as e:
             raise Failure(f"{path}: {getattr(e, 'strerror', None) or e}") from None
     rows = [r for run in runs for r in run]
@@ -201,44 +207,80 @@ def summary(paths):
                     "right_passed_every_run": sum(entries[k] == "right" for k in good),
                     "runs": len(runs), "gradings": len(mine),
                     "misses": sum(not r["correct"] for r in mine),
-                    "longest_s": max(r["seconds"] for r in mine)})
-    return out
+                    "longest_s": max(r["seconds"] for r in mine),
+                    # the slowest a right fix measured against the reference
+                    # (FAST's ratio): what a lab's fast_floor must stay below
+                    "lowest_right_fast": min((r["fast_ratio"] for r in mine
+                                              if r["expected"] == "right"
+                                              and r.get("fast_ratio") is not None),
+                                             default="-")})
+    return out, conditions
 
 
 def read_summary(path):
-    """expected/grade-selftest.tsv back as the rows summary() makes."""
-    lines = Path(path).read_text().splitlines()
+    """expected/grade-selftest.tsv back as summary() makes it: (rows, runs)."""
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as e:
+        raise Failure(f"{path}: {e.strerror}") from None
     if not lines or tuple(lines[0].split("\t")) != SUMMARY_HEADER:
         raise Failure(f"{path}: not a self-test summary (its header is not "
                       f"{' '.join(SUMMARY_HEADER)})")
-    out = []
-    for line in lines[1:]:
-        row = dict(zip(SUMMARY_HEADER, line.split("\t")))
-        for k in SUMMARY_HEADER[1:-1]:
-            row[k] = int(row[k])
-        row["lab"] = row["lab"] if row["lab"] == "total" else int(row["lab"])
-        row["longest_s"] = float(row["longest_s"])
-        out.append(row)
-    return out
+    out, runs = [], []
+    try:
+        for line in lines[1:]:
+            cells = line.split("\t")
+            if cells[0] == "# run":
+                run = dict(zip(RUN_FIELDS, cells[1:]))
+                runs.append({"at": run["at"], "load": float(run["load"]),
+                             "cpus": int(run["cpus"]), "elapsed_s": float(run["elapsed_s"])})
+                continue
+            row = dict(zip(SUMMARY_HEADER, cells))
+            for k in SUMMARY_HEADER[1:-2]:
+                row[k] = int(row[k])
+            row["lab"] = row["lab"] if row["lab"] == "total" else int(row["lab"])
+            row["longest_s"] = float(row["longest_s"])
+            if row["lowest_right_fast"] != "-":
+                row["lowest_right_fast"] = float(row["lowest_right_fast"])
+            out.append(row)
+    except (KeyError, ValueError) as e:
+        raise Failure(f"{path}: a malformed line ({e})") from None
+    return out, runs
 
 
-def render(rows, markdown=False):
+def render(rows, runs, markdown=False):
     if not markdown:
         return "\n".join(["\t".join(SUMMARY_HEADER)] + [
-            "\t".join(str(r[k]) for k in SUMMARY_HEADER) for r in rows]) + "\n"
+            "\t".join(str(r[k]) for k in SUMMARY_HEADER) for r in rows] + [
+            "\t".join(["# run"] + [str(c[k]) for k in RUN_FIELDS]) for c in runs]) + "\n"
     lines = ["| lab | wrong fixes rejected in every run | right fixes passed in every run "
-             "| runs | gradings | misses | longest grading |", "|---|---|---|---|---|---|---|"]
+             "| runs | gradings | misses | longest grading | slowest right fix (FAST) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['lab']} | {r['wrong_rejected_every_run']} of {r['wrong']} | "
                      f"{r['right_passed_every_run']} of {r['right']} | {r['runs']} | "
-                     f"{r['gradings']} | {r['misses']} | {float(r['longest_s']):.0f} s |")
+                     f"{r['gradings']} | {r['misses']} | {float(r['longest_s']):.0f} s | "
+                     + (f"{r['lowest_right_fast']:.2f} |" if r["lowest_right_fast"] != "-"
+                        else "- |"))
+    total = next((r for r in rows if r["lab"] == "total"), None)
+    if total:
+        lines.append("")
+        lines.append(
+            ("Every wrong fix was rejected and every right fix passed, in every run"
+             if total["misses"] == 0 else
+             f"{total['misses']} of {total['gradings']} gradings went the wrong way")
+            + f" ({len(runs)} run{'s' if len(runs) != 1 else ''}: "
+            + "; ".join(f"{c['at'][:16].replace('T', ' ')} UTC, load {c['load']:.1f} on "
+                        f"{c['cpus']} CPUs, {c['elapsed_s'] / 60:.0f} min" for c in runs)
+            + ").")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     if args.summary:
-        sys.stdout.write(render(summary(args.summary), args.markdown))
+        rows, runs = summary(args.summary)
+        sys.stdout.write(render(rows, runs, args.markdown))
         return 0
     found = catalogue(Path(args.catalogue), args.lab, args.only, args.quick)
     n = sum(len(v) for v in found.values())

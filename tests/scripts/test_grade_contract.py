@@ -3,6 +3,7 @@ reports a tool is known to make on correct code (advice, not failures),
 findings that name the student's file first, the check functions a copy
 may not change, and the self-test's catalogue format."""
 
+import json
 import re
 import tempfile
 import unittest
@@ -106,10 +107,39 @@ class Advice(unittest.TestCase):
         self.assertIsNone(grading.advice("helgrind", finding("data-race"), same))
 
     def test_tsan_races_are_advice_only_in_a_copy_with_fences(self):
-        spots = grading.blind_spots("atomic_thread_fence(memory_order_release);", "")
+        spots = grading.blind_spots("atomic_thread_fence(memory_order_seq_cst);", "")
         self.assertIn("atomic_thread_fence", grading.advice("tsan-clang", finding("data-race"),
                                                             spots))
         self.assertIsNone(grading.advice("tsan-clang", finding("heap-use-after-free"), spots))
+
+    def test_fences_are_advice_only_when_both_sides_have_one(self):
+        both = ("atomic_thread_fence(memory_order_release); atomic_store_explicit(&f, 1, "
+                "memory_order_relaxed); if (atomic_load_explicit(&f, memory_order_relaxed)) "
+                "atomic_thread_fence(memory_order_acquire);")
+        self.assertEqual(grading.fences(both), ["atomic_thread_fence(memory_order_acquire)",
+                                                "atomic_thread_fence(memory_order_release)"])
+        # a release fence, but the reader loads relaxed with no fence: nothing orders it
+        one = ("atomic_thread_fence(memory_order_release); atomic_store_explicit(&f, 1, "
+               "memory_order_relaxed); x = atomic_load_explicit(&f, memory_order_relaxed);")
+        self.assertEqual(grading.fences(one), [])
+        # a release fence and an acquire load: the load is the acquire side
+        self.assertTrue(grading.fences(one.replace("x = atomic_load_explicit(&f, "
+                                                   "memory_order_relaxed)",
+                                                   "x = atomic_load_explicit(&f, "
+                                                   "memory_order_acquire)")))
+        # a compiler barrier orders nothing between threads: its races count
+        barrier = grading.blind_spots("atomic_signal_fence(memory_order_seq_cst);", "")
+        self.assertIsNone(grading.advice("tsan-clang", finding("data-race"), barrier))
+
+    def test_helgrind_s_spinlock_and_timed_wait_confusions_are_advice(self):
+        spin = grading.blind_spots("pthread_spin_lock(&l);", "")
+        bug = finding("misc", "Bug in libpthread: recursive write lock granted on mutex/wrlock "
+                              "which does not support recursion")
+        self.assertIn("spinlock", grading.advice("helgrind", bug, spin))
+        self.assertIsNone(grading.advice("helgrind", bug, grading.blind_spots("", "")))
+        timed = finding("misc", "pthread_cond_{timed}wait: associated lock is not held by "
+                                "calling thread")
+        self.assertIn("timed wait", grading.advice("helgrind", timed))
 
     def test_a_trial_with_only_advice_is_clean_and_a_crash_is_never_advice(self):
         rec = {"outcome": "detected", "manifested": False,
@@ -234,6 +264,91 @@ class Catalogue(unittest.TestCase):
                     self.assertEqual([r.reason for r in found], [],
                                      "HONEST must take every entry: the catalogue tests SAFE "
                                      "and FAST")
+
+
+class Summary(unittest.TestCase):
+    """--summary sums runs up per lab: an entry counts as graded right only
+    if every run graded it right, and the table reads back as written."""
+
+    def run_file(self, name, wrong_ok, load):
+        rows = [{"lab": 1, "entry": "wrong-a", "expected": "wrong", "correct": wrong_ok,
+                 "seconds": 3.0, "fast_ratio": None},
+                {"lab": 1, "entry": "right-b", "expected": "right", "correct": True,
+                 "seconds": 7.5, "fast_ratio": load}]
+        path = Path(self.tmp.name) / name
+        path.write_text(json.dumps({"schema": grade_selftest.SCHEMA, "entries": rows,
+                                    "at": "2026-12-04T10:00:00Z", "load": load, "cpus": 2,
+                                    "elapsed_s": 600.0}))
+        return path
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(self.tmp.cleanup)
+
+    def test_a_miss_in_one_run_is_not_rejected_in_every_run(self):
+        rows, runs = grade_selftest.summary([self.run_file("a.json", True, 0.5),
+                                             self.run_file("b.json", False, 1.5)])
+        total = rows[-1]
+        self.assertEqual((total["wrong"], total["wrong_rejected_every_run"]), (1, 0))
+        self.assertEqual((total["right"], total["right_passed_every_run"]), (1, 1))
+        self.assertEqual((total["runs"], total["gradings"], total["misses"]), (2, 4, 1))
+        self.assertEqual([r["load"] for r in runs], [0.5, 1.5])
+        self.assertEqual(total["lowest_right_fast"], 0.5)
+        text = grade_selftest.render(rows, runs, markdown=True)
+        self.assertIn("1 of 4 gradings went the wrong way", text)
+        self.assertIn("load 1.5 on 2 CPUs", text)
+
+    def test_the_table_reads_back_as_written(self):
+        rows, runs = grade_selftest.summary([self.run_file("a.json", True, 0.5)])
+        tsv = Path(self.tmp.name) / "t.tsv"
+        tsv.write_text(grade_selftest.render(rows, runs))
+        self.assertEqual(grade_selftest.read_summary(tsv), (rows, runs))
+
+    def test_a_file_that_is_not_a_run_is_one_clear_error(self):
+        bad = Path(self.tmp.name) / "bad.json"
+        bad.write_text("{}")
+        with self.assertRaises(cli.Failure):
+            grade_selftest.summary([bad])
+        with self.assertRaises(cli.Failure):
+            grade_selftest.read_summary(bad)
+
+
+class Documented(unittest.TestCase):
+    """GUIDE.md's self-test table is expected/grade-selftest.tsv, and that
+    file counts the catalogue as it is: adding an entry without measuring
+    it again fails here."""
+
+    def test_the_guide_shows_the_measured_table(self):
+        rows, runs = grade_selftest.read_summary(REPO / "expected" / "grade-selftest.tsv")
+        guide = (REPO / "GUIDE.md").read_text()
+        m = re.search(r"<!-- grade-selftest: generated from expected/grade-selftest.tsv -->\n"
+                      r"(.*?)<!-- end grade-selftest -->", guide, re.S)
+        self.assertIsNotNone(m)
+        self.assertEqual(m.group(1), grade_selftest.render(rows, runs, markdown=True))
+
+    def test_a_handout_states_its_lab_s_fast_floor(self):
+        for lab in sorted(scenario.known_labs()):
+            scen = scenario.load(lab)
+            if scen.get("fast_floor"):
+                with self.subTest(lab=lab):
+                    text = (scenario.lab_dir(lab) / "README.md").read_text()
+                    self.assertIn(f"fast_floor = {scen.get('fast_floor')}",
+                                  " ".join(text.split()))
+
+    def test_the_table_counts_the_catalogue_as_it_is(self):
+        rows, runs = grade_selftest.read_summary(REPO / "expected" / "grade-selftest.tsv")
+        self.assertTrue(runs, "the table names the runs it sums up")
+        self.assertTrue(all(r["runs"] == len(runs) for r in rows))
+        base = REPO / "tests" / "mutants"
+        for row in rows:
+            if row["lab"] == "total":
+                continue
+            with self.subTest(lab=row["lab"]):
+                names = [p.name for p in (base / f"lab-{row['lab']}").glob("*.c")]
+                self.assertEqual(row["wrong"], sum(n.startswith("wrong-") for n in names))
+                self.assertEqual(row["right"], sum(n.startswith("right-") for n in names))
+        labs = {int(p.name.split("-")[1]) for p in base.glob("lab-*")}
+        self.assertEqual(labs, {r["lab"] for r in rows} - {"total"})
 
 
 if __name__ == "__main__":
