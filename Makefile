@@ -6,7 +6,7 @@
 #             tsan-gcc (ThreadSanitizer from each compiler), chaos (release
 #             with delays injected at the race points: common/chaos.c)
 #   variants  fixed, and broken-N: the fixed build with lab N's module(s)
-#             swapped for the broken twin (principle 1 of DESIGN.md); and
+#             swapped for the broken twin (principle 1 of ARCHITECTURE.md); and
 #             student-N, built on demand by grading (mk/grade.mk)
 # `make help` lists the targets.
 
