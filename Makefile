@@ -171,6 +171,7 @@ report: ## rates of every record under results/ against expected/
 	@$(PYTHON) scripts/report.py --results results
 
 include mk/report.mk
+include mk/docs.mk
 
 C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
 

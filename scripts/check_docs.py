@@ -20,6 +20,9 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               note LAB BUILD TOOL CONFIG     the row's note
               scenario LAB KEY               a key of the lab's scenario.conf
               safe LAB                       P(broken passes SAFE), "1.5e-37"
+              war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
+                                             column, summed over the rows that
+                                             match
   quotes    path:LINE in a report excerpt or in prose (broken/cache.c:93,
             `stress/main.c:478`): the file exists and has that line; the
             function named beside it (`#0 find_link broken/cache.c:93`,
@@ -208,6 +211,7 @@ class Tables:
         self.root = root
         self._table = None
         self._scen = {}
+        self._war = None
 
     @property
     def table(self):
@@ -232,6 +236,30 @@ class Tables:
             self._scen[lab] = scenario.parse(path.read_text(encoding="utf-8"), path)
         return self._scen[lab]
 
+    def war(self, args):
+        """The sum of COLUMN over the rows of expected/http/war-story.tsv
+        that match every KEY=VALUE: `war any connections=1000` -> "36"."""
+        if self._war is None:
+            path = self.root / "expected" / "http" / "war-story.tsv"
+            lines = path.read_text(encoding="utf-8").splitlines()
+            head = lines[0].split("\t")
+            self._war = (head, [dict(zip(head, x.split("\t"))) for x in lines[1:] if x])
+        head, rows = self._war
+        if not args or args[0] not in head or not all("=" in a for a in args[1:]):
+            raise Failure(f"war needs COLUMN [KEY=VALUE...] of {', '.join(head)}")
+        want = dict(a.split("=", 1) for a in args[1:])
+        bad = sorted(set(want) - set(head))
+        if bad:
+            raise Failure(f"expected/http/war-story.tsv has no column {bad[0]}")
+        chosen = [r for r in rows if all(r[k] == v for k, v in want.items())]
+        if not chosen:
+            raise Failure(f"expected/http/war-story.tsv has no row {' '.join(args[1:])}")
+        values = [float(r[args[0]]) for r in chosen]
+        total = sum(values)
+        if len(chosen) == 1:
+            return chosen[0][args[0]]
+        return f"{total:g}"
+
     def safe(self, lab):
         scen = scenario.Scenario(None, self.scenario(lab))
         plan = grading.plan(lab, self.table, blind=grading.blind_tools(scen),
@@ -254,11 +282,13 @@ def fact_value(tables, kind, args):
         if args[1] not in values:
             raise Failure(f"labs/lab-{args[0]}-*/scenario.conf has no '{args[1]}'")
         return values[args[1]], f"labs/lab-{args[0]}-*/scenario.conf"
+    if kind == "war":
+        return tables.war(args), "expected/http/war-story.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", f"expected/lab-{args[0]}.tsv"
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, war)")
 
 
 def _lab_label(tables, lab):
@@ -609,6 +639,27 @@ def check_citations(root, files, problems):
                 problems.add(f, text, m.start(), f"cites {m.group(1)}, which is not in the tree")
 
 
+PROFILE = {"tsan-clang": "tsan", "tsan-gcc": "tsan", "helgrind": "valgrind",
+           "drd": "valgrind", "chaos": "chaos"}
+NOTE_LIMIT = re.compile(r"(\d+(?:\.\d+)?) s (?:time )?limit")
+
+
+def check_notes(tables, problems):
+    """An expected table's note that names a time limit ("hangs at the 3 s
+    limit") names the scenario's, or says it was the limit when measured."""
+    for (lab, build, tool, config), row in sorted(tables.table.items()):
+        for m in NOTE_LIMIT.finditer(row["note"]):
+            if "when measured" in row["note"][m.start():m.start() + 60]:
+                continue
+            scen = scenario.Scenario(None, tables.scenario(lab))
+            limit = scen.get("time_limit_s", PROFILE.get(tool))
+            if limit is not None and float(limit) != float(m.group(1)):
+                where = row["where"]
+                problems.append(f"{where}: the note says '{m.group(0)}'; "
+                                f"labs/lab-{lab}-*/scenario.conf's limit for {tool} is {limit} s "
+                                "(or write 'when measured')")
+
+
 def run(root, write=False, only=None):
     """The problems found (after rewriting, with write=True)."""
     files = repo_files(root)
@@ -628,6 +679,7 @@ def run(root, write=False, only=None):
         check_generated(doc, text, tables, problems)
         check_quotes(doc, text, sources, problems)
         check_line_refs(doc, text, sources, problems)
+    check_notes(tables, problems)
     check_citations(root, files, problems)
     return problems
 
