@@ -20,6 +20,9 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               note LAB BUILD TOOL CONFIG     the row's note
               scenario LAB KEY               a key of the lab's scenario.conf
               safe LAB                       P(broken passes SAFE), "1.5e-37"
+              tools                          the tools the tables measure
+              labs-measured TRIALS           the labs whose broken stress spread
+                                             row has TRIALS trials: "1, 2 and 3"
               war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
                                              column, summed over the rows that
                                              match
@@ -58,7 +61,7 @@ SKIP_DIRS = {".git", "build", "results", "work"}
 
 REGION = re.compile(r"<!-- ([a-z0-9-]+): generated from (.+?) -->\n(.*?)<!-- end \1 -->",
                     re.S)
-FACT = re.compile(r"<!-- fact ([a-z]+)((?: [^ >]+)*) -->(.*?)<!-- /fact -->", re.S)
+FACT = re.compile(r"<!-- fact ([a-z-]+)((?: [^ >]+)*) -->(.*?)<!-- /fact -->", re.S)
 QUOTE = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w.-]+\.(?:" + "|".join(SOURCE_EXT)
                    + r")):(\d+)(?::\d+)?")
 # The function beside a quote, in the tools' dialects.
@@ -282,13 +285,26 @@ def fact_value(tables, kind, args):
         if args[1] not in values:
             raise Failure(f"labs/lab-{args[0]}-*/scenario.conf has no '{args[1]}'")
         return values[args[1]], f"labs/lab-{args[0]}-*/scenario.conf"
+    if kind == "labs-measured":
+        if len(args) != 1 or not args[0].isdigit():
+            raise Failure(f"labs-measured needs TRIALS, got '{' '.join(args)}'")
+        labs = [lab for lab in expected.labs(tables.table)
+                if tables.table.get((lab, "broken", "stress", "spread"), {}).get("trials")
+                == int(args[0])]
+        if not labs:
+            raise Failure(f"no lab's broken stress spread row has {args[0]} trials")
+        words = [str(x) for x in labs]
+        return (", ".join(words[:-1]) + " and " + words[-1]) if len(words) > 1 else words[0], \
+            "expected/lab-*.tsv"
+    if kind == "tools":
+        return tools_list(tables), "expected/lab-*.tsv"
     if kind == "war":
         return tables.war(args), "expected/http/war-story.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", f"expected/lab-{args[0]}.tsv"
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, war)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, labs-measured, war)")
 
 
 def _lab_label(tables, lab):
@@ -339,19 +355,40 @@ def _g(x):
     return s if "e" in s or x >= 1e-4 else f"{x:.1e}"
 
 
-def region_tools(tables):
+def tools_list(tables):
     """expected/README.md: the tools the tables hold, in a fixed order."""
-    order = ["stress", "chaos", "tsan-clang", "tsan-gcc", "helgrind", "drd"]
-    have = {k[2] for k in tables.table}
     what = {"stress": "`stress` (the release build, invariants only)",
             "chaos": "`chaos` (the chaos build, invariants only)",
-            "tsan-clang": "`tsan-clang`", "tsan-gcc": "`tsan-gcc` (ThreadSanitizer)",
-            "helgrind": "`helgrind`", "drd": "`drd` (Valgrind)"}
-    unknown = sorted(have - set(order))
+            "tsan-clang": "`tsan-clang`", "tsan-gcc": "`tsan-gcc`", "helgrind": "`helgrind`",
+            "drd": "`drd`"}
+    have = {k[2] for k in tables.table}
+    unknown = sorted(have - set(what))
     if unknown:
-        raise Failure(f"expected/: tool(s) {', '.join(unknown)} have no description here")
-    names = [what[t] for t in order if t in have]
-    return "Tools in the tables: " + ", ".join(names[:-1]) + " and " + names[-1] + ".\n"
+        raise Failure(f"expected/: tool {unknown[0]} has no description in check_docs.py")
+    return ", ".join(what[t] for t in what if t in have)
+
+
+def region_war_sweep(tables):
+    """Lab 1's handout, part 2: runs of the broken service that went wrong,
+    by gateway latency and connections."""
+    tables.war(["runs"])
+    head, rows = tables._war
+    broken = [r for r in rows if r["variant"] == "broken-1"]
+    conns = sorted({int(r["connections"]) for r in broken})
+    out = ["| gateway ms | " + " | ".join(f"{c} connections" for c in conns) + " |",
+           "|---|" + "---|" * len(conns)]
+    for gw in dict.fromkeys(r["gateway_ms"] for r in broken):
+        label = "0" if gw == "0-0" else gw
+        if gw == "100-300":
+            label += " (the story's)"
+        cells = []
+        for c in conns:
+            r = next((r for r in broken if r["gateway_ms"] == gw and int(r["connections"]) == c),
+                     None)
+            cells.append("" if r is None else
+                         f"{r['any']}/{r['runs']} ({r['any_low']}-{r['any_high']})")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
 
 
 def region_grade_selftest(tables):
@@ -366,7 +403,7 @@ REGIONS = {
     "one-cpu": ("expected/lab-*.tsv", region_one_cpu),
     "safe-plan-1": ("expected/lab-1.tsv", region_safe_plan),
     "safe-labs": ("expected/lab-*.tsv", region_safe_labs),
-    "tools": ("expected/lab-*.tsv", region_tools),
+    "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
     "grade-selftest": ("expected/grade-selftest.tsv", region_grade_selftest),
 }
 
@@ -441,7 +478,7 @@ def check_generated(doc, text, tables, problems):
             continue
         if _norm(m.group(3)) != _norm(want):
             problems.add(doc, text, m.start(), f"says '{_norm(m.group(3))}', {source} says "
-                         f"'{want}' ({kind} {' '.join(args)}; make docs)")
+                         f"'{want}' ({' '.join([kind] + args)}; make docs)")
     for m in re.finditer(r"<!-- (?:fact\b|end\b|/fact|[a-z0-9-]+: generated)", text):
         if not any(r.start() <= m.start() < r.end()
                    for r in list(REGION.finditer(text)) + list(FACT.finditer(text))):
