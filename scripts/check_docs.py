@@ -23,6 +23,8 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               tools                          the tools the tables measure
               labs-measured TRIALS           the labs whose broken stress spread
                                              row has TRIALS trials: "1, 2 and 3"
+              labs-every TOOL CONFIG         the labs whose broken row of TOOL,
+                                             CONFIG shows its metric in every trial
               war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
                                              column, summed over the rows that
                                              match
@@ -296,6 +298,16 @@ def fact_value(tables, kind, args):
         words = [str(x) for x in labs]
         return (", ".join(words[:-1]) + " and " + words[-1]) if len(words) > 1 else words[0], \
             "expected/lab-*.tsv"
+    if kind == "labs-every":
+        if len(args) != 2:
+            raise Failure(f"labs-every needs TOOL CONFIG, got '{' '.join(args)}'")
+        labs = [str(lab) for lab in expected.labs(tables.table)
+                if (r := tables.table.get((lab, "broken", *args)))
+                and r["successes"] == r["trials"] > 0]
+        if not labs:
+            raise Failure(f"no lab's broken {' '.join(args)} row shows the metric in every trial")
+        return (", ".join(labs[:-1]) + " and " + labs[-1]) if len(labs) > 1 else labs[0], \
+            "expected/lab-*.tsv"
     if kind == "tools":
         return tools_list(tables), "expected/lab-*.tsv"
     if kind == "war":
@@ -304,7 +316,7 @@ def fact_value(tables, kind, args):
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", f"expected/lab-{args[0]}.tsv"
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, labs-measured, war)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, labs-measured, labs-every, war)")
 
 
 def _lab_label(tables, lab):
