@@ -7,7 +7,7 @@
 A figure in a document that comes from a measurement or from the code is
 either written by this script or checked by it, so a re-measurement or an
 edit of a module cannot leave a document saying something else
-(ARCHITECTURE.md, principle 7). Four kinds of fact, in README.md, GUIDE.md,
+(ARCHITECTURE.md, principle 7). Checked in README.md, GUIDE.md,
 ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
 
   regions   <!-- NAME: generated from SOURCE -->  ...  <!-- end NAME -->
@@ -29,13 +29,23 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
                                              column, summed over the rows that
                                              match
   quotes    path:LINE in a report excerpt or in prose (broken/cache.c:93,
-            `stress/main.c:478`): the file exists and has that line; the
-            function named beside it (`#0 find_link broken/cache.c:93`,
-            `at cache_grow (broken/cache.c:129)`, `... in find_link`)
-            encloses the line; code quoted right after it (`:93`, `while
-            (*link`) is on the line. "line N" in prose refers to the
-            excerpt above it: the excerpt must quote some file at line N,
-            and code quoted beside it must be on that line.
+            `stress/main.c:483`): the file is in the tree (a base name that
+            is not, like glibc's pthread_mutex_lock.c, is not racelab's) and
+            has that line; the function named beside it (`#0 find_link
+            broken/cache.c:93`, `at cache_grow (broken/cache.c:129)`, `...
+            in find_link`) spans the line; in a stack, each caller's line
+            calls the frame above it (make docs moves a caller's frame to
+            the one line of its function that makes that call); code
+            quoted right after it is on the line.
+  lines     "line N" in prose: a line some excerpt of the document quotes at
+            N, else (in a handout) a line of the lab's race_file; code
+            quoted beside it (`line 93: \`while (*link\``) is on that line,
+            and `function` (line N) names its function.
+  notes     a time limit an expected table's note names ("hung at the 3 s
+            limit") is the scenario's for that tool, unless it says it was
+            the limit "when measured".
+  keys      `key = value` in a handout, for a key of its lab's scenario.conf,
+            is what the scenario says (`tsan.time_limit_s = 2`).
   citations a document named in any file of the tree (`GUIDE.md`,
             `labs/lab-N-*/README.md`) exists in the tree.
 
@@ -186,6 +196,10 @@ def _c_functions(lines):
                 pending = None
         before = depth
         depth = max(0, depth + text.count("{") - text.count("}"))
+        if before == 0 and depth == 0 and pending and "{" in text:  # void f(void) { }
+            for n in range(start, number + 1):
+                out[n] = pending
+            pending = None
         if before == 0 and depth > 0 and pending:
             current = pending
             for n in range(start, number):
@@ -491,7 +505,8 @@ def check_generated(doc, text, tables, problems):
         if _norm(m.group(3)) != _norm(want):
             problems.add(doc, text, m.start(), f"says '{_norm(m.group(3))}', {source} says "
                          f"'{want}' ({' '.join([kind] + args)}; make docs)")
-    for m in re.finditer(r"<!-- (?:fact\b|end\b|/fact|[a-z0-9-]+: generated)", text):
+    for m in re.finditer(r"<!-- (?:fact |/fact -->|end [a-z0-9-]+ -->|[a-z0-9-]+: generated from )",
+                         text):
         if not any(r.start() <= m.start() < r.end()
                    for r in list(REGION.finditer(text)) + list(FACT.finditer(text))):
             problems.add(doc, text, m.start(), f"a marker without its pair: "
@@ -564,6 +579,42 @@ def check_frames(doc, text, sources, problems, start, end):
                     problems.add(doc, text, here, f"says {path}:{number} ({func}) calls "
                                  f"{_callee(prev[1])}; {f}:{number} is '{line.strip()}'")
         prev = (index, func)
+
+
+def fix_frames(text, sources):
+    """The excerpts' caller frames moved to the line that makes the call,
+    when the function has exactly one such line (make docs): a module edited
+    above a call moves the line a tool would print, not the call."""
+    lines = text.split("\n")
+    prev = None
+    for i, raw in enumerate(lines):
+        m = FRAME.match(raw)
+        ext = None if m else FRAME_EXTERNAL.match(raw)
+        if not m and not ext:
+            prev = None
+            continue
+        g = (m or ext).groups()
+        index, func = (int(g[0]), g[1]) if g[0] is not None else (None, g[3])
+        continues = prev is not None and ((index is not None and prev[0] is not None
+                                           and index == prev[0] + 1)
+                                          or (index is None and g[2] == "by"))
+        if m and continues:
+            f, _ = sources.resolve(m.group(5))
+            n = int(m.group(6))
+            callee = _callee(prev[1])
+            if f and f.endswith(".c") and (
+                    n > len(sources.lines(f)) or sources.function_at(f, n) != func
+                    or not _calls(sources.lines(f)[n - 1], callee)):
+                body = [k for k, x in enumerate(sources.lines(f), 1)
+                        if sources.function_at(f, k) == func]
+                calls = [k for k in body
+                         if re.search(r"\b" + re.escape(callee) + r"\s*\(", sources.lines(f)[k - 1])]
+                if not calls:
+                    calls = [k for k in body if _calls(sources.lines(f)[k - 1], callee)]
+                if len(calls) == 1:
+                    lines[i] = raw[:m.start(6)] + str(calls[0]) + raw[m.end(6):]
+        prev = (index, func)
+    return "\n".join(lines)
 
 
 def check_quotes(doc, text, sources, problems):
@@ -664,6 +715,23 @@ def check_line_refs(doc, text, sources, problems):
                                  + "; ".join(f"{f}:{n} is in {x}" for f, x in zip(files, found)))
 
 
+SCENARIO_KEY = re.compile(r"`([A-Za-z_][\w.]*) = ([^`\n]+)`")
+
+
+def check_scenario_keys(doc, text, tables, problems):
+    """A handout's `key = value` of a key its lab's scenario.conf has says
+    what the scenario says."""
+    m = re.fullmatch(r"labs/lab-(\d+)-[^/]+/README\.md", doc)
+    if not m:
+        return
+    values = tables.scenario(int(m.group(1)))
+    for q in SCENARIO_KEY.finditer(text):
+        key, value = q.group(1), q.group(2).strip()
+        if key in values and values[key] != value:
+            problems.add(doc, text, q.start(), f"says `{key} = {value}`; its scenario.conf "
+                         f"says {key} = {values[key]}")
+
+
 def _doc_exists(name, cited_in, files):
     pattern = re.sub(r"<[^>]*>", "*", name)
     pattern = re.sub(r"(?<=-)N(?=[-/.])", "*", pattern)
@@ -703,7 +771,8 @@ def check_notes(tables, problems):
             scen = scenario.Scenario(None, tables.scenario(lab))
             limit = scen.get("time_limit_s", PROFILE.get(tool))
             if limit is not None and float(limit) != float(m.group(1)):
-                where = row["where"]
+                where = f"expected/{Path(row['where'].rsplit(':', 1)[0]).name}:" \
+                        f"{row['where'].rsplit(':', 1)[1]}"
                 problems.append(f"{where}: the note says '{m.group(0)}'; "
                                 f"labs/lab-{lab}-*/scenario.conf's limit for {tool} is {limit} s "
                                 "(or write 'when measured')")
@@ -720,7 +789,7 @@ def run(root, write=False, only=None):
         path = root / doc
         text = path.read_text(encoding="utf-8")
         if write:
-            new = rewrite(doc, text, tables, problems)
+            new = fix_frames(rewrite(doc, text, tables, problems), sources)
             if new != text:
                 path.write_text(new, encoding="utf-8")
                 print(f"check_docs.py: rewrote {doc}")
@@ -728,6 +797,7 @@ def run(root, write=False, only=None):
         check_generated(doc, text, tables, problems)
         check_quotes(doc, text, sources, problems)
         check_line_refs(doc, text, sources, problems)
+        check_scenario_keys(doc, text, tables, problems)
     check_notes(tables, problems)
     check_citations(root, files, problems)
     return problems
