@@ -417,6 +417,29 @@ def region_war_sweep(tables):
     return "\n".join(out) + "\n"
 
 
+def region_lab_9_verbosity(tables):
+    """Lab 9's handout: each tool's rate at each logger verbosity (the
+    scenario's is 2; the others are extra configurations)."""
+    tools = [("stress", "stress: symptom (lost payments)"),
+             ("tsan-clang", "ThreadSanitizer (clang): reported"),
+             ("tsan-gcc", "ThreadSanitizer (gcc): reported"), ("helgrind", "Helgrind: reported")]
+    default = tables.scenario(9).get("verbosity")
+    configs = [("spread-verbosity=0", "0"), ("spread-verbosity=1", "1"), ("spread", default)]
+    out = ["| build | tool | " + " | ".join(f"verbosity {v}" for _, v in configs) + " |",
+           "|---|---|" + "---|" * len(configs)]
+    for build in ("broken", "fixed"):
+        for tool, label in tools:
+            cells = []
+            for config, _ in configs:
+                r = tables.table.get((9, build, tool, config))
+                cells.append(f"{r['successes']}/{r['trials']}" if r else "")
+            if any(cells):
+                what = label if build == "broken" else label.split(":")[0] + (
+                    ": broken invariant" if tool == "stress" else ": any report")
+                out.append(f"| {build} | {what} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
 def region_grade_selftest(tables):
     """GUIDE.md: grading's self-test, from expected/grade-selftest.tsv."""
     import grade_selftest
@@ -429,6 +452,7 @@ REGIONS = {
     "one-cpu": ("expected/lab-*.tsv", region_one_cpu),
     "safe-plan-1": ("expected/lab-1.tsv", region_safe_plan),
     "safe-labs": ("expected/lab-*.tsv", region_safe_labs),
+    "lab-9-verbosity": ("expected/lab-9.tsv", region_lab_9_verbosity),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
     "grade-selftest": ("expected/grade-selftest.tsv", region_grade_selftest),
 }
