@@ -231,6 +231,7 @@ class Tables:
         self._table = None
         self._scen = {}
         self._war = None
+        self.memo = {}
 
     @property
     def table(self):
@@ -440,6 +441,61 @@ def region_lab_9_verbosity(tables):
     return "\n".join(out) + "\n"
 
 
+# The quick rate check (check_rates.py --profile quick): its tools, trials a
+# cell (Valgrind's fewer) and reruns; tests/scripts/test_check_rates.py
+# holds check_rates.py to the same figures.
+QUICK_TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind")
+QUICK_FIRST = {"helgrind": 6}
+QUICK_RERUN = 40
+
+
+def check_error(tables, z, rerun):
+    """(cells, P measured, P worst in band): how often the quick check
+    fails a correct build, summed over its chancy cells, as check_rates.py
+    --explain computes it."""
+    from racelab import stats
+    key = ("check-error", z, rerun)
+    if key in tables.memo:
+        return tables.memo[key]
+    cells, measured, edge = 0, 0.0, 0.0
+    for (lab, build, tool, config), row in sorted(tables.table.items()):
+        if tool not in QUICK_TOOLS or config != "spread" or row["band"][1] == 0:
+            continue
+        if build != "broken" and row["metric"] != stats.EXPECTED_FP:
+            continue
+        band, first = row["band"], QUICK_FIRST.get(tool, 10)
+        cells += 1
+        measured += stats.check_fails_posterior(band, row["successes"], row["trials"], first,
+                                                rerun, z)
+        edge += max(stats.check_fails(band, band[0] + (band[1] - band[0]) * i / 50, first,
+                                      rerun, z) for i in range(51))
+    tables.memo[key] = cells, measured, edge
+    return tables.memo[key]
+
+
+def _odds(p):
+    if p >= 1:
+        return "above 1: no bound"
+    n = 1 / p
+    n = float(f"{n:.3g}") if n >= 100 else round(n)
+    return f"{p:.2g} (1 in {n:,.0f})"
+
+
+def region_check_error(tables):
+    """expected/README.md: how often the quick check fails a correct build."""
+    from racelab import stats
+    rows = [("99.99% interval, rerun 40 (the check)", stats.Z_CHECK, QUICK_RERUN),
+            ("99.99% interval, no rerun", stats.Z_CHECK, 0),
+            ("95% interval, no rerun (the rule before these)", stats.Z95, 0)]
+    out = ["| check | measured | worst in band |", "|---|---|---|"]
+    cells = 0
+    for label, z, rerun in rows:
+        cells, measured, edge = check_error(tables, z, rerun)
+        out.append(f"| {label} | {_odds(measured)} | {_odds(edge)} |")
+    return (f"Over the {cells} cells of the quick check whose rate is measured, not 0 by "
+            "design:\n\n" + "\n".join(out) + "\n")
+
+
 def region_grade_selftest(tables):
     """GUIDE.md: grading's self-test, from expected/grade-selftest.tsv."""
     import grade_selftest
@@ -453,6 +509,7 @@ REGIONS = {
     "safe-plan-1": ("expected/lab-1.tsv", region_safe_plan),
     "safe-labs": ("expected/lab-*.tsv", region_safe_labs),
     "lab-9-verbosity": ("expected/lab-9.tsv", region_lab_9_verbosity),
+    "check-error": ("expected/lab-*.tsv", region_check_error),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
     "grade-selftest": ("expected/grade-selftest.tsv", region_grade_selftest),
 }

@@ -174,6 +174,15 @@ class Planted(unittest.TestCase):
                                          "--help"], capture_output=True).returncode, 0)
 
 
+class Generated(unittest.TestCase):
+    def test_the_error_table_counts_the_quick_check_s_trials(self):
+        import check_rates
+        self.assertEqual(check_docs.QUICK_TOOLS, check_rates.TOOLS)
+        self.assertEqual(check_docs.QUICK_RERUN, check_rates.RERUN)
+        self.assertEqual(check_docs.QUICK_FIRST, {"helgrind": check_rates.QUICK_VALGRIND})
+        self.assertEqual(check_rates.PROFILES["quick"], 10)
+
+
 class Functions(unittest.TestCase):
     def test_the_c_function_spanning_a_line(self):
         funcs = check_docs._c_functions([
