@@ -449,6 +449,12 @@ QUICK_FIRST = {"helgrind": 6}
 QUICK_RERUN = 40
 
 
+def _memo(tables, key, compute):
+    if key not in tables.memo:
+        tables.memo[key] = compute()
+    return tables.memo[key]
+
+
 def check_error(tables, z, rerun):
     """(cells, P measured, P worst in band): how often the quick check
     fails a correct build, summed over its chancy cells, as check_rates.py
@@ -465,10 +471,12 @@ def check_error(tables, z, rerun):
             continue
         band, first = row["band"], QUICK_FIRST.get(tool, 10)
         cells += 1
-        measured += stats.check_fails_posterior(band, row["successes"], row["trials"], first,
-                                                rerun, z)
-        edge += max(stats.check_fails(band, band[0] + (band[1] - band[0]) * i / 50, first,
-                                      rerun, z) for i in range(51))
+        measured += _memo(tables, ("posterior", band, row["successes"], row["trials"], first,
+                                   rerun, z), lambda: stats.check_fails_posterior(
+                                       band, row["successes"], row["trials"], first, rerun, z))
+        edge += _memo(tables, ("edge", band, first, rerun, z), lambda: max(
+            stats.check_fails(band, band[0] + (band[1] - band[0]) * i / 50, first, rerun, z)
+            for i in range(51)))
     tables.memo[key] = cells, measured, edge
     return tables.memo[key]
 
