@@ -21,6 +21,7 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               scenario LAB KEY               a key of the lab's scenario.conf
               safe LAB                       P(broken passes SAFE), "1.5e-37"
               tools                          the tools the tables measure
+              code MODULE.CONSTANT [KEY]     a constant of scripts/racelab/MODULE.py
               labs-measured TRIALS           the labs whose broken stress spread
                                              row has TRIALS trials: "1, 2 and 3"
               labs-every TOOL CONFIG         the labs whose broken row of TOOL,
@@ -302,6 +303,20 @@ def fact_value(tables, kind, args):
         if args[1] not in values:
             raise Failure(f"labs/lab-{args[0]}-*/scenario.conf has no '{args[1]}'")
         return values[args[1]], f"labs/lab-{args[0]}-*/scenario.conf"
+    if kind == "code":
+        if len(args) not in (1, 2) or not re.fullmatch(r"[a-z_]+\.[A-Z_]+", args[0]):
+            raise Failure(f"code needs MODULE.CONSTANT [KEY] of scripts/racelab/, got "
+                          f"'{' '.join(args)}'")
+        import importlib
+        module, name = args[0].split(".")
+        try:
+            value = getattr(importlib.import_module(f"racelab.{module}"), name)
+            if len(args) == 2:
+                value = value[args[1]]
+        except (ImportError, AttributeError, KeyError, TypeError):
+            raise Failure(f"scripts/racelab/{module}.py has no {' '.join(args)}") from None
+        return (f"{value:g}" if isinstance(value, float) else str(value)), \
+            f"scripts/racelab/{module}.py"
     if kind == "labs-measured":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"labs-measured needs TRIALS, got '{' '.join(args)}'")
@@ -331,7 +346,7 @@ def fact_value(tables, kind, args):
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", f"expected/lab-{args[0]}.tsv"
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, labs-measured, labs-every, war)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war)")
 
 
 def _lab_label(tables, lab):

@@ -93,6 +93,15 @@ class Planted(unittest.TestCase):
         self.assertTrue(any("region 'one-cpu'" in p and "29/30" in p for p in problems),
                         problems)
 
+    def test_a_constant_changed_in_the_code_makes_the_guide_stale(self):
+        self.edit("scripts/racelab/fast.py", "FAST_MIN = 0.75", "FAST_MIN = 0.8")
+        # the copy's check_docs reads the copy's library
+        run = subprocess.run([sys.executable, str(self.root / "scripts" / "check_docs.py")],
+                             capture_output=True, text=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertRegex(run.stdout, r"GUIDE\.md:\d+: says '0\.75', scripts/racelab/fast\.py says "
+                                     r"'0\.8'")
+
     def test_a_region_edited_by_hand_fails(self):
         self.edit("GUIDE.md", "| 2 ledger | 50/50 | **0/30** |", "| 2 ledger | 50/50 | **1/30** |")
         problems = self.problems()
