@@ -167,6 +167,12 @@ class Planted(unittest.TestCase):
                   "**0/30** | 30/30 | **30/30** |\n<!-- end no-such -->")
         self.assertTrue(any("unknown region 'no-such'" in p for p in self.problems()))
 
+    def test_the_grade_selftest_region_is_left_to_its_own_test(self):
+        self.edit("GUIDE.md", "### The lab list", "<!-- grade-selftest: generated from "
+                  "expected/grade-selftest.tsv -->\n| anything |\n<!-- end grade-selftest -->\n\n"
+                  "### The lab list")
+        self.assertEqual(self.problems(), [])
+
     def test_the_command_exits_1_with_one_line_a_fact_and_2_on_bad_input(self):
         self.edit(HANDOUT, "<!-- fact scenario 1 time_limit_s -->10", "<!-- fact scenario 1 "
                   "time_limit_s -->1")
