@@ -78,7 +78,8 @@ FACT = re.compile(r"<!-- fact ([a-z-]+)((?: [^ >]+)*) -->(.*?)<!-- /fact -->", r
 QUOTE = re.compile(r"(?<![\w./-])((?:[\w.-]+/)*[\w.-]+\.(?:" + "|".join(SOURCE_EXT)
                    + r")):(\d+)(?::\d+)?")
 # The function beside a quote, in the tools' dialects.
-FUNC_BEFORE = re.compile(r"(?:#\d+\s+|\b(?:at|by|in)\s+|`)([A-Za-z_]\w*)`?\s*\(?\s*`?$")
+FUNC_BEFORE = re.compile(r"(?:#\d+\s+|\b(?:at|by|in)\s+(?:0x[0-9A-Fa-f]+: )?|`)([A-Za-z_]\w*)`?\s*"
+                         r"\(?\s*`?$")
 FUNC_AFTER = re.compile(r"^(?::\d+)?`?\)?\s+in\s+`?([A-Za-z_]\w*)")
 CODE_AFTER = re.compile(r"^`?\s*[,:]?\s*\(?`([^`\n]+)`")
 LINE_REF = re.compile(r"\blines? (\d+)(?: (?:and|to) (\d+))?")
@@ -636,8 +637,9 @@ def _code_blocks(text):
 # Valgrind (by cache_put (broken/cache.c:141)), gdb (#4  refund_transfer (...)
 # at broken/refund.c:87).
 FRAME = re.compile(r"^\s*(?:#(\d+)\s+(?:0x[0-9a-f]+ in )?([\w.]+)(?: \(.*\) at| \(?)\s*"
-                   r"|(at|by) ([\w.]+) \()(\S+?):(\d+)")
-FRAME_EXTERNAL = re.compile(r"^\s*(?:#(\d+)\s+(?:0x[0-9a-f]+ in )?([\w.]+)|(at|by) ([\w.]+)) ")
+                   r"|(at|by) (?:0x[0-9A-Fa-f]+: )?([\w.]+) \()(\S+?):(\d+)")
+FRAME_EXTERNAL = re.compile(r"^\s*(?:#(\d+)\s+(?:0x[0-9a-f]+ in )?([\w.]+)"
+                            r"|(at|by) (?:0x[0-9A-Fa-f]+: )?([\w.?]+)) ")
 
 
 def _callee(name):
@@ -682,7 +684,7 @@ def check_frames(doc, text, sources, problems, start, end):
             f, _ = sources.resolve(path)
             if f and f.endswith((".c", ".h")) and number <= len(sources.lines(f)):
                 line = sources.lines(f)[number - 1]
-                if continues and not _calls(line, _callee(prev[1])):
+                if continues and "?" not in prev[1] and not _calls(line, _callee(prev[1])):
                     problems.add(doc, text, here, f"says {path}:{number} ({func}) calls "
                                  f"{_callee(prev[1])}; {f}:{number} is '{line.strip()}'")
         prev = (index, func)
@@ -705,7 +707,7 @@ def fix_frames(text, sources):
         continues = prev is not None and ((index is not None and prev[0] is not None
                                            and index == prev[0] + 1)
                                           or (index is None and g[2] == "by"))
-        if m and continues:
+        if m and continues and "?" not in prev[1]:
             f, _ = sources.resolve(m.group(5))
             n = int(m.group(6))
             callee = _callee(prev[1])
