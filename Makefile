@@ -6,7 +6,7 @@
 #             tsan-gcc (ThreadSanitizer from each compiler), chaos (release
 #             with delays injected at the race points: common/chaos.c)
 #   variants  fixed, and broken-N: the fixed build with lab N's module(s)
-#             swapped for the broken twin (principle 1 of DESIGN.md); and
+#             swapped for the broken twin (principle 1 of ARCHITECTURE.md); and
 #             student-N, built on demand by grading (mk/grade.mk)
 # `make help` lists the targets.
 
@@ -171,6 +171,7 @@ report: ## rates of every record under results/ against expected/
 	@$(PYTHON) scripts/report.py --results results
 
 include mk/report.mk
+include mk/docs.mk
 
 C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
 

@@ -4,7 +4,7 @@
 Reads only trial records (*.jsonl anywhere under results/) and expected tables
 (expected/*.tsv), so it can be rerun on old results or on results from
 another machine. A cell is ok when its Wilson interval meets the expected
-band (DESIGN.md, principle 3). The 95% interval is shown; the verdict uses
+band (ARCHITECTURE.md, principle 3). The 95% interval is shown; the verdict uses
 the wider 99.99% interval (stats.Z_CHECK), because a check that judges
 dozens of cells on every `make test` must not fail a correct build on an
 unlucky run (expected/README.md has the calculation).

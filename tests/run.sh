@@ -3,7 +3,8 @@
 #
 #   1. the CMocka suites in build/tests/
 #   2. the command-line tests in tests/cli/ (TAP-style ok / not ok lines)
-#   3. the scripts' unit tests in tests/scripts/ (Python unittest)
+#   3. the scripts' unit tests in tests/scripts/ (Python unittest), and
+#      the documents' facts (scripts/check_docs.py, make check-docs)
 #   4. the quick rate check (scripts/check_rates.py --profile quick), which
 #      RACELAB_SKIP_RATES=1 leaves out while working on something else
 #   5. grading's quick self-test (scripts/grade_selftest.py --quick: one
@@ -61,6 +62,14 @@ p=${p:-0} f=${f:-0}
 if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
 if [ "$p" = 0 ]; then f=$((f + 1)); fi
 tally "scripts (unittest)" "$p" "$f"
+
+# The documents' facts: one pass, or one failure per stale fact.
+$PYTHON scripts/check_docs.py >"$log/docs" 2>&1
+rc=$?
+cat "$log/docs"
+f=$(grep -c '^[^ ]*:[0-9]*: ' "$log/docs")
+if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
+if [ "$rc" = 0 ]; then tally "documents' facts (check-docs)" 1 0; else tally "documents' facts (check-docs)" 0 "$f"; fi
 
 # 4. The quick rate check: each cell within its expected band is a pass.
 if [ -z "${RACELAB_SKIP_RATES:-}" ]; then

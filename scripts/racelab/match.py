@@ -1,7 +1,7 @@
 """Is a finding at the lab's declared race site, and at which race point?
 
 A detection counts only when the tool points at the race the lab is about
-(DESIGN.md, principle 2). The declared site is a file and a set of function
+(ARCHITECTURE.md, principle 2). The declared site is a file and a set of function
 names from scenario.conf (race_file, race_functions), never a line number:
 lines move whenever the broken module is edited, function names do not.
 

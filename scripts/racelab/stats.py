@@ -1,6 +1,6 @@
 """Rates with honest error bars, and what each rate counts.
 
-Principle 3 of DESIGN.md: every claim is a rate over trials with a 95%
+Principle 3 of ARCHITECTURE.md: every claim is a rate over trials with a 95%
 confidence interval, and a check fails only when the measured interval and
 the expected band do not meet, so a lucky or unlucky run does not flip CI.
 

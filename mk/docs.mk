@@ -1,0 +1,15 @@
+# docs.mk: the documents' facts (included by the Makefile).
+#
+# A figure, line number or report excerpt in README.md, GUIDE.md,
+# ARCHITECTURE.md, expected/README.md or a lab's handout is either written
+# from the expected tables and the sources (a marked region, rewritten by
+# `make docs`) or checked against them (`make check-docs`, which
+# `make test` runs): scripts/check_docs.py --help says which is which.
+
+.PHONY: docs check-docs
+
+docs: ## rewrite the documents' generated regions and values from expected/ and the sources
+	@$(PYTHON) scripts/check_docs.py --write
+
+check-docs: ## fail on a document's figure, quoted line or excerpt that no longer matches its source
+	@$(PYTHON) scripts/check_docs.py

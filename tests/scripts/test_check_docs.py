@@ -1,0 +1,219 @@
+"""The documents' facts (scripts/check_docs.py, make check-docs): the tree's
+documents hold, and a number changed by hand, a quoted line that moved or a
+document cited that is not in the tree each fail with file:line."""
+
+import contextlib
+import io
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+from helpers import REPO, SCRIPTS
+
+import check_docs
+
+HANDOUT = "labs/lab-1-cache/README.md"
+
+
+def tree_copy(dest):
+    """The tree's files (not build/, results/, work/) copied under dest."""
+    for f in check_docs.repo_files(REPO):
+        (dest / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / f, dest / f)
+    return dest
+
+
+class Tree(unittest.TestCase):
+    def test_every_fact_of_the_tree_s_documents_holds(self):
+        self.assertEqual(check_docs.run(REPO), [])
+
+    def test_no_file_cites_a_document_that_is_not_in_the_tree(self):
+        problems = check_docs.Problems()
+        check_docs.check_citations(REPO, check_docs.repo_files(REPO), problems)
+        self.assertEqual(problems, [])
+
+    def test_the_code_cites_principles_the_architecture_numbers(self):
+        arch = (REPO / "ARCHITECTURE.md").read_text()
+        for f in ("Makefile", "scripts/report.py", "scripts/racelab/match.py",
+                  "scripts/racelab/stats.py"):
+            text = (REPO / f).read_text()
+            self.assertIn("ARCHITECTURE.md", text, f)
+            for n in re.findall(r"[Pp]rinciple (\d+)", text):
+                self.assertIn(f"\n{n}. **", arch, f"{f} cites principle {n}")
+
+
+class Planted(unittest.TestCase):
+    """Each test edits a copy of the tree and expects one clear line."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.clean = tree_copy(Path(cls.tmp.name) / "clean")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def setUp(self):
+        self.root = Path(self.tmp.name) / self.id().rsplit(".", 1)[-1]
+        shutil.copytree(self.clean, self.root)
+
+    def edit(self, path, old, new, count=1):
+        text = (self.root / path).read_text()
+        self.assertIn(old, text)
+        (self.root / path).write_text(text.replace(old, new, count))
+
+    def problems(self):
+        return check_docs.run(self.root)
+
+    def test_the_copy_holds(self):
+        self.assertEqual(self.problems(), [])
+
+    def test_a_rate_changed_by_hand_fails_and_make_docs_puts_it_back(self):
+        marker = "<!-- fact rate 1 broken stress spread-buckets=65536 -->"
+        self.edit(HANDOUT, marker + "50 of 50", marker + "49 of 50")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"^labs/lab-1-cache/README\.md:\d+: says '49 of 50', "
+                                      r"expected/lab-1\.tsv says '50 of 50'")
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(check_docs.run(self.root, write=True), [])
+        self.assertIn(marker + "50 of 50", (self.root / HANDOUT).read_text())
+
+    def test_a_re_measured_table_makes_the_document_stale(self):
+        self.edit("expected/lab-1.tsv", "1\tbroken\tstress\tsame-cpu\tsymptom\t0.88\t1.00\t30\t30",
+                  "1\tbroken\tstress\tsame-cpu\tsymptom\t0.78\t1.00\t29\t30")
+        problems = self.problems()
+        self.assertTrue(any(p.startswith("GUIDE.md:") and "29 of 30" in p for p in problems),
+                        problems)
+        self.assertTrue(any("region 'one-cpu'" in p and "29/30" in p for p in problems),
+                        problems)
+
+    def test_a_constant_changed_in_the_code_makes_the_guide_stale(self):
+        self.edit("scripts/racelab/fast.py", "FAST_MIN = 0.75", "FAST_MIN = 0.8")
+        # the copy's check_docs reads the copy's library
+        run = subprocess.run([sys.executable, str(self.root / "scripts" / "check_docs.py")],
+                             capture_output=True, text=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertRegex(run.stdout, r"GUIDE\.md:\d+: says '0\.75', scripts/racelab/fast\.py says "
+                                     r"'0\.8'")
+
+    def test_a_region_edited_by_hand_fails(self):
+        self.edit("GUIDE.md", "| 2 ledger | 50/50 | **0/30** |", "| 2 ledger | 50/50 | **1/30** |")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"^GUIDE\.md:\d+: region 'one-cpu' says '\| 2 ledger \| "
+                                      r"50/50 \| \*\*1/30\*\*")
+
+    def test_a_quoted_line_that_moved_fails(self):
+        # one line more at the top of the broken module moves every line below
+        self.edit("broken/cache.c", "#include", "/* one more line */\n#include")
+        problems = self.problems()
+        self.assertTrue(any(p.startswith(f"{HANDOUT}:") and "says broken/cache.c:102 (cache_get) "
+                            "calls find_link; broken/cache.c:102 is" in p for p in problems),
+                        problems)
+        self.assertTrue(any("quotes `while (*link && ...` at line 93" in p for p in problems),
+                        problems)
+
+    def test_a_caller_frame_that_moved_fails_and_make_docs_follows_the_call(self):
+        self.edit("stress/lab1_cache.c", "#include", "/* one more line */\n#include")
+        problems = self.problems()
+        self.assertTrue(any("stress/lab1_cache.c:" in p and "calls cache_" in p
+                            for p in problems), problems)
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(check_docs.run(self.root, write=True), [])
+
+    def test_a_line_number_that_names_the_wrong_function_fails(self):
+        self.edit(HANDOUT, "#0 cache_put broken/cache.c:151", "#0 cache_get broken/cache.c:151")
+        problems = self.problems()
+        self.assertTrue(any("says broken/cache.c:151 is in cache_get; broken/cache.c:151 is in "
+                            "cache_put" in p for p in problems), problems)
+
+    def test_a_scenario_value_in_a_handout_is_the_scenario_s(self):
+        self.edit("labs/lab-4-refund/README.md", "`tsan.time_limit_s = 2`",
+                  "`tsan.time_limit_s = 3`")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("says `tsan.time_limit_s = 3`; its scenario.conf says "
+                      "tsan.time_limit_s = 2", problems[0])
+
+    def test_a_note_naming_another_time_limit_fails(self):
+        self.edit("expected/lab-1.tsv", "at the 1 s limit when measured", "at the 1 s limit")
+        problems = self.problems()
+        self.assertTrue(any(re.match(r"expected/lab-1\.tsv:\d+: the note says '1 s limit'; "
+                                     r"labs/lab-1-\*/scenario\.conf's limit for stress is 10 s", p)
+                            for p in problems), problems)
+        # the handout quotes that note, so it is stale too
+        self.assertTrue(any(p.startswith(HANDOUT) and "note 1 broken stress spread" in p
+                            for p in problems), problems)
+
+    def test_a_document_cited_that_is_not_in_the_tree_fails(self):
+        # (spelt in two parts, or this file would cite it)
+        self.edit("scripts/racelab/stats.py", "ARCHITECTURE.md", "DESIGN" + ".md")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"^scripts/racelab/stats\.py:\d+: cites DESIGN\.md, which "
+                                      r"is not in the tree")
+
+    def test_an_unpaired_or_unknown_marker_fails(self):
+        self.edit("GUIDE.md", "<!-- end one-cpu -->", "")
+        self.assertTrue(any("a marker without its pair" in p for p in self.problems()))
+        self.edit("GUIDE.md", "<!-- one-cpu: generated from", "<!-- no-such: generated from")
+        self.edit("GUIDE.md", "**0/30** | 30/30 | **30/30** |",
+                  "**0/30** | 30/30 | **30/30** |\n<!-- end no-such -->")
+        self.assertTrue(any("unknown region 'no-such'" in p for p in self.problems()))
+
+    def test_the_grade_selftest_region_is_left_to_its_own_test(self):
+        self.edit("GUIDE.md", "### The lab list", "<!-- grade-selftest: generated from "
+                  "expected/grade-selftest.tsv -->\n| anything |\n<!-- end grade-selftest -->\n\n"
+                  "### The lab list")
+        self.assertEqual(self.problems(), [])
+
+    def test_the_command_exits_1_with_one_line_a_fact_and_2_on_bad_input(self):
+        self.edit(HANDOUT, "<!-- fact scenario 1 time_limit_s -->10", "<!-- fact scenario 1 "
+                  "time_limit_s -->1")
+        run = subprocess.run([sys.executable, str(SCRIPTS / "check_docs.py"), "--root",
+                              str(self.root)], capture_output=True, text=True)
+        self.assertEqual(run.returncode, 1, run.stderr)
+        self.assertRegex(run.stdout, r"^labs/lab-1-cache/README\.md:\d+: says '1', "
+                                     r"labs/lab-1-\*/scenario\.conf says '10'")
+        bad = subprocess.run([sys.executable, str(SCRIPTS / "check_docs.py"), "--root",
+                              str(self.root / "nowhere")], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 2)
+        self.assertEqual(len(bad.stderr.splitlines()), 1, bad.stderr)
+        self.assertEqual(subprocess.run([sys.executable, str(SCRIPTS / "check_docs.py"),
+                                         "--help"], capture_output=True).returncode, 0)
+
+
+class Generated(unittest.TestCase):
+    def test_the_error_table_counts_the_quick_check_s_trials(self):
+        import check_rates
+        self.assertEqual(check_docs.QUICK_TOOLS, check_rates.TOOLS)
+        self.assertEqual(check_docs.QUICK_RERUN, check_rates.RERUN)
+        self.assertEqual(check_docs.QUICK_FIRST, {"helgrind": check_rates.QUICK_VALGRIND})
+        self.assertEqual(check_rates.PROFILES["quick"], 10)
+
+
+class Functions(unittest.TestCase):
+    def test_the_c_function_spanning_a_line(self):
+        funcs = check_docs._c_functions([
+            "/* a comment { */", "static int f(int a,", "             int b)", "{",
+            "\tif (a) {", "\t\treturn \"}\";", "\t}", "\treturn b;", "}", "int g;",
+            "void h(void) { }"])
+        self.assertEqual(funcs.get(1), None)
+        self.assertEqual([funcs.get(n) for n in range(2, 10)], ["f"] * 8)
+        self.assertEqual(funcs.get(10), None)
+        self.assertEqual(funcs.get(11), "h")
+
+    def test_quoted_code_with_an_elision(self):
+        self.assertTrue(check_docs.code_on_line("while (*link && ...",
+                                                "\twhile (*link && strcmp(a, b))"))
+        self.assertFalse(check_docs.code_on_line("*link = fresh", "\tlink = &(*link)->next;"))
+
+
+if __name__ == "__main__":
+    unittest.main()
