@@ -173,7 +173,8 @@ SUMMARY_HEADER = ("lab", "wrong", "wrong_rejected_every_run", "right",
                   "right_passed_every_run", "runs", "gradings", "misses", "longest_s",
                   "lowest_right_fast")
 # What each run was measured under, kept as '# run' lines after the table:
-# when it started, the load average then, the CPUs, and how long it took.
+# when it finished, the load average when it started, the CPUs, and how
+# long it took.
 RUN_FIELDS = ("at", "load", "cpus", "elapsed_s")
 
 
@@ -270,8 +271,9 @@ def render(rows, runs, markdown=False):
              if total["misses"] == 0 else
              f"{total['misses']} of {total['gradings']} gradings went the wrong way")
             + f" ({len(runs)} run{'s' if len(runs) != 1 else ''}: "
-            + "; ".join(f"{c['at'][:16].replace('T', ' ')} UTC, load {c['load']:.1f} on "
-                        f"{c['cpus']} CPUs, {c['elapsed_s'] / 60:.0f} min" for c in runs)
+            + "; ".join(f"{c['elapsed_s'] / 60:.0f} min to {c['at'][:16].replace('T', ' ')} "
+                        f"UTC, load {c['load']:.1f} on {c['cpus']} CPUs at the start"
+                        for c in runs)
             + ").")
     return "\n".join(lines) + "\n"
 

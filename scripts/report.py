@@ -2,7 +2,7 @@
 """report.py: measured rates per lab, build, tool and config, against expected/.
 
 Reads only trial records (*.jsonl anywhere under results/) and expected tables
-(expected/*.tsv), so it can be rerun on old results or on results from
+(expected/lab-*.tsv), so it can be rerun on old results or on results from
 another machine. A cell is ok when its Wilson interval meets the expected
 band (ARCHITECTURE.md, principle 3). The 95% interval is shown; the verdict uses
 the wider 99.99% interval (stats.Z_CHECK), because a check that judges
@@ -35,7 +35,7 @@ def parser():
     p.add_argument("--results", default="results", metavar="DIR",
                    help="trial records, *.jsonl at any depth (default: results)")
     p.add_argument("--expected", default="expected", metavar="DIR",
-                   help="expected tables, *.tsv (default: expected)")
+                   help="expected tables, lab-*.tsv (default: expected)")
     p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when a cell with an expectation is OUT or has tool errors")

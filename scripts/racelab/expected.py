@@ -77,12 +77,13 @@ def labs(table):
 
 
 def read_dir(directory):
-    """{(lab, build, tool, config): row} from every DIR/*.tsv."""
+    """{(lab, build, tool, config): row} from every DIR/lab-*.tsv (the
+    directory holds other tables too: grade-selftest.tsv is grading's)."""
     directory = Path(directory)
     if not directory.is_dir():
         raise Failure(f"no expected directory {shown(directory)}")
     table = {}
-    for path in sorted(directory.glob("*.tsv")):
+    for path in sorted(directory.glob("lab-*.tsv")):
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:
