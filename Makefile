@@ -14,29 +14,25 @@ SHELL := /bin/sh
 .DEFAULT_GOAL := all
 PYTHON ?= python3
 
-# Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
-# Adding a lab: its number here, its modules, and what its module's unit
-# test links besides the module (TEST_DEPS_<module>).
-LABS := 1 2 3 4 5 6 7 8 9
-LAB_MODULES_1 := cache
-LAB_MODULES_2 := ledger
-LAB_MODULES_3 := payflow
-LAB_MODULES_4 := refund
-LAB_MODULES_5 := evcache
-LAB_MODULES_7 := settle
-LAB_MODULES_8 := publish
-LAB_MODULES_9 := auditcache
-LAB_MODULES_6 := gwclient
+# The labs: every labs/lab-N-<name>/scenario.conf is a lab's manifest (its
+# modules, its workload, what its unit tests link), and build/gen/labs.mk
+# is made from them: LABS, LAB_MODULES_N, LAB_WORKLOAD_N, TEST_DEPS_<module>.
+# The same command writes build/gen/walkthroughs.mk (make help's gdb and
+# demo lines, from the manifests and the walkthroughs) and
+# build/gen/stress_labs.c (the stress driver's registry of labs).
+# scripts/racelab/labs.py says what each key means; GUIDE.md "Adding a lab".
+GEN := build/gen
+LAB_MANIFESTS := $(wildcard labs/lab-*/scenario.conf)
+# Python runs before anything is built: on a machine without it, deps first.
+$(GEN)/labs.mk $(GEN)/walkthroughs.mk &: $(LAB_MANIFESTS) labs \
+		$(wildcard labs/lab-*/walkthrough.sched) scripts/labs.py scripts/racelab/labs.py \
+		scripts/racelab/scenario.py $(if $(wildcard $(GEN)/stress_labs.c),,FORCE) | \
+		$(if $(shell command -v $(PYTHON)),,deps)
+	@$(PYTHON) scripts/labs.py generate $(GEN)
+# Written with the makefiles, and only when it changes.
+$(GEN)/stress_labs.c: $(GEN)/labs.mk ;
+include $(GEN)/labs.mk
 MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
-TEST_DEPS_cache :=
-TEST_DEPS_ledger :=
-TEST_DEPS_payflow := fixed/cache.c common/gateway.c
-TEST_DEPS_publish :=
-TEST_DEPS_evcache :=
-TEST_DEPS_refund :=
-TEST_DEPS_settle :=
-TEST_DEPS_auditcache := common/auditlog.c
-TEST_DEPS_gwclient :=
 
 FLAVOURS := release debug tsan-clang tsan-gcc chaos
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
@@ -60,7 +56,7 @@ CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 LIBS := -lnuma
 
 COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stacks.c \
-              $(foreach l,$(LABS),$(wildcard stress/lab$(l)_*.c))
+              $(GEN)/stress_labs.c $(foreach l,$(LABS),$(LAB_WORKLOAD_$(l)))
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
 # The module sources of a variant: broken-N takes lab N's broken modules,
@@ -179,6 +175,13 @@ format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
 
 include mk/gdb.mk
+
+.PHONY: lab-tables check-labs
+lab-tables: ## rewrite GUIDE.md's lab table from labs/*/scenario.conf
+	@$(PYTHON) scripts/labs.py tables
+
+check-labs: ## every lab folder complete and agreeing with its modules (the manifests)
+	@$(PYTHON) scripts/labs.py check
 
 clean: ## remove build/ (results/ is kept)
 	rm -rf build
