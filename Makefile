@@ -16,7 +16,8 @@ PYTHON ?= python3
 
 # The labs: every labs/lab-N-<name>/scenario.conf is a lab's manifest (its
 # modules, its workload, what its unit tests link), and build/gen/labs.mk
-# is made from them: LABS, LAB_MODULES_N, LAB_WORKLOAD_N, TEST_DEPS_<module>.
+# is made from them: LABS, LAB_DIR_N, LAB_MODULES_N, LAB_WORKLOAD_N, and per
+# module UNIT_TEST_<module> (the lab folder's test_<module>.c), TEST_DEPS_<module>.
 # The same command writes build/gen/walkthroughs.mk (make help's gdb and
 # demo lines, from the manifests and the walkthroughs) and
 # build/gen/stress_labs.c (the stress driver's registry of labs).
@@ -127,14 +128,14 @@ build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | 
 # single-threaded semantics must hold for both; the concurrent tests run
 # only against the fixed module (-D<MODULE>_THREAD_SAFE).
 define MODULE_TEST_RULE
-build/tests/test_$(1)_fixed: tests/test_$(1).c fixed/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+build/tests/test_$(1)_fixed: $$(UNIT_TEST_$(1)) fixed/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
-	gcc $$(TEST_CFLAGS) -D$(shell echo $(1) | tr a-z A-Z)_THREAD_SAFE -o $$@ tests/test_$(1).c \
+	gcc $$(TEST_CFLAGS) -D$(shell echo $(1) | tr a-z A-Z)_THREAD_SAFE -o $$@ $$(UNIT_TEST_$(1)) \
 	  fixed/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
 
-build/tests/test_$(1)_broken: tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+build/tests/test_$(1)_broken: $$(UNIT_TEST_$(1)) broken/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
-	gcc $$(TEST_CFLAGS) -o $$@ tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
+	gcc $$(TEST_CFLAGS) -o $$@ $$(UNIT_TEST_$(1)) broken/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_TEST_RULE,$(m))))
 
@@ -169,7 +170,7 @@ report: ## rates of every record under results/ against expected/
 include mk/report.mk
 include mk/docs.mk
 
-C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)

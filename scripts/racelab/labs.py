@@ -7,7 +7,8 @@ nothing else in the tree lists the labs. The manifest keys read here:
   title           the lab in a few words
   teaches         what it teaches: its row of the lab table in GUIDE.md
   broken_modules  the module(s) the lab swaps: include/<m>.h, fixed/<m>.c,
-                  broken/<m>.c and the unit test tests/test_<m>.c each
+                  broken/<m>.c each, and its unit test in the lab's folder,
+                  test_<m>.c
   workload        the stress driver's workload for the lab, a C file that
                   defines `const struct stress_lab stress_lab<N>`
   test_deps       what the modules' unit tests link besides the module
@@ -16,7 +17,8 @@ nothing else in the tree lists the labs. The manifest keys read here:
                   (optional: the walkthrough's usual wording otherwise)
 
 From them the build derives (generate(), called by the Makefile):
-  build/gen/labs.mk        LABS, LAB_MODULES_<N>, LAB_WORKLOAD_<N>, TEST_DEPS_<m>
+  build/gen/labs.mk        LABS, LAB_DIR_<N>, LAB_MODULES_<N>, LAB_WORKLOAD_<N>,
+                           UNIT_TEST_<m>, TEST_DEPS_<m>
   build/gen/walkthroughs.mk  make help's gdb-lab-N and demo-lab-N lines, and
                            the builds a walkthrough needs
   build/gen/stress_labs.c  the stress driver's registry of labs
@@ -134,7 +136,7 @@ def lab_problems(lab, root):
     for m in lab.modules:
         out += [f"{where}: {path} (of module {m}) is missing"
                 for path in (f"include/{m}.h", f"fixed/{m}.c", f"broken/{m}.c",
-                             f"tests/test_{m}.c")
+                             f"{where}/test_{m}.c")
                 if not (root / path).is_file()]
     out += [f"{where}/scenario.conf: test_deps names {dep}, which is missing"
             for dep in lab.test_deps if not (root / dep).is_file()]
@@ -198,6 +200,7 @@ def make_include(labs):
         lines.append(f"LAB_MODULES_{n} := {' '.join(lab.modules)}")
         lines.append(f"LAB_WORKLOAD_{n} := {lab.workload}")
         for m in lab.modules:
+            lines.append(f"UNIT_TEST_{m} := labs/{lab.dir.name}/test_{m}.c")
             lines.append(f"TEST_DEPS_{m} := {' '.join(lab.test_deps)}".rstrip())
     return "\n".join(lines) + "\n"
 

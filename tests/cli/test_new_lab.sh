@@ -2,8 +2,9 @@
 # test_new_lab.sh: a lab is its folder and the files its manifest names.
 #
 # In a copy of the tree, lab 2 (module ledger) is copied as lab 42 (module
-# tally): its folder, its module's header, broken and fixed files, its unit
-# test, its workload and its expected table, with the names changed inside.
+# tally): its folder (manifest, handout, walkthrough, unit test), its
+# module's header, broken and fixed files, its workload and its expected
+# table, with the names changed inside.
 # No other file is edited. The copy must then be a lab: make help lists
 # lab-42, gdb-lab-42 and demo-lab-42, make knows grade-42, the stress driver
 # runs lab 42, its unit test passes on the fixed twin, and check_rates.py
@@ -28,12 +29,11 @@ new() { # new FROM TO: copy FROM to TO with ledger -> tally, lab 2 -> lab 42
 		-e 's/^lab = 2$/lab = 42/; s/--lab 2\b/--lab 42/g' "$1" >"$2"
 }
 for f in labs/lab-2-ledger/*; do
-	new "$f" "labs/lab-42-tally/$(basename "$f")"
+	new "$f" "labs/lab-42-tally/$(basename "$f" | sed 's/ledger/tally/')"
 done
 new include/ledger.h include/tally.h
 new fixed/ledger.c fixed/tally.c
 new broken/ledger.c broken/tally.c
-new tests/test_ledger.c tests/test_tally.c
 new stress/lab2_ledger.c stress/lab42_tally.c
 awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' expected/lab-2.tsv >expected/lab-42.tsv
 

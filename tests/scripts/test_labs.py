@@ -57,7 +57,7 @@ def add_lab(root, n, m, name=None):
     (folder / "README.md").write_text("# a demo\n")
     (folder / "walkthrough.sched").write_text("args --lab 1\n")
     files = {f"include/{m}.h": "", f"fixed/{m}.c": BROKEN.format(m=m),
-             f"broken/{m}.c": BROKEN.format(m=m), f"tests/test_{m}.c": "",
+             f"broken/{m}.c": BROKEN.format(m=m), f"labs/lab-{n}-{name or m}/test_{m}.c": "",
              f"stress/lab{n}_{m}.c": WORKLOAD.format(n=n),
              f"expected/lab-{n}.tsv": TABLE.format(n=n)}
     for path, text in files.items():
@@ -95,8 +95,9 @@ class Tree(unittest.TestCase):
                       self.problems())
 
     def test_a_missing_unit_test_is_named(self):
-        (self.root / "tests" / "test_ledger.c").unlink()
-        self.assertIn("labs/lab-2-ledger: tests/test_ledger.c (of module ledger) is missing",
+        (self.root / "labs" / "lab-2-ledger" / "test_ledger.c").unlink()
+        self.assertIn("labs/lab-2-ledger: labs/lab-2-ledger/test_ledger.c (of module ledger) "
+                      "is missing",
                       self.problems())
 
     def test_folder_and_lab_number_must_agree(self):
@@ -169,6 +170,7 @@ class Tree(unittest.TestCase):
         self.assertIn("LAB_WORKLOAD_10 := stress/lab10_tally.c\n", text)
         self.assertIn("TEST_DEPS_ledger := fixed/tally.c\n", text)
         self.assertIn("TEST_DEPS_tally :=\n", text)
+        self.assertIn("UNIT_TEST_tally := labs/lab-10-tally/test_tally.c\n", text)
 
     def test_generated_help_lines(self):
         self.edit("labs/lab-10-tally/scenario.conf", "threads = 2",
