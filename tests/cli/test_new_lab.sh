@@ -13,6 +13,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 PYTHON=${PYTHON:-python3}
 
+root=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 src=$tmp/src
@@ -40,7 +41,7 @@ awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' expected/lab-2.tsv 
 # The registry: complete once GUIDE.md's table is made again.
 out=$($PYTHON scripts/labs.py check 2>&1)
 case $out in
-*"GUIDE.md's lab table is not what"*) echo "ok - labs.py check: only GUIDE.md's lab table is behind" ;;
+"labs.py: GUIDE.md's lab table is not what"*) echo "ok - labs.py check: only GUIDE.md's lab table is behind" ;;
 *) echo "not ok - labs.py check before make lab-tables: $out" ;;
 esac
 make -s lab-tables >/dev/null 2>&1
@@ -48,6 +49,19 @@ if $PYTHON scripts/labs.py check >/dev/null 2>&1 && grep -q '^| 42 | `tally` |' 
 	echo "ok - make lab-tables: lab 42 in GUIDE.md's table, labs.py check passes"
 else
 	echo "not ok - make lab-tables: $($PYTHON scripts/labs.py check 2>&1 | head -n 3 | tr '\n' ' ')"
+fi
+
+# Nothing but new files, and GUIDE.md's table made again.
+x='--exclude=build --exclude=.git --exclude=results --exclude=work --exclude=__pycache__'
+# shellcheck disable=SC2086
+changed=$(diff -rq $x "$root" "$src" | sed "s|$src/||g; s|$root/||g" | sort | tr '\n' ';')
+want="Files GUIDE.md and GUIDE.md differ;Only in broken: tally.c;Only in expected: lab-42.tsv;\
+Only in fixed: tally.c;Only in include: tally.h;Only in labs: lab-42-tally;\
+Only in stress: lab42_tally.c;"
+if [ "$changed" = "$want" ]; then
+	echo "ok - the new lab is new files only (and GUIDE.md's generated table)"
+else
+	echo "not ok - the new lab changed more than new files: $changed"
 fi
 
 # make: the lab's targets and help lines.
