@@ -304,7 +304,6 @@ int main(int argc, char **argv)
 						 l ? ", " : "", stress_labs[l].id);
 		die("unknown lab %ld: this driver runs labs %s", labno, have);
 	}
-	const int lab_id = (int)labno;
 
 	v = pick(o_threads, &sc, o_profile, "threads");
 	run.threads = (int)parse_long("threads", v ? v : "2", 1, STRESS_MAX_THREADS);
@@ -340,7 +339,7 @@ int main(int argc, char **argv)
 			ok |= strncmp(run.set[i], lab->params[j], strlen(lab->params[j])) == 0 &&
 			      run.set[i][strlen(lab->params[j])] == '=';
 		if (!ok)
-			die("--set %s: lab %d has no such key", run.set[i], lab_id);
+			die("--set %s: lab %ld has no such key", run.set[i], labno);
 	}
 
 	/* Topology and placement. */
@@ -437,7 +436,7 @@ int main(int argc, char **argv)
 
 		/* The common head of the record, also used for the hang record. */
 		jw_begin(&w, NULL);
-		jw_int(&w, "lab", lab_id);
+		jw_int(&w, "lab", labno);
 		jw_str(&w, "variant", RACELAB_VARIANT);
 		jw_str(&w, "build", build);
 		jw_str(&w, "flavour", RACELAB_FLAVOUR);
@@ -531,16 +530,16 @@ int main(int argc, char **argv)
 								      res.inv[i], res.inv_name[i]);
 			}
 			fprintf(stderr,
-				"lab %d %s trial %ld/%ld: %s%s%s%s (%d threads %s on cpus %s, %d "
+				"lab %ld %s trial %ld/%ld: %s%s%s%s (%d threads %s on cpus %s, %d "
 				"round%s, %.2f s)\n",
-				lab_id, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "",
-				what, bad ? "; first: " : "", bad ? res.first : "", run.threads,
+				labno, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "", what,
+				bad ? "; first: " : "", bad ? res.first : "", run.threads,
 				topo_policy_name(policy), policy == TOPO_NONE ? "any" : cpus,
 				rounds, rounds == 1 ? "" : "s", elapsed);
 		}
 	}
 	if (trials > 1 && !quiet)
-		fprintf(stderr, "lab %d %s: %ld trials, %ld with a symptom\n", lab_id,
+		fprintf(stderr, "lab %ld %s: %ld trials, %ld with a symptom\n", labno,
 			RACELAB_VARIANT, trials, symptoms);
 	return symptoms ? 1 : 0;
 }
