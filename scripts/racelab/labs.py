@@ -50,7 +50,7 @@ class Lab:
     def __init__(self, folder, conf):
         self.dir = folder
         self.conf = conf
-        m = re.fullmatch(r"lab-(\d+)-([a-z0-9]+)", folder.name)
+        m = re.fullmatch(r"lab-(\d+)-(.+)", folder.name)
         self.number = int(m.group(1)) if m else None
         self.name = m.group(2) if m else None
 
@@ -96,8 +96,7 @@ def load_all(root=None):
             raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror}") from None
         lab = Lab(folder, scenario.Scenario(path, scenario.parse(text, path)))
         if lab.number is None:
-            raise Failure(f"labs/{folder.name}: a lab folder is named lab-<N>-<name> "
-                          "(lowercase letters and digits)")
+            raise Failure(f"labs/{folder.name}: a lab folder is named lab-<N>-<name>")
         if lab.number in labs:
             raise Failure(f"lab {lab.number} twice: labs/{labs[lab.number].dir.name} "
                           f"and labs/{folder.name}")
