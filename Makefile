@@ -177,10 +177,7 @@ format: ## reformat the C sources with .clang-format
 
 include mk/gdb.mk
 
-.PHONY: lab-tables check-labs
-lab-tables: ## rewrite GUIDE.md's lab table from labs/*/scenario.conf
-	@$(PYTHON) scripts/labs.py tables
-
+.PHONY: check-labs
 check-labs: ## every lab folder complete and agreeing with its modules (the manifests)
 	@$(PYTHON) scripts/labs.py check
 

@@ -6,7 +6,7 @@
   check          every lab folder complete and agreeing with its modules,
                  and GUIDE.md's lab table current; each problem is one
                  line (exit 1)
-  tables         rewrite the lab table of GUIDE.md (make lab-tables);
+  tables         rewrite the lab table of GUIDE.md (make docs);
                  with --check, only say whether it is current (exit 1 if not)
   list           one line per lab: number, folder, modules, title
 """
@@ -35,7 +35,7 @@ def parser():
 
 
 STALE_TABLE = ("GUIDE.md's lab table is not what labs/*/scenario.conf says: "
-               "make lab-tables rewrites it")
+               "make docs rewrites it")
 
 
 def guide(all_labs):

@@ -36,7 +36,7 @@ from .cli import Failure
 GDB_HELP = "lab {n} in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)"
 DEMO_HELP = "lab {n}'s walkthrough in batch, broken then fixed: the symptom in numbers"
 # The lab table of GUIDE.md lies between these two lines.
-TABLE_BEGIN = "<!-- lab table: generated from labs/*/scenario.conf by make lab-tables -->"
+TABLE_BEGIN = "<!-- lab table: generated from labs/*/scenario.conf by make docs -->"
 TABLE_END = "<!-- end of the lab table -->"
 # The files every lab folder holds besides its manifest.
 FOLDER_FILES = ("README.md", "walkthrough.sched")

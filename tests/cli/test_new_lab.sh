@@ -4,12 +4,12 @@
 # In a copy of the tree, lab 2 (module ledger) is copied as lab 42 (module
 # tally): its folder (manifest, handout, walkthrough, unit test), its
 # module's header, broken and fixed files, its workload and its expected
-# table, with the names changed inside.
-# No other file is edited. The copy must then be a lab: make help lists
-# lab-42, gdb-lab-42 and demo-lab-42, make knows grade-42, the stress driver
-# runs lab 42, its unit test passes on the fixed twin, and check_rates.py
-# measures its cells. Only the two release builds and the unit test are
-# compiled.
+# table, with the names changed inside. No other file is edited but by
+# make docs (GUIDE.md's lab table, expected/README.md's figures). The copy
+# must then be a lab: make help lists lab-42, gdb-lab-42 and demo-lab-42,
+# make knows grade-42, the stress driver runs lab 42, its unit test passes
+# on the fixed twin, and check_rates.py measures its cells. Only the two
+# release builds and the unit test are compiled.
 cd "$(dirname "$0")/../.." || exit 1
 PYTHON=${PYTHON:-python3}
 
@@ -38,28 +38,32 @@ new broken/ledger.c broken/tally.c
 new stress/lab2_ledger.c stress/lab42_tally.c
 awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' expected/lab-2.tsv >expected/lab-42.tsv
 
-# The registry: complete once GUIDE.md's table is made again.
+# The registry: complete once make docs has written GUIDE.md's lab table
+# (and the other regions it writes from expected/, lab 42's included).
 out=$($PYTHON scripts/labs.py check 2>&1)
 case $out in
 "labs.py: GUIDE.md's lab table is not what"*) echo "ok - labs.py check: only GUIDE.md's lab table is behind" ;;
-*) echo "not ok - labs.py check before make lab-tables: $out" ;;
+*) echo "not ok - labs.py check before make docs: $out" ;;
 esac
-make -s lab-tables >/dev/null 2>&1
-if $PYTHON scripts/labs.py check >/dev/null 2>&1 && grep -q '^| 42 | `tally` |' GUIDE.md; then
-	echo "ok - make lab-tables: lab 42 in GUIDE.md's table, labs.py check passes"
+make -s docs >"$tmp/docs" 2>&1
+if $PYTHON scripts/labs.py check >/dev/null 2>&1 && grep -q '^| 42 | `tally` |' GUIDE.md &&
+	make -s check-docs >"$tmp/docs" 2>&1; then
+	echo "ok - make docs: lab 42 in GUIDE.md's table; labs.py check and make check-docs pass"
 else
-	echo "not ok - make lab-tables: $($PYTHON scripts/labs.py check 2>&1 | head -n 3 | tr '\n' ' ')"
+	echo "not ok - make docs: $($PYTHON scripts/labs.py check 2>&1 | head -n 3 | tr '\n' ' ')" \
+		"$(tail -n 3 "$tmp/docs" | tr '\n' ' ')"
 fi
 
-# Nothing but new files, and GUIDE.md's table made again.
+# Nothing but new files, and the documents make docs writes.
 x='--exclude=build --exclude=.git --exclude=results --exclude=work --exclude=__pycache__'
 # shellcheck disable=SC2086
 changed=$(diff -rq $x "$root" "$src" | sed "s|$src/||g; s|$root/||g" | sort | tr '\n' ';')
-want="Files GUIDE.md and GUIDE.md differ;Only in broken: tally.c;Only in expected: lab-42.tsv;\
+want="Files GUIDE.md and GUIDE.md differ;Files expected/README.md and expected/README.md differ;\
+Only in broken: tally.c;Only in expected: lab-42.tsv;\
 Only in fixed: tally.c;Only in include: tally.h;Only in labs: lab-42-tally;\
 Only in stress: lab42_tally.c;"
 if [ "$changed" = "$want" ]; then
-	echo "ok - the new lab is new files only (and GUIDE.md's generated table)"
+	echo "ok - the new lab is new files only (and what make docs writes)"
 else
 	echo "not ok - the new lab changed more than new files: $changed"
 fi
