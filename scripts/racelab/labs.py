@@ -22,7 +22,8 @@ From them the build derives (generate(), called by the Makefile):
   build/gen/walkthroughs.mk  make help's gdb-lab-N and demo-lab-N lines, and
                            the builds a walkthrough needs
   build/gen/stress_labs.c  the stress driver's registry of labs
-and GUIDE.md's lab table is rewritten between its markers (write_docs()).
+and GUIDE.md's lab table is rewritten between its markers by make docs
+(docs_with_table(), through scripts/labs.py tables).
 problems() is the consistency check: every folder complete, every module
 and file it names present and agreeing.
 """
