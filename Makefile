@@ -178,6 +178,12 @@ C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c s
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
 
+# GUIDE.md's table of contents, between its <!-- toc --> markers; the
+# scripts' tests fail when it disagrees with the headings.
+.PHONY: toc
+toc: ## rewrite GUIDE.md's table of contents from its headings
+	@$(PYTHON) scripts/toc.py
+
 include mk/gdb.mk
 
 clean: ## remove build/ (results/ is kept)
