@@ -154,7 +154,7 @@ test: build ## run every test (CMocka, command-line, scripts, the quick rate che
 # command-line tests, the rate check and grading's self-test (README.md
 # says how long each takes).
 .PHONY: check
-check: test-bins ## the CMocka suites and the scripts' tests alone (the fast loop); ends with "N passed, N failed"
+check: test-bins ## the CMocka suites, the scripts' tests and check-docs alone (the fast loop); ends with "N passed, N failed"
 	@tests/run.sh --check
 
 # --- labs, rates and reports --------------------------------------------------

@@ -23,9 +23,10 @@ Runs racelab's tests on an existing build (make test; make check runs it
 with --check) and ends with the line "N passed, N failed".
 
   (no option)  every part: the CMocka suites, the command-line tests, the
-               scripts' tests, the quick rate check, grading's quick
-               self-test
-  --check      the CMocka suites and the scripts' tests alone
+               scripts' tests and the documents' facts, the quick rate
+               check, grading's quick self-test
+  --check      the CMocka suites, the scripts' tests and the documents'
+               facts alone
   -h, --help   this text
 
 Environment: RACELAB_SKIP_RATES=1 leaves out the quick rate check,

@@ -22,6 +22,8 @@ SCRIPTS = """import sys
 print("scripts: 3 passed, {failed} failed, 0 skipped")
 sys.exit(1 if {failed} else 0)
 """
+DOCS = """print("check_docs.py: every fact checked holds")
+"""
 CLI = """echo "ok - one"
 echo "not ok - two"
 """
@@ -40,6 +42,8 @@ class RunSh(unittest.TestCase):
         suite.write_text(CMOCKA)
         suite.chmod(0o755)
         self.scripts(failed=0)
+        (self.root / "scripts").mkdir()
+        (self.root / "scripts" / "check_docs.py").write_text(DOCS)
         (self.root / "tests" / "cli" / "test_cmdline.sh").write_text(CLI)
 
     def scripts(self, failed):
@@ -54,20 +58,21 @@ class RunSh(unittest.TestCase):
     def test_check_runs_the_unit_tests_alone(self):
         code, out, err = self.run_sh("--check")
         self.assertEqual(code, 0, out + err)
-        self.assertEqual(out.splitlines()[-1], "5 passed, 0 failed")
+        self.assertEqual(out.splitlines()[-1], "6 passed, 0 failed")
+        self.assertIn("== documents' facts (check-docs): 1 passed, 0 failed", out)
         self.assertNotIn("test_cmdline", out)  # no command-line tests
 
     def test_everything_counts_the_command_line_tests(self):
         code, out, _ = self.run_sh()
         self.assertEqual(code, 1)
         self.assertIn("== test_cmdline: 1 passed, 1 failed", out)
-        self.assertEqual(out.splitlines()[-1], "6 passed, 1 failed")
+        self.assertEqual(out.splitlines()[-1], "7 passed, 1 failed")
 
     def test_check_fails_when_a_script_test_fails(self):
         self.scripts(failed=2)
         code, out, _ = self.run_sh("--check")
         self.assertEqual(code, 1)
-        self.assertEqual(out.splitlines()[-1], "5 passed, 2 failed")
+        self.assertEqual(out.splitlines()[-1], "6 passed, 2 failed")
 
     def test_arguments(self):
         code, out, _ = self.run_sh("--help")

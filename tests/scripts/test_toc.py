@@ -64,7 +64,7 @@ class Toc(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
         self.addCleanup(self.tmp.cleanup)
-        self.doc = Path(self.tmp.name) / "doc.md"
+        self.doc = Path(self.tmp.name) / "doc.markdown"
         self.doc.write_text(DOC)
 
     def test_list_from_headings(self):
@@ -81,8 +81,8 @@ class Toc(unittest.TestCase):
         code, _, err = run_script("toc.py", "--check", self.doc)
         self.assertEqual(code, 1)
         self.assertEqual(len(err.splitlines()), 1, err)
-        self.assertIn("doc.md: the table of contents disagrees with the headings: run make toc",
-                      err)
+        self.assertIn("doc.markdown: the table of contents disagrees with the headings: "
+                      "run make toc", err)
         self.assertEqual(self.doc.read_text(), DOC)  # --check writes nothing
         code, out, err = run_script("toc.py", self.doc)
         self.assertEqual(code, 0, err)
@@ -99,7 +99,7 @@ class Toc(unittest.TestCase):
     def test_bad_input_is_one_line(self):
         self.doc.write_text("# no markers\n\n## A\n")
         for args, message in (((self.doc,), "needs one '<!-- toc -->' line"),
-                              ((Path(self.tmp.name) / "missing.md",), "cannot read"),
+                              ((Path(self.tmp.name) / "missing.markdown",), "cannot read"),
                               (("--nope",), "unrecognized arguments")):
             with self.subTest(args=args):
                 code, out, err = run_script("toc.py", *args)
