@@ -147,6 +147,13 @@ build/tests/test_cache_check: tests/test_cache_check.c fixed/cache.c $(HEADERS) 
 test: build ## run every test (CMocka, command-line, scripts, the quick rate check of every lab); ends with "N passed, N failed"
 	@tests/run.sh
 
+# The fast loop while editing: the unit tests alone, without the
+# command-line tests, the rate check and grading's self-test (README.md
+# says how long each takes).
+.PHONY: check
+check: test-bins ## the CMocka suites, the scripts' tests and check-docs alone (the fast loop); ends with "N passed, N failed"
+	@tests/run.sh --check
+
 # --- labs, rates and reports --------------------------------------------------
 # lab-N builds only what lab N needs (in parallel), then walks through it.
 # The flavours `make lab-N` runs (scripts/lab.py): not the chaos build.
@@ -174,6 +181,12 @@ C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c s
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
+
+# GUIDE.md's table of contents, between its <!-- toc --> markers; the
+# scripts' tests fail when it disagrees with the headings.
+.PHONY: toc
+toc: ## rewrite GUIDE.md's table of contents from its headings
+	@$(PYTHON) scripts/toc.py
 
 include mk/gdb.mk
 
