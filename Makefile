@@ -14,29 +14,26 @@ SHELL := /bin/sh
 .DEFAULT_GOAL := all
 PYTHON ?= python3
 
-# Labs and the modules each one swaps (broken/<module>.c for fixed/<module>.c).
-# Adding a lab: its number here, its modules, and what its module's unit
-# test links besides the module (TEST_DEPS_<module>).
-LABS := 1 2 3 4 5 6 7 8 9
-LAB_MODULES_1 := cache
-LAB_MODULES_2 := ledger
-LAB_MODULES_3 := payflow
-LAB_MODULES_4 := refund
-LAB_MODULES_5 := evcache
-LAB_MODULES_7 := settle
-LAB_MODULES_8 := publish
-LAB_MODULES_9 := auditcache
-LAB_MODULES_6 := gwclient
+# The labs: every labs/lab-N-<name>/scenario.conf is a lab's manifest (its
+# modules, its workload, what its unit tests link), and build/gen/labs.mk
+# is made from them: LABS, LAB_DIR_N, LAB_MODULES_N, LAB_WORKLOAD_N, and per
+# module UNIT_TEST_<module> (the lab folder's test_<module>.c), TEST_DEPS_<module>.
+# The same command writes build/gen/walkthroughs.mk (make help's gdb and
+# demo lines, from the manifests and the walkthroughs) and
+# build/gen/stress_labs.c (the stress driver's registry of labs).
+# scripts/racelab/labs.py says what each key means; GUIDE.md "Adding a lab".
+GEN := build/gen
+LAB_MANIFESTS := $(wildcard labs/lab-*/scenario.conf)
+# Python runs before anything is built: on a machine without it, deps first.
+$(GEN)/labs.mk $(GEN)/walkthroughs.mk &: $(LAB_MANIFESTS) labs \
+		$(wildcard labs/lab-*/walkthrough.sched) scripts/labs.py scripts/racelab/labs.py \
+		scripts/racelab/scenario.py $(if $(wildcard $(GEN)/stress_labs.c),,FORCE) | \
+		$(if $(shell command -v $(PYTHON)),,deps)
+	@$(PYTHON) scripts/labs.py generate $(GEN)
+# Written with the makefiles, and only when it changes.
+$(GEN)/stress_labs.c: $(GEN)/labs.mk ;
+include $(GEN)/labs.mk
 MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
-TEST_DEPS_cache :=
-TEST_DEPS_ledger :=
-TEST_DEPS_payflow := fixed/cache.c common/gateway.c
-TEST_DEPS_publish :=
-TEST_DEPS_evcache :=
-TEST_DEPS_refund :=
-TEST_DEPS_settle :=
-TEST_DEPS_auditcache := common/auditlog.c
-TEST_DEPS_gwclient :=
 
 FLAVOURS := release debug tsan-clang tsan-gcc chaos
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
@@ -60,7 +57,7 @@ CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
 LIBS := -lnuma
 
 COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stacks.c \
-              $(foreach l,$(LABS),$(wildcard stress/lab$(l)_*.c))
+              $(GEN)/stress_labs.c $(foreach l,$(LABS),$(LAB_WORKLOAD_$(l)))
 HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
 # The module sources of a variant: broken-N takes lab N's broken modules,
@@ -131,14 +128,14 @@ build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | 
 # single-threaded semantics must hold for both; the concurrent tests run
 # only against the fixed module (-D<MODULE>_THREAD_SAFE).
 define MODULE_TEST_RULE
-build/tests/test_$(1)_fixed: tests/test_$(1).c fixed/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+build/tests/test_$(1)_fixed: $$(UNIT_TEST_$(1)) fixed/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
-	gcc $$(TEST_CFLAGS) -D$(shell echo $(1) | tr a-z A-Z)_THREAD_SAFE -o $$@ tests/test_$(1).c \
+	gcc $$(TEST_CFLAGS) -D$(shell echo $(1) | tr a-z A-Z)_THREAD_SAFE -o $$@ $$(UNIT_TEST_$(1)) \
 	  fixed/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
 
-build/tests/test_$(1)_broken: tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
+build/tests/test_$(1)_broken: $$(UNIT_TEST_$(1)) broken/$(1).c $$(TEST_DEPS_$(1)) $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
-	gcc $$(TEST_CFLAGS) -o $$@ tests/test_$(1).c broken/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
+	gcc $$(TEST_CFLAGS) -o $$@ $$(UNIT_TEST_$(1)) broken/$(1).c $$(TEST_DEPS_$(1)) -lcmocka
 endef
 $(foreach m,$(MODULES),$(eval $(call MODULE_TEST_RULE,$(m))))
 
@@ -149,6 +146,13 @@ build/tests/test_cache_check: tests/test_cache_check.c fixed/cache.c $(HEADERS) 
 
 test: build ## run every test (CMocka, command-line, scripts, the quick rate check of every lab); ends with "N passed, N failed"
 	@tests/run.sh
+
+# The fast loop while editing: the unit tests alone, without the
+# command-line tests, the rate check and grading's self-test (README.md
+# says how long each takes).
+.PHONY: check
+check: test-bins ## the CMocka suites, the scripts' tests and check-docs alone (the fast loop); ends with "N passed, N failed"
+	@tests/run.sh --check
 
 # --- labs, rates and reports --------------------------------------------------
 # lab-N builds only what lab N needs (in parallel), then walks through it.
@@ -173,12 +177,22 @@ report: ## rates of every record under results/ against expected/
 include mk/report.mk
 include mk/docs.mk
 
-C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)
 
+# GUIDE.md's table of contents, between its <!-- toc --> markers; the
+# scripts' tests fail when it disagrees with the headings.
+.PHONY: toc
+toc: ## rewrite GUIDE.md's table of contents from its headings
+	@$(PYTHON) scripts/toc.py
+
 include mk/gdb.mk
+
+.PHONY: check-labs
+check-labs: ## every lab folder complete and agreeing with its modules (the manifests)
+	@$(PYTHON) scripts/labs.py check
 
 clean: ## remove build/ (results/ is kept)
 	rm -rf build

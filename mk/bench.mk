@@ -37,14 +37,14 @@ $(BENCH_BIN): $(BENCH_OBJS)
 # The new designs pass lab 1's cache tests, the concurrent ones too. The
 # rcu design is left out: its table keeps its bucket count to itself, and
 # the tests assert bucket counts; the benchmark checks its keys instead.
-build/tests/test_cache_mutex: tests/test_cache.c fixed/cache.c bench/as_mutex.h $(HEADERS) | deps
+build/tests/test_cache_mutex: $(UNIT_TEST_cache) fixed/cache.c bench/as_mutex.h $(HEADERS) | deps
 	@mkdir -p $(@D)
-	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -include bench/as_mutex.h -o $@ tests/test_cache.c \
+	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -include bench/as_mutex.h -o $@ $(UNIT_TEST_cache) \
 	  fixed/cache.c -lcmocka
 
-build/tests/test_cache_striped: tests/test_cache.c bench/cache_striped.c $(HEADERS) | deps
+build/tests/test_cache_striped: $(UNIT_TEST_cache) bench/cache_striped.c $(HEADERS) | deps
 	@mkdir -p $(@D)
-	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -o $@ tests/test_cache.c bench/cache_striped.c -lcmocka
+	gcc $(TEST_CFLAGS) -DCACHE_THREAD_SAFE -o $@ $(UNIT_TEST_cache) bench/cache_striped.c -lcmocka
 
 build test-bins: $(BENCH_BIN) build/tests/test_cache_mutex build/tests/test_cache_striped
 

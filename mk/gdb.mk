@@ -11,24 +11,11 @@
 GDB_BUILD ?= broken
 GDB_DEMO_TIMEOUT := 120
 
-gdb-lab-1: ## lab 1 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-2: ## lab 2 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-3: ## lab 3 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-4: ## lab 4 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-5: ## lab 5 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-6: ## lab 6 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-7: ## lab 7 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-gdb-lab-8: ## lab 8 in gdb: what may be reordered, and where the fix orders it
-gdb-lab-9: ## lab 9 in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)
-demo-lab-1: ## lab 1's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-2: ## lab 2's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-3: ## lab 3's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-4: ## lab 4's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-5: ## lab 5's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-6: ## lab 6's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-7: ## lab 7's walkthrough in batch, broken then fixed: the symptom in numbers
-demo-lab-8: ## lab 8's walkthrough in batch: the generated code, broken then fixed
-demo-lab-9: ## lab 9's walkthrough in batch, broken then fixed: the symptom in numbers
+# gdb-lab-N and demo-lab-N of every lab, with make help's line for each
+# (the manifest's gdb_help and demo_help, or the usual wording), and the
+# builds of any other flavour its walkthrough runs (lab 8's disassembles
+# the release flavour, the code the stress driver measures).
+include $(GEN)/walkthroughs.mk
 
 GDB_LAB_TARGETS := $(foreach l,$(LABS),gdb-lab-$(l))
 DEMO_LAB_TARGETS := $(foreach l,$(LABS),demo-lab-$(l))
@@ -39,7 +26,3 @@ $(GDB_LAB_TARGETS): gdb-lab-%: build/debug/fixed/racelab-stress build/debug/brok
 
 $(DEMO_LAB_TARGETS): demo-lab-%: build/debug/fixed/racelab-stress build/debug/broken-%/racelab-stress
 	@timeout $(GDB_DEMO_TIMEOUT) $(PYTHON) scripts/gdb_walkthrough.py --lab $*
-
-# Lab 8's walkthrough disassembles the release flavour, the code the stress
-# driver measures.
-gdb-lab-8 demo-lab-8: build/release/fixed/racelab-stress build/release/broken-8/racelab-stress

@@ -49,9 +49,10 @@ def parser():
                    help="markdown table (default) or TSV with raw numbers; with tsv "
                         "the summary line goes to stderr")
     p.add_argument("--html", metavar="DIR",
-                   help="also write DIR/report.html: the matrix colour-coded, a chart of "
-                        "the rates per lab drawn by gnuplot (DIR/report-charts/), the cost "
-                        "table")
+                   help="also write DIR/report.html: a matrix of the measured cells "
+                        "coloured by rate, a chart of the rates per lab drawn by gnuplot "
+                        "(DIR/report-charts/), the table without its no-data rows, the "
+                        "cost table")
     p.add_argument("--csv", metavar="FILE",
                    help="also write every trial record as CSV, one row per trial, nested "
                         "fields flattened (exit.code, invariants.lost); - for stdout")
@@ -217,7 +218,10 @@ def extras(args, cells, recs, cost_rows):
     """The files besides the terminal report: --html, then --csv (which
     may go into the folder --html made)."""
     if args.html:
-        page = htmlreport.write(args.html, cells=cells, matrix_markdown=markdown(cells),
+        # The page's table leaves out the cells nobody measured here; its
+        # matrix shows only measured cells (racelab.htmlreport).
+        table = markdown([c for c in cells if c.verdict != "no data"])
+        page = htmlreport.write(args.html, cells=cells, table_markdown=table,
                                 summary=summary(cells),
                                 cost_markdown=cost.markdown(cost_rows) if cost_rows else "",
                                 cost_footnote=cost.FOOTNOTE,

@@ -295,8 +295,6 @@ static int lab1_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab1 = {
-	.id = 1,
-	.name = "cache",
 	.params = lab1_keys,
 	.invariants = lab1_invariants,
 	.prepare = lab1_prepare,

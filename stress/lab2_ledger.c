@@ -265,8 +265,6 @@ static int lab2_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab2 = {
-	.id = 2,
-	.name = "ledger",
 	.params = lab2_keys,
 	.invariants = lab2_invariants,
 	.prepare = lab2_prepare,

@@ -376,8 +376,6 @@ static int lab3_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab3 = {
-	.id = 3,
-	.name = "payflow",
 	.params = lab3_keys,
 	.invariants = lab3_invariants,
 	.prepare = lab3_prepare,

@@ -350,8 +350,6 @@ static int lab4_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab4 = {
-	.id = 4,
-	.name = "refund",
 	.params = lab4_keys,
 	.invariants = lab4_invariants,
 	.prepare = lab4_prepare,

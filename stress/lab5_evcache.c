@@ -302,8 +302,6 @@ static int lab5_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab5 = {
-	.id = 5,
-	.name = "evcache",
 	.params = lab5_keys,
 	.invariants = lab5_invariants,
 	.prepare = lab5_prepare,

@@ -217,8 +217,6 @@ static int lab6_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab6 = {
-	.id = 6,
-	.name = "gwclient",
 	.params = lab6_keys,
 	.invariants = lab6_invariants,
 	.prepare = lab6_prepare,

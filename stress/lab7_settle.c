@@ -473,8 +473,6 @@ static int lab7_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab7 = {
-	.id = 7,
-	.name = "settle",
 	.params = lab7_keys,
 	.invariants = lab7_invariants,
 	.prepare = lab7_prepare,

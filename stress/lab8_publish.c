@@ -226,8 +226,6 @@ static int lab8_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab8 = {
-	.id = 8,
-	.name = "publish",
 	.params = lab8_keys,
 	.invariants = lab8_invariants,
 	.prepare = lab8_prepare,

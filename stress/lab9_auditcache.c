@@ -498,8 +498,6 @@ static int lab9_round(struct stress_run *run, int round, struct stress_result *r
 }
 
 const struct stress_lab stress_lab9 = {
-	.id = 9,
-	.name = "auditcache",
 	.params = lab9_keys,
 	.invariants = lab9_invariants,
 	.prepare = lab9_prepare,

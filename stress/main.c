@@ -37,11 +37,6 @@
 #define RACELAB_FLAVOUR "release"
 #endif
 
-static const struct stress_lab *const stress_labs[] = { &stress_lab1, &stress_lab2, &stress_lab3,
-							&stress_lab4, &stress_lab5, &stress_lab6,
-							&stress_lab7, &stress_lab8, &stress_lab9 };
-#define NLABS ((int)(sizeof(stress_labs) / sizeof(stress_labs[0])))
-
 /* Scenario keys the driver reads, and keys that are for the scripts. */
 static const char *const driver_keys[] = { "lab",
 					   "threads",
@@ -55,6 +50,11 @@ static const char *const driver_keys[] = { "lab",
 					   "time_limit_s",
 					   "stop_on_symptom",
 					   "title",
+					   "teaches",
+					   "workload",
+					   "test_deps",
+					   "gdb_help",
+					   "demo_help",
 					   "broken_modules",
 					   "race_file",
 					   "race_functions",
@@ -270,9 +270,9 @@ int main(int argc, char **argv)
 	int nk = 0;
 	for (int i = 0; driver_keys[i]; i++)
 		known[nk++] = driver_keys[i];
-	for (int l = 0; l < NLABS; l++)
-		for (int i = 0; stress_labs[l]->params[i] && nk < 511; i++)
-			known[nk++] = stress_labs[l]->params[i];
+	for (int l = 0; l < stress_nlabs; l++)
+		for (int i = 0; stress_labs[l].lab->params[i] && nk < 511; i++)
+			known[nk++] = stress_labs[l].lab->params[i];
 	known[nk] = NULL;
 	if (scenario_load(&sc, o_scenario, known, err, sizeof(err)) != 0)
 		die("%s", err);
@@ -293,15 +293,15 @@ int main(int argc, char **argv)
 		die("%s: no 'lab = N' line", o_scenario);
 	long labno = parse_long("lab", v, 1, 99);
 	const struct stress_lab *lab = NULL;
-	for (int l = 0; l < NLABS; l++)
-		if (stress_labs[l]->id == labno)
-			lab = stress_labs[l];
+	for (int l = 0; l < stress_nlabs; l++)
+		if (stress_labs[l].id == labno)
+			lab = stress_labs[l].lab;
 	if (!lab) {
 		char have[128] = "";
 		size_t used = 0;
-		for (int l = 0; l < NLABS && used < sizeof(have) - 8; l++)
+		for (int l = 0; l < stress_nlabs && used < sizeof(have) - 8; l++)
 			used += (size_t)snprintf(have + used, sizeof(have) - used, "%s%d",
-						 l ? ", " : "", stress_labs[l]->id);
+						 l ? ", " : "", stress_labs[l].id);
 		die("unknown lab %ld: this driver runs labs %s", labno, have);
 	}
 
@@ -339,7 +339,7 @@ int main(int argc, char **argv)
 			ok |= strncmp(run.set[i], lab->params[j], strlen(lab->params[j])) == 0 &&
 			      run.set[i][strlen(lab->params[j])] == '=';
 		if (!ok)
-			die("--set %s: lab %d has no such key", run.set[i], lab->id);
+			die("--set %s: lab %ld has no such key", run.set[i], labno);
 	}
 
 	/* Topology and placement. */
@@ -436,7 +436,7 @@ int main(int argc, char **argv)
 
 		/* The common head of the record, also used for the hang record. */
 		jw_begin(&w, NULL);
-		jw_int(&w, "lab", lab->id);
+		jw_int(&w, "lab", labno);
 		jw_str(&w, "variant", RACELAB_VARIANT);
 		jw_str(&w, "build", build);
 		jw_str(&w, "flavour", RACELAB_FLAVOUR);
@@ -530,16 +530,16 @@ int main(int argc, char **argv)
 								      res.inv[i], res.inv_name[i]);
 			}
 			fprintf(stderr,
-				"lab %d %s trial %ld/%ld: %s%s%s%s (%d threads %s on cpus %s, %d "
+				"lab %ld %s trial %ld/%ld: %s%s%s%s (%d threads %s on cpus %s, %d "
 				"round%s, %.2f s)\n",
-				lab->id, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "",
-				what, bad ? "; first: " : "", bad ? res.first : "", run.threads,
+				labno, RACELAB_VARIANT, k + 1, trials, bad ? "SYMPTOM: " : "", what,
+				bad ? "; first: " : "", bad ? res.first : "", run.threads,
 				topo_policy_name(policy), policy == TOPO_NONE ? "any" : cpus,
 				rounds, rounds == 1 ? "" : "s", elapsed);
 		}
 	}
 	if (trials > 1 && !quiet)
-		fprintf(stderr, "lab %d %s: %ld trials, %ld with a symptom\n", lab->id,
+		fprintf(stderr, "lab %ld %s: %ld trials, %ld with a symptom\n", labno,
 			RACELAB_VARIANT, trials, symptoms);
 	return symptoms ? 1 : 0;
 }

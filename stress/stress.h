@@ -74,9 +74,9 @@ void stress_stacks_allow(void);
  * within limit_s seconds; malloc'd, NULL when gdb could not be run. */
 char *stress_stacks(int limit_s);
 
+/* A lab's workload: the C file that labs/lab-N-<name>/scenario.conf names
+ * (`workload = stress/labN_<name>.c`) defines one, named stress_lab<N>. */
 struct stress_lab {
-	int id;
-	const char *name;
 	const char *const *params; /* the lab's own scenario keys, NULL-ended */
 	/* Its invariant counters, NULL-ended: every record prints all of
 	 * them, so "checked and 0" never looks like "not checked". */
@@ -88,14 +88,13 @@ struct stress_lab {
 		     size_t errlen);
 };
 
-extern const struct stress_lab stress_lab1;
-extern const struct stress_lab stress_lab2;
-extern const struct stress_lab stress_lab3;
-extern const struct stress_lab stress_lab4;
-extern const struct stress_lab stress_lab5;
-extern const struct stress_lab stress_lab6;
-extern const struct stress_lab stress_lab7;
-extern const struct stress_lab stress_lab8;
-extern const struct stress_lab stress_lab9;
+/* The labs this driver runs: build/gen/stress_labs.c, which the build
+ * generates from every labs/lab-N-<name>/scenario.conf (scripts/labs.py). */
+struct stress_lab_entry {
+	int id; /* N */
+	const struct stress_lab *lab;
+};
+extern const struct stress_lab_entry stress_labs[];
+extern const int stress_nlabs;
 
 #endif

@@ -11,8 +11,51 @@
 #      wrong fix of every lab's catalogue graded as make grade-N would), which
 #      RACELAB_SKIP_SELFTEST=1 leaves out
 #
+# With --check (make check), parts 1 and 3 alone: the fast loop.
+#
 # Each part prints its own output; the last line is "N passed, N failed",
 # and the exit status is 1 when anything failed.
+usage() {
+	cat <<'EOF'
+usage: tests/run.sh [--check]
+
+Runs racelab's tests on an existing build (make test; make check runs it
+with --check) and ends with the line "N passed, N failed".
+
+  (no option)  every part: the CMocka suites, the command-line tests, the
+               scripts' tests and the documents' facts, the quick rate
+               check, grading's quick self-test
+  --check      the CMocka suites, the scripts' tests and the documents'
+               facts alone
+  -h, --help   this text
+
+Environment: RACELAB_SKIP_RATES=1 leaves out the quick rate check,
+RACELAB_SKIP_SELFTEST=1 grading's self-test; PYTHON (default python3).
+
+Exit status: 0 when nothing failed, 1 when a test failed, 2 bad arguments.
+EOF
+}
+check_only=
+case $# in
+0) ;;
+1)
+	case $1 in
+	--check) check_only=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "run.sh: error: unknown argument '$1' (try --help)" >&2
+		exit 2
+		;;
+	esac
+	;;
+*)
+	echo "run.sh: error: one argument at most (try --help)" >&2
+	exit 2
+	;;
+esac
 cd "$(dirname "$0")/.." || exit 2
 PYTHON=${PYTHON:-python3}
 passed=0
@@ -44,13 +87,15 @@ for t in $suites; do
 	tally "$name" "$p" "$f"
 done
 
-# 2. Command-line tests.
-for t in tests/cli/test_*.sh; do
-	name=$(basename "$t" .sh)
-	sh "$t" >"$log/$name" 2>&1
-	cat "$log/$name"
-	tally "$name" "$(grep -c '^ok ' "$log/$name")" "$(grep -c '^not ok ' "$log/$name")"
-done
+# 2. Command-line tests (not with --check).
+if [ -z "$check_only" ]; then
+	for t in tests/cli/test_*.sh; do
+		name=$(basename "$t" .sh)
+		sh "$t" >"$log/$name" 2>&1
+		cat "$log/$name"
+		tally "$name" "$(grep -c '^ok ' "$log/$name")" "$(grep -c '^not ok ' "$log/$name")"
+	done
+fi
 
 # 3. The scripts' unit tests; run.py ends with "scripts: N passed, N failed, N skipped".
 $PYTHON tests/scripts/run.py >"$log/py" 2>&1
@@ -72,7 +117,7 @@ if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi
 if [ "$rc" = 0 ]; then tally "documents' facts (check-docs)" 1 0; else tally "documents' facts (check-docs)" 0 "$f"; fi
 
 # 4. The quick rate check: each cell within its expected band is a pass.
-if [ -z "${RACELAB_SKIP_RATES:-}" ]; then
+if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_RATES:-}" ]; then
 	# (shown as it runs: it takes a few minutes)
 	{
 		$PYTHON scripts/check_rates.py --profile quick --results "$log/results" 2>&1
@@ -87,7 +132,7 @@ fi
 
 # 5. Grading's quick self-test: each catalogue entry graded as it must be
 # (a wrong fix not PASSED) is a pass.
-if [ -z "${RACELAB_SKIP_SELFTEST:-}" ]; then
+if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_SELFTEST:-}" ]; then
 	$PYTHON scripts/grade_selftest.py --quick --json "$log/selftest.json" 2>&1 | tee "$log/selftest"
 	ok=$(grep -c '^  ok ' "$log/selftest")
 	miss=$(grep -c '^  MISS ' "$log/selftest")

@@ -1,4 +1,4 @@
-"""The report as an HTML page: the matrix, charts of the rates, the cost table.
+"""The report as an HTML page: the matrix, charts of the rates, the table, the cost.
 
 DIR/report.html, with its charts in DIR/report-charts/: per lab, a data
 file (lab-N.dat), the gnuplot script that draws it (lab-N.gp) and the
@@ -6,10 +6,16 @@ chart (lab-N.svg), so a chart can be redrawn or restyled by hand. The
 charts are drawn by gnuplot (scripts/deps.sh installs gnuplot-nox); this
 module writes data and plotting commands, never SVG itself.
 
-The matrix is the Markdown table report.py prints, turned into HTML: a
-column added to the terminal report appears on the page too. Colours: the
-verdict (ok, OUT, tool errors, no data, no expectation) and the build
-(broken, fixed) of each row.
+The page opens with the matrix: one row per lab and configuration, one
+column per build and tool, each cell coloured by its rate and showing k/n
+and its verdict. Only cells with trials (or tool errors) are filled, and
+only rows and columns that have one are drawn: an expectation nobody
+measured in these records is not a cell of the page.
+
+Below it, the detailed table is the Markdown table report.py prints,
+turned into HTML (a column added to the terminal report appears on the
+page too), without its "no data" rows. Colours: the verdict (ok, OUT,
+tool errors, no expectation) and the build (broken, fixed) of each row.
 """
 
 import html
@@ -20,7 +26,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .cli import Failure
-from .scenario import shown
+from .scenario import lab_dir, shown
+from .stats import fmt_interval
+from .tools import BUILDS, TOOLS
 
 CHARTS = "report-charts"
 GNUPLOT_TIMEOUT_S = 60
@@ -48,6 +56,14 @@ td.v-noexp { background: #f5f5f5; color: #666; }
 .charts figure { margin: 0; }
 .charts img { width: 640px; border: 1px solid #ddd; }
 p.note { font-size: 0.85em; max-width: 60em; color: #444; }
+table.matrix td.cell { text-align: center; min-width: 4.5em; line-height: 1.15; }
+table.matrix td.cell span.v { display: block; font-size: 0.8em; }
+table.matrix td.v-out { outline: 3px solid #b71c1c; outline-offset: -3px; }
+table.matrix td.v-errors { outline: 3px dashed #e65100; outline-offset: -3px; }
+table.matrix td.v-noexp span.v { font-style: italic; }
+table.matrix th.group { text-align: center; }
+table.matrix th.broken { background: #f9d9d4; }
+table.matrix th.fixed { background: #d6e6f5; }
 """
 
 
@@ -74,8 +90,10 @@ def table_html(header, rows, row_class=None, cell_class=None):
     return "\n".join(out)
 
 
-def matrix_html(matrix_markdown):
-    header, rows = parse_markdown_table(matrix_markdown)
+def table_html_from_markdown(table_markdown):
+    """The detailed table: report.py's Markdown table as HTML, coloured by
+    verdict and build."""
+    header, rows = parse_markdown_table(table_markdown)
     build = header.index("build") if "build" in header else None
 
     def row_class(row):
@@ -91,6 +109,104 @@ def matrix_html(matrix_markdown):
         return ""
     return table_html(header, rows, row_class, cell_class)
 
+
+# The matrix ----------------------------------------------------------------
+
+def _order(values, first):
+    """values sorted with the ones in `first` first, in that order."""
+    first = list(first)
+    return sorted(values, key=lambda v: (first.index(v) if v in first else len(first), v))
+
+
+def lab_name(lab):
+    """'cache' for lab 1 (its folder labs/lab-1-cache/), or '' for a lab
+    this checkout does not have (records from elsewhere)."""
+    try:
+        return lab_dir(lab).name.split("-", 2)[2]
+    except (Failure, IndexError):
+        return ""
+
+
+def matrix(cells):
+    """The cells with trials or tool errors, laid out as the page's matrix.
+
+    Returns (columns, rows): columns is [(build, [tool, ...]), ...], rows is
+    [(lab, config, {(build, tool): cell}), ...]. A cell with neither trials
+    nor tool errors (an expectation nobody measured here) is not in it, and
+    a row or column left with no cell is not either."""
+    measured = [c for c in cells if c.n or c.tool_errors]
+    builds = _order({c.build for c in measured}, BUILDS)
+    columns = [(b, _order({c.tool for c in measured if c.build == b}, TOOLS))
+               for b in builds]
+    grid = OrderedDict()
+    for c in measured:
+        grid.setdefault((c.lab, c.config), {})[(c.build, c.tool)] = c
+    rows = [(lab, config, grid[(lab, config)])
+            for lab, config in sorted(grid, key=lambda k: (k[0], k[1] != "spread", k[1]))]
+    return columns, rows
+
+
+def rate_colour(rate):
+    """(background, text colour) for a rate from 0 (pale) to 1 (deep blue).
+    One hue for every build: whether a rate is good is the verdict's to say
+    (a broken build should show its race, a fixed one should not)."""
+    light = 97 - 60 * rate
+    return f"hsl(215, 65%, {light:.0f}%)", ("#fff" if light < 60 else "#222")
+
+
+def _cell_html(c):
+    if c.n:
+        bg, fg = rate_colour(c.successes / c.n)
+        style = f' style="background:{bg};color:{fg}"'
+    else:
+        style = ""
+    band = c.expected["band"] if c.expected else None
+    title = (f"lab {c.lab}, {c.build}, {c.tool}, {c.config}: {c.metric} "
+             f"{c.successes}/{c.n}; 95% CI {fmt_interval(c.interval)}; "
+             f"expected {fmt_interval(band)}")
+    if c.tool_errors:
+        title += f"; {c.tool_errors} tool error{'s' if c.tool_errors != 1 else ''}"
+    klass = "cell v-" + VERDICT_CLASS.get(c.verdict, "noexp")
+    return (f'<td class="{klass}"{style} title="{html.escape(title)}">'
+            f"{c.successes}/{c.n}<span class=\"v\">{html.escape(c.verdict)}</span></td>")
+
+
+def matrix_html(cells):
+    columns, rows = matrix(cells)
+    if not rows:
+        return "<p>No cell has trials: no matrix.</p>"
+    head1 = ['<th rowspan="2">lab</th>', '<th rowspan="2">config</th>']
+    head2 = []
+    for build, tools in columns:
+        head1.append(f'<th class="group {html.escape(build)}" colspan="{len(tools)}">'
+                     f"{html.escape(build)}</th>")
+        head2 += [f'<th class="{html.escape(build)}">{html.escape(t)}</th>' for t in tools]
+    out = ['<table class="matrix">', "<tr>" + "".join(head1) + "</tr>",
+           "<tr>" + "".join(head2) + "</tr>"]
+    names = {lab: lab_name(lab) for lab, _, _ in rows}
+    for lab, config, row in rows:
+        tds = [f"<th>{lab} {html.escape(names[lab])}</th>" if names[lab] else f"<th>{lab}</th>",
+               f"<td>{html.escape(config)}</td>"]
+        for build, tools in columns:
+            for tool in tools:
+                c = row.get((build, tool))
+                tds.append(_cell_html(c) if c is not None else "<td></td>")
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _legend():
+    steps = []
+    for rate in (0, 0.25, 0.5, 0.75, 1):
+        bg, fg = rate_colour(rate)
+        steps.append(f'<span style="background:{bg};color:{fg}">{rate:g}</span>')
+    return ('<p class="legend">Rate: ' + "".join(steps) +
+            " Verdict: written in the cell; OUT outlined in red, tool errors in dashed "
+            "orange. Hover a cell for its metric, interval and expected band.</p>")
+
+
+# The charts ----------------------------------------------------------------
 
 def _label(tool, config, several_configs):
     return f"{tool} {config}" if several_configs else tool
@@ -175,7 +291,8 @@ def draw_charts(chart_dir, data):
     return charts
 
 
-def page(*, matrix_markdown, summary, charts, cost_markdown, cost_footnote, source, n_records):
+def page(*, matrix_block, table_markdown, n_no_data, summary, charts, cost_markdown, cost_footnote,
+         source, n_records):
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -186,14 +303,8 @@ def page(*, matrix_markdown, summary, charts, cost_markdown, cost_footnote, sour
         f"written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
         f"<strong>{html.escape(summary)}</strong></p>",
         "<h2>The matrix</h2>",
-        '<p class="legend">Verdict: <span class="v-ok" style="background:#c8e6c9">ok</span>'
-        '<span style="background:#ef9a9a">OUT</span>'
-        '<span style="background:#ffcc80">tool errors</span>'
-        '<span style="background:#e0e0e0">no data</span>'
-        '<span style="background:#f5f5f5">no expectation</span> '
-        'Build: <span style="background:#f9d9d4">broken</span>'
-        '<span style="background:#d6e6f5">fixed</span></p>',
-        matrix_html(matrix_markdown),
+        _legend(),
+        matrix_block,
         '<p class="note">A cell is ok when its 99.99% Wilson interval meets the expected '
         "band, OUT when they cannot meet; the 95% interval is the one shown as the rate's "
         "error bar.</p>",
@@ -206,6 +317,20 @@ def page(*, matrix_markdown, summary, charts, cost_markdown, cost_footnote, sour
     parts.append("</div>")
     if not charts:
         parts.append("<p>No measured cells: no charts.</p>")
+    parts += [
+        "<h2>Every cell</h2>",
+        '<p class="legend">Verdict: <span class="v-ok" style="background:#c8e6c9">ok</span>'
+        '<span style="background:#ef9a9a">OUT</span>'
+        '<span style="background:#ffcc80">tool errors</span>'
+        '<span style="background:#f5f5f5">no expectation</span> '
+        'Build: <span style="background:#f9d9d4">broken</span>'
+        '<span style="background:#d6e6f5">fixed</span></p>',
+        table_html_from_markdown(table_markdown),
+    ]
+    if n_no_data:
+        parts.append(f'<p class="note">Left out: {n_no_data} cell{"s" if n_no_data != 1 else ""} '
+                     "with an expectation but no trial in these records "
+                     "(<code>scripts/report.py</code> lists them as \"no data\").</p>")
     parts.append("<h2>Cost per tool</h2>")
     if cost_markdown:
         header, rows = parse_markdown_table(cost_markdown)
@@ -219,7 +344,7 @@ def page(*, matrix_markdown, summary, charts, cost_markdown, cost_footnote, sour
     return "\n".join(parts) + "\n"
 
 
-def write(outdir, *, cells, matrix_markdown, summary, cost_markdown, cost_footnote, source,
+def write(outdir, *, cells, table_markdown, summary, cost_markdown, cost_footnote, source,
           n_records):
     """Writes outdir/report.html and its charts; returns the page's path."""
     outdir = Path(outdir)
@@ -229,7 +354,10 @@ def write(outdir, *, cells, matrix_markdown, summary, cost_markdown, cost_footno
         outdir.mkdir(parents=True, exist_ok=True)
         charts = draw_charts(outdir / CHARTS, chart_data(cells))
         target = outdir / "report.html"
-        target.write_text(page(matrix_markdown=matrix_markdown, summary=summary, charts=charts,
+        n_no_data = sum(1 for c in cells if not (c.n or c.tool_errors))
+        target.write_text(page(matrix_block=matrix_html(cells),
+                               table_markdown=table_markdown, n_no_data=n_no_data,
+                               summary=summary, charts=charts,
                                cost_markdown=cost_markdown, cost_footnote=cost_footnote,
                                source=source, n_records=n_records), encoding="utf-8")
     except OSError as e:

@@ -101,9 +101,10 @@ else
 	echo "not ok - with work/lab-4/grade.json it shows the diff without asking"
 fi
 
-# 6. Every lab: the module the Makefile swaps (LAB_MODULES_N), its diff.
-for n in 1 2 3 4 5 6 7 8 9; do
-	m=$(sed -n "s/^LAB_MODULES_$n := *//p" Makefile)
+# 6. Every lab: the module its manifest names (broken_modules), its diff.
+for conf in labs/lab-*/scenario.conf; do
+	n=$(sed -n 's/^lab *= *//p' "$conf")
+	m=$(sed -n 's/^broken_modules *= *//p' "$conf")
 	(cd "$tmp" && $A "$n" --yes </dev/null >"$tmp/out" 2>&1)
 	rc=$?
 	if [ "$rc" = 0 ] && [ -n "$m" ] && grep -q "^== The reference fix: diff -u broken/$m.c fixed/$m.c$" "$tmp/out" &&

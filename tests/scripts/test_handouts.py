@@ -2,10 +2,13 @@
 
 A lab's flow is: reproduce (make lab-N), read the reports, fix your copy,
 get graded (make grade-N), and only then the reference fix (make answer-N)
-and its explanation. Checked on the text of labs/lab-N-*/README.md.
+and its explanation. Checked on the text of labs/lab-N-*/README.md, with
+each handout's gdb demo (make demo-lab-N) checked against make itself.
 """
 
+import os
 import re
+import subprocess
 import unittest
 from pathlib import Path
 
@@ -25,8 +28,10 @@ def heading_at(text, pattern):
 
 
 class Handouts(unittest.TestCase):
-    def test_there_are_nine(self):
-        self.assertEqual([lab for lab, _, _ in handouts()], list(range(1, 10)))
+    def test_every_lab_has_one(self):
+        numbers = sorted(int(re.match(r"lab-(\d+)-", p.name).group(1))
+                         for p in (ROOT / "labs").glob("lab-*-*") if p.is_dir())
+        self.assertEqual([lab for lab, _, _ in handouts()], numbers)
 
     def test_grade_before_answer_and_no_diff_before_it(self):
         for lab, path, text in handouts():
@@ -60,6 +65,36 @@ class Handouts(unittest.TestCase):
         for lab, path, text in handouts():
             with self.subTest(handout=path.parent.name):
                 self.assertIsNone(re.search(r"^## The fix\s*$", text, re.M))
+
+
+def make(*args):
+    """make -s ARGS at the top of the checkout, outside any make that runs
+    the tests: (exit status, stdout)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    r = subprocess.run(["make", "-s", "-C", str(ROOT), *args], env=env, capture_output=True,
+                       text=True, stdin=subprocess.DEVNULL, timeout=60)
+    return r.returncode, r.stdout
+
+
+class GdbDemos(unittest.TestCase):
+    """Each handout names its own gdb demo, and make has it."""
+
+    def test_each_handout_names_its_demo_and_make_help_lists_it(self):
+        code, listed = make("help")
+        self.assertEqual(code, 0)
+        targets = set(re.findall(r"^  (\S+)", listed, re.M))
+        for lab, path, text in handouts():
+            with self.subTest(handout=path.parent.name):
+                self.assertIn(f"`make demo-lab-{lab}`", text)
+                self.assertIn(f"demo-lab-{lab}", targets)
+                self.assertIn(f"gdb-lab-{lab}", targets)
+
+    def test_each_demo_is_a_rule(self):
+        demos = [f"demo-lab-{lab}" for lab, _, _ in handouts()]
+        code, out = make("-n", *demos)  # a dry run: nothing is built or run
+        self.assertEqual(code, 0, out)
+        for lab in (lab for lab, _, _ in handouts()):
+            self.assertIn(f"scripts/gdb_walkthrough.py --lab {lab}", out)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
-"""report.py: cells, verdicts, --check, corrupt input, --write-expected."""
+"""report.py: cells, verdicts, --check, corrupt input, --write-expected, the
+HTML page's matrix."""
 
 import json
+import shutil
 import tempfile
 import unittest
+from html.parser import HTMLParser
 from pathlib import Path
 
 from helpers import FakeTree, run_script
@@ -18,7 +21,9 @@ def record(trial, build="broken", tool="stress", outcome="manifested", findings=
             "detected": outcome == "detected", "findings": list(findings)}
 
 
-class Report(unittest.TestCase):
+class ReportTree(unittest.TestCase):
+    """A results folder and an expected folder; report.py run on them."""
+
     def setUp(self):
         self.tree = FakeTree(flavours=())
         self.results = self.tree.results
@@ -50,6 +55,8 @@ class Report(unittest.TestCase):
                            [record(i, "fixed", "helgrind", "clean") for i in range(1, 11)]
                            + [record(11, "fixed", "helgrind", "tool-error")])
 
+
+class Report(ReportTree):
     def test_table_and_summary(self):
         self.fill()
         self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured")
@@ -249,6 +256,141 @@ class Report(unittest.TestCase):
             code, _, err = self.report("--write-expected", newdir)
             self.assertEqual(code, 2)
             self.assertIn("exists", err)
+
+
+class Tables(HTMLParser):
+    """Every <table> of a page: [(class, [[(tag, attrs, text), ...] per row])]."""
+
+    def __init__(self, page):
+        super().__init__()
+        self.tables, self._cell = [], None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append((dict(attrs).get("class", ""), []))
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = (tag, dict(attrs), [])
+            self.tables[-1][1][-1].append(self._cell)
+        elif tag == "span" and self._cell:
+            self._cell[2].append(" ")
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell:
+            self._cell[2].append(data)
+
+    def table(self, klass):
+        rows = next(rows for k, rows in self.tables if k == klass)
+        return [[(tag, attrs, "".join(text).strip()) for tag, attrs, text in row]
+                for row in rows]
+
+
+@unittest.skipIf(shutil.which("gnuplot") is None,
+                 "gnuplot is missing: scripts/deps.sh installs gnuplot-nox")
+class HtmlMatrix(ReportTree):
+    """The page opens with one compact matrix of the measured cells: labs and
+    configurations by builds and tools, k/n and the verdict in each cell,
+    coloured by the rate; what nobody measured is left out, not listed."""
+
+    def setUp(self):
+        super().setUp()
+        self.write_expected(
+            "1\tbroken\tstress\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured",
+            "1\tbroken\tstress\tsame-cpu\tsymptom\t0.50\t1.00\t9\t10\tmeasured",
+            "1\tbroken\ttsan-gcc\tspread\tdetection\t0.80\t1.00\t30\t30\tmeasured",
+            "1\tfixed\tdrd\tspread\tfalse-positive\t0.00\t0.00\t0\t30\tby design",
+            "1\tfixed\thelgrind\tspread\tfalse-positive\t0.00\t0.00\t0\t30\tby design",
+            "1\tbroken\tstress\tspread-buckets=65536\tsymptom\t0.99\t1.00\t30\t30\tmeasured",
+            "1\tbroken\tchaos\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured")
+        self.fill()  # broken stress spread 8/10; fixed helgrind 0/10 and a tool error
+        self.write_records("1-broken-stress-buckets.jsonl",
+                           [dict(record(i, outcome="manifested" if i <= 2 else "clean"),
+                                 config="spread-buckets=65536") for i in range(1, 6)])
+        self.write_records("1-broken-chaos-spread.jsonl",
+                           [record(i, tool="chaos", outcome="tool-error") for i in range(1, 4)])
+        out = self.tree.root / "html"
+        code, _, err = self.report("--html", out)
+        self.assertEqual(code, 0, err)
+        self.page = (out / "report.html").read_text()
+        self.tables = Tables(self.page)
+
+    def grid(self):
+        """{(lab, config): {(build, tool): (attrs, text)}} from the matrix."""
+        rows = self.tables.table("matrix")
+        builds = []
+        for tag, attrs, text in rows[0][2:]:
+            builds += [text] * int(attrs.get("colspan", 1))
+        tools = [text for _, _, text in rows[1]]
+        self.assertEqual(len(builds), len(tools))
+        grid = {}
+        for row in rows[2:]:
+            (_, _, lab), (_, _, config), *cells = row
+            self.assertEqual(len(cells), len(tools), row)
+            grid[(lab, config)] = {(b, t): (attrs, text)
+                                   for b, t, (_, attrs, text) in zip(builds, tools, cells)}
+        return grid
+
+    def test_the_page_opens_with_the_matrix(self):
+        self.assertEqual(self.tables.tables[0][0], "matrix")
+        self.assertLess(self.page.index('<table class="matrix">'), self.page.index("<h2>Rates"))
+
+    def test_measured_cells_show_k_of_n_the_verdict_and_a_colour_by_rate(self):
+        grid = self.grid()
+        attrs, text = grid[("1 test", "spread")][("broken", "stress")]
+        self.assertEqual(text, "8/10 ok")
+        self.assertIn("hsl(215, 65%, 49%)", attrs["style"])  # 97% light at 0, 37% at 1
+        attrs, text = grid[("1 test", "spread")][("fixed", "helgrind")]
+        self.assertEqual(text, "0/10 tool errors")
+        self.assertIn("v-errors", attrs["class"])
+        self.assertIn("hsl(215, 65%, 97%)", attrs["style"])
+        attrs, text = grid[("1 test", "spread-buckets=65536")][("broken", "stress")]
+        self.assertEqual(text, "2/5 OUT")
+        self.assertIn("v-out", attrs["class"])
+        self.assertIn("symptom 2/5", attrs["title"])
+        self.assertIn("expected 0.99-1.00", attrs["title"])
+        # a cell with tool errors only: 0/0, no rate to colour it by
+        attrs, text = grid[("1 test", "spread")][("broken", "chaos")]
+        self.assertEqual(text, "0/0 tool errors")
+        self.assertNotIn("style", attrs)
+
+    def test_cells_without_data_are_left_out(self):
+        grid = self.grid()
+        # rows: the configurations with a measured cell, spread first
+        self.assertEqual(list(grid), [("1 test", "spread"), ("1 test", "spread-buckets=65536")])
+        # columns: the tools with a measured cell, per build, in the tools' order
+        self.assertEqual(list(grid[("1 test", "spread")]),
+                         [("broken", "stress"), ("broken", "chaos"), ("fixed", "helgrind")])
+        self.assertEqual(grid[("1 test", "spread-buckets=65536")][("fixed", "helgrind")], ({}, ""))
+        matrix = self.page[self.page.index('<table class="matrix">'):]
+        matrix = matrix[:matrix.index("</table>")]
+        self.assertNotIn("no data", matrix)
+        self.assertNotIn("tsan-gcc", matrix)
+        self.assertNotIn("drd", matrix)
+        self.assertNotIn("same-cpu", matrix)
+
+    def test_the_detailed_table_follows_without_its_no_data_rows(self):
+        self.assertEqual(self.tables.tables[1][0], "")
+        rows = self.tables.table("")
+        verdicts = [text for _, _, text in (row[-1] for row in rows)]
+        self.assertEqual(verdicts, ["verdict", "ok", "OUT", "tool errors", "tool errors"])
+        self.assertIn("Left out: 3 cells with an expectation but no trial", self.page)
+        self.assertLess(self.page.index('<table class="matrix">'),
+                        self.page.index("<h2>Every cell</h2>"))
+
+    def test_no_measured_cell_no_matrix(self):
+        for f in self.results.glob("*.jsonl"):
+            f.unlink()
+        code, _, err = self.report("--html", self.tree.root / "empty")
+        self.assertEqual(code, 0, err)
+        page = (self.tree.root / "empty" / "report.html").read_text()
+        self.assertIn("No cell has trials: no matrix.", page)
+        self.assertIn("Left out: 7 cells", page)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""labs.py: the lab registry, read from every labs/lab-N-<name>/scenario.conf.
+
+  generate DIR   write DIR/labs.mk, DIR/walkthroughs.mk and DIR/stress_labs.c, what
+                 the build knows of the labs (the Makefile runs it)
+  check          every lab folder complete and agreeing with its modules,
+                 and GUIDE.md's lab table current; each problem is one
+                 line (exit 1)
+  tables         rewrite the lab table of GUIDE.md (make docs);
+                 with --check, only say whether it is current (exit 1 if not)
+  list           one line per lab: number, folder, modules, title
+"""
+
+import argparse
+import sys
+
+from racelab import cli, labs, scenario
+from racelab.cli import Failure
+
+PROG = "labs.py"
+
+
+def parser():
+    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
+                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                   epilog=__doc__.split("\n\n", 1)[1] +
+                   "\nExit status: 0 done, 1 a problem found (check, tables --check), "
+                   "2 bad arguments or an unreadable manifest.")
+    p.add_argument("action", choices=("generate", "check", "tables", "list"),
+                   help="what to do")
+    p.add_argument("dir", nargs="?", help="generate: where the files go (build/gen)")
+    p.add_argument("--check", action="store_true",
+                   help="tables: change nothing, exit 1 when the table is not current")
+    return p
+
+
+STALE_TABLE = ("GUIDE.md's lab table is not what labs/*/scenario.conf says: "
+               "make docs rewrites it")
+
+
+def guide(all_labs):
+    """GUIDE.md's path, its text, and its text with the manifests' lab table."""
+    path = scenario.root() / "GUIDE.md"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise Failure(f"cannot read GUIDE.md: {e.strerror}") from None
+    return path, text, labs.docs_with_table(text, all_labs)
+
+
+def tables(all_labs, check):
+    path, text, new = guide(all_labs)
+    if new == text:
+        return 0
+    if check:
+        print(f"{PROG}: {STALE_TABLE}", file=sys.stderr)
+        return 1
+    path.write_text(new, encoding="utf-8")
+    print("GUIDE.md: lab table rewritten")
+    return 0
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if (args.action == "generate") != (args.dir is not None):
+        raise Failure("generate takes the folder to write to, and only generate takes one")
+    all_labs = labs.load_all()
+    if args.action == "generate":
+        labs.generate(args.dir, all_labs)
+        return 0
+    if args.action == "tables":
+        return tables(all_labs, args.check)
+    if args.action == "list":
+        for lab in all_labs:
+            print(f"{lab.number}\tlabs/{lab.dir.name}\t{' '.join(lab.modules)}\t"
+                  f"{lab.get('title')}")
+        return 0
+    found = labs.problems(all_labs)
+    _, text, new = guide(all_labs)
+    if new != text:
+        found.append(STALE_TABLE)
+    for line in found:
+        print(f"{PROG}: {line}", file=sys.stderr)
+    if not found:
+        print(f"{len(all_labs)} labs, each folder complete and agreeing with its modules; "
+              "GUIDE.md's lab table current")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(PROG, main))

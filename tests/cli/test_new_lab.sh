@@ -1,0 +1,128 @@
+#!/bin/sh
+# test_new_lab.sh: a lab is its folder and the files its manifest names.
+#
+# In a copy of the tree, lab 2 (module ledger) is copied as lab 42 (module
+# tally): its folder (manifest, handout, walkthrough, unit test), its
+# module's header, broken and fixed files, its workload and its expected
+# table, with the names changed inside. No other file is edited but by
+# make docs (GUIDE.md's lab table, expected/README.md's figures). The copy
+# must then be a lab: make help lists lab-42, gdb-lab-42 and demo-lab-42,
+# make knows grade-42, the stress driver runs lab 42, its unit test passes
+# on the fixed twin, and check_rates.py measures its cells. Only the two
+# release builds and the unit test are compiled.
+cd "$(dirname "$0")/../.." || exit 1
+PYTHON=${PYTHON:-python3}
+
+root=$(pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+src=$tmp/src
+mkdir "$src"
+tar --exclude=./build --exclude=./results --exclude=./work --exclude=./.git -cf - . |
+	tar -xf - -C "$src"
+cd "$src" || exit 1
+
+# The copy: lab 2's files under lab 42's and tally's names.
+new() { # new FROM TO: copy FROM to TO with ledger -> tally, lab 2 -> lab 42
+	mkdir -p "$(dirname "$2")"
+	sed -e 's/ledger/tally/g; s/LEDGER/TALLY/g; s/Ledger/Tally/g' \
+		-e 's/stress_lab2\b/stress_lab42/g; s/\blab2_/lab42_/g' \
+		-e 's/^lab = 2$/lab = 42/; s/--lab 2\b/--lab 42/g' "$1" >"$2"
+}
+for f in labs/lab-2-ledger/*; do
+	new "$f" "labs/lab-42-tally/$(basename "$f" | sed 's/ledger/tally/')"
+done
+new include/ledger.h include/tally.h
+new fixed/ledger.c fixed/tally.c
+new broken/ledger.c broken/tally.c
+new stress/lab2_ledger.c stress/lab42_tally.c
+awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' expected/lab-2.tsv >expected/lab-42.tsv
+
+# The registry: complete once make docs has written GUIDE.md's lab table
+# (and the other regions it writes from expected/, lab 42's included).
+out=$($PYTHON scripts/labs.py check 2>&1)
+case $out in
+"labs.py: GUIDE.md's lab table is not what"*) echo "ok - labs.py check: only GUIDE.md's lab table is behind" ;;
+*) echo "not ok - labs.py check before make docs: $out" ;;
+esac
+make -s docs >"$tmp/docs" 2>&1
+if $PYTHON scripts/labs.py check >/dev/null 2>&1 && grep -q '^| 42 | `tally` |' GUIDE.md &&
+	make -s check-docs >"$tmp/docs" 2>&1; then
+	echo "ok - make docs: lab 42 in GUIDE.md's table; labs.py check and make check-docs pass"
+else
+	echo "not ok - make docs: $($PYTHON scripts/labs.py check 2>&1 | head -n 3 | tr '\n' ' ')" \
+		"$(tail -n 3 "$tmp/docs" | tr '\n' ' ')"
+fi
+
+# Nothing but new files, and the documents make docs writes.
+x='--exclude=build --exclude=.git --exclude=results --exclude=work --exclude=__pycache__'
+# shellcheck disable=SC2086
+changed=$(diff -rq $x "$root" "$src" | sed "s|$src/||g; s|$root/||g" | sort | tr '\n' ';')
+want="Files GUIDE.md and GUIDE.md differ;Files expected/README.md and expected/README.md differ;\
+Only in broken: tally.c;Only in expected: lab-42.tsv;\
+Only in fixed: tally.c;Only in include: tally.h;Only in labs: lab-42-tally;\
+Only in stress: lab42_tally.c;"
+if [ "$changed" = "$want" ]; then
+	echo "ok - the new lab is new files only (and what make docs writes)"
+else
+	echo "not ok - the new lab changed more than new files: $changed"
+fi
+
+# make: the lab's targets and help lines.
+help=$(make -s help 2>&1)
+for t in lab-42 gdb-lab-42 demo-lab-42 broken-42; do
+	if printf '%s\n' "$help" | grep -q "^  $t "; then
+		echo "ok - make help lists $t"
+	else
+		echo "not ok - make help lists $t"
+	fi
+done
+case $(make -n -s grade-42 2>&1) in
+*"scripts/grade.py 42"*) echo "ok - make grade-42 grades lab 42" ;;
+*) echo "not ok - make grade-42 grades lab 42" ;;
+esac
+case $(make -n -s demo-lab-42 2>&1) in
+*"broken-42/racelab-stress"*"gdb_walkthrough.py --lab 42"*) echo "ok - make demo-lab-42 builds broken-42 and runs its walkthrough" ;;
+*) echo "not ok - make demo-lab-42 builds broken-42 and runs its walkthrough" ;;
+esac
+
+# The builds: the driver runs lab 42 (and says so when asked for a lab it
+# lacks), its unit test passes.
+if ! make -s -j2 build/release/broken-42/racelab-stress build/release/fixed/racelab-stress \
+	build/tests/test_tally_fixed >"$tmp/make" 2>&1; then
+	echo "not ok - the copy builds: $(tail -n 3 "$tmp/make" | tr '\n' ' ')"
+	exit 0
+fi
+echo "ok - the copy builds (broken-42, fixed, test_tally_fixed)"
+build/release/broken-42/racelab-stress --lab 42 --trials 1 >"$tmp/rec" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -le 1 ] && grep -q '^{"lab":42,"variant":"broken-42"' "$tmp/rec" &&
+	grep -q '^lab 42 broken-42 trial 1/1: ' "$tmp/err"; then
+	echo "ok - racelab-stress --lab 42 runs lab 42's workload (exit $rc)"
+else
+	echo "not ok - racelab-stress --lab 42: exit $rc, $(head -c 300 "$tmp/err")"
+fi
+sed 's/^lab = 42$/lab = 41/' labs/lab-42-tally/scenario.conf >"$tmp/41.conf"
+have=$($PYTHON scripts/labs.py list | cut -f 1 | paste -s -d , | sed 's/,/, /g')
+err=$(build/release/fixed/racelab-stress --scenario "$tmp/41.conf" 2>&1 >/dev/null)
+rc=$?
+if [ "$rc" = 2 ] && [ "$err" = "racelab-stress: unknown lab 41: this driver runs labs $have" ]; then
+	echo "ok - a lab the driver lacks: it names the labs it runs ($have)"
+else
+	echo "not ok - a lab the driver lacks: exit $rc, '$err' (want labs $have)"
+fi
+if build/tests/test_tally_fixed >"$tmp/unit" 2>&1; then
+	echo "ok - test_tally_fixed passes"
+else
+	echo "not ok - test_tally_fixed: $(tail -n 3 "$tmp/unit" | tr '\n' ' ')"
+fi
+
+# check_rates.py: lab 42's cells, measured against expected/lab-42.tsv.
+$PYTHON scripts/check_rates.py --lab 42 --tool stress --trials 2 --results "$tmp/rates" \
+	>"$tmp/out" 2>&1
+if grep -q '^| 42 | broken | stress | spread | symptom | .* | ok |$' "$tmp/out" &&
+	grep -q '^| 42 | fixed | stress | spread | violation | .* | ok |$' "$tmp/out"; then
+	echo "ok - check_rates.py --lab 42 measures lab 42's cells against expected/lab-42.tsv"
+else
+	echo "not ok - check_rates.py --lab 42: $(tail -n 5 "$tmp/out" | tr '\n' ' ')"
+fi

@@ -1,0 +1,249 @@
+"""The lab registry (racelab.labs, scripts/labs.py): the manifests are the one
+list of labs, and every lab folder is complete and agrees with its modules.
+
+The repository's own labs are checked here (make check-labs says the same);
+a throw-away tree shows each kind of disagreement is caught, and that what
+the build is generated from the manifests is what the Makefile and the
+driver expect. tests/cli/test_new_lab.sh adds a lab to a copy of the tree.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+from helpers import REPO, SCRIPTS
+
+from racelab import labs
+from racelab.cli import Failure
+
+MANIFEST = """\
+lab = {n}
+title = a demo
+teaches = a demo's race
+broken_modules = {m}
+workload = stress/lab{n}_{m}.c
+race_file = broken/{m}.c
+race_functions = {m}_add
+race_points = {m}.add.window
+threads = 2
+"""
+
+BROKEN = """\
+int {m}_add(int x)
+{{
+	RACE_POINT("{m}.add.window");
+	return x + 1;
+}}
+"""
+
+WORKLOAD = """\
+const struct stress_lab stress_lab{n} = {{
+	.params = keys,
+}};
+"""
+
+TABLE = "lab\tbuild\ttool\tconfig\tmetric\n{n}\tbroken\tstress\tspread\tsymptom\n"
+
+
+def add_lab(root, n, m, name=None):
+    """Lab n of module m, complete, in the tree at root."""
+    folder = root / "labs" / f"lab-{n}-{name or m}"
+    folder.mkdir(parents=True)
+    (folder / "scenario.conf").write_text(MANIFEST.format(n=n, m=m))
+    (folder / "README.md").write_text("# a demo\n")
+    (folder / "walkthrough.sched").write_text("args --lab 1\n")
+    files = {f"include/{m}.h": "", f"fixed/{m}.c": BROKEN.format(m=m),
+             f"broken/{m}.c": BROKEN.format(m=m), f"labs/lab-{n}-{name or m}/test_{m}.c": "",
+             f"stress/lab{n}_{m}.c": WORKLOAD.format(n=n),
+             f"expected/lab-{n}.tsv": TABLE.format(n=n)}
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return folder
+
+
+class Tree(unittest.TestCase):
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="racelab-labs-")
+        self.root = Path(self._tmp.name)
+        add_lab(self.root, 2, "ledger")
+        add_lab(self.root, 10, "tally")
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def problems(self):
+        return labs.problems(labs.load_all(self.root), self.root)
+
+    def edit(self, path, old, new):
+        p = self.root / path
+        p.write_text(p.read_text().replace(old, new))
+
+    def test_complete_tree_has_no_problems(self):
+        self.assertEqual(self.problems(), [])
+
+    def test_labs_come_in_number_order(self):
+        self.assertEqual([lab.number for lab in labs.load_all(self.root)], [2, 10])
+
+    def test_a_missing_module_file_is_named(self):
+        (self.root / "broken" / "tally.c").unlink()
+        self.assertIn("labs/lab-10-tally: broken/tally.c (of module tally) is missing",
+                      self.problems())
+
+    def test_a_missing_unit_test_is_named(self):
+        (self.root / "labs" / "lab-2-ledger" / "test_ledger.c").unlink()
+        self.assertIn("labs/lab-2-ledger: labs/lab-2-ledger/test_ledger.c (of module ledger) "
+                      "is missing",
+                      self.problems())
+
+    def test_folder_and_lab_number_must_agree(self):
+        self.edit("labs/lab-2-ledger/scenario.conf", "lab = 2", "lab = 3")
+        self.assertIn("labs/lab-2-ledger/scenario.conf: 'lab = 3', but the folder is lab 2",
+                      self.problems())
+
+    def test_the_workload_must_define_the_labs_symbol(self):
+        self.edit("stress/lab10_tally.c", "stress_lab10", "stress_lab2")
+        self.assertIn("stress/lab10_tally.c does not define 'const struct stress_lab "
+                      "stress_lab10' (lab 10's workload)", self.problems())
+
+    def test_a_module_belongs_to_one_lab(self):
+        self.edit("labs/lab-10-tally/scenario.conf", "broken_modules = tally",
+                  "broken_modules = tally ledger")
+        self.assertIn("module ledger is named by lab 2 and lab 10: a module belongs to one lab",
+                      self.problems())
+
+    def test_a_module_no_lab_names(self):
+        (self.root / "broken" / "stray.c").write_text("")
+        self.assertIn("broken/stray.c belongs to no lab (no broken_modules names stray)",
+                      self.problems())
+
+    def test_a_workload_no_lab_names(self):
+        (self.root / "stress" / "lab4_old.c").write_text("")
+        self.assertIn("stress/lab4_old.c is no lab's workload (no scenario.conf names it)",
+                      self.problems())
+
+    def test_the_race_site_is_in_the_module(self):
+        self.edit("broken/tally.c", 'RACE_POINT("tally.add.window");', "")
+        self.edit("labs/lab-10-tally/scenario.conf", "race_functions = tally_add",
+                  "race_functions = tally_add tally_sub")
+        found = self.problems()
+        self.assertIn("labs/lab-10-tally/scenario.conf: race point tally.add.window is not "
+                      "marked in broken/tally.c", found)
+        self.assertIn("labs/lab-10-tally/scenario.conf: race function tally_sub is not in "
+                      "broken/tally.c", found)
+
+    def test_the_expected_table_is_the_labs(self):
+        (self.root / "expected" / "lab-10.tsv").write_text(TABLE.format(n=2))
+        self.assertIn("expected/lab-10.tsv has rows of lab 2", self.problems())
+        (self.root / "expected" / "lab-10.tsv").unlink()
+        self.assertIn("lab 10: expected/lab-10.tsv is missing (make measure writes one)",
+                      self.problems())
+
+    def test_a_missing_folder_file_and_key(self):
+        (self.root / "labs" / "lab-2-ledger" / "walkthrough.sched").unlink()
+        self.edit("labs/lab-2-ledger/scenario.conf", "teaches = a demo's race\n", "")
+        found = self.problems()
+        self.assertIn("labs/lab-2-ledger/walkthrough.sched is missing", found)
+        self.assertIn("labs/lab-2-ledger/scenario.conf: no 'teaches = ...' line", found)
+
+    def test_two_folders_of_one_number(self):
+        add_lab(self.root, 2, "other")
+        with self.assertRaisesRegex(Failure, "lab 2 twice: labs/lab-2-ledger and labs/lab-2-other"):
+            labs.load_all(self.root)
+
+    def test_a_folder_not_named_lab_n_name(self):
+        (self.root / "labs" / "lab-x").mkdir()
+        (self.root / "labs" / "lab-x" / "scenario.conf").write_text("lab = 1\n")
+        with self.assertRaisesRegex(Failure, "labs/lab-x: a lab folder is named lab-<N>-<name>"):
+            labs.load_all(self.root)
+
+    def test_generated_makefile_lists_every_lab(self):
+        self.edit("labs/lab-2-ledger/scenario.conf", "threads = 2",
+                  "test_deps = fixed/tally.c\nthreads = 2")
+        text = labs.make_include(labs.load_all(self.root))
+        self.assertIn("LABS := 2 10\n", text)
+        self.assertIn("LAB_MODULES_10 := tally\n", text)
+        self.assertIn("LAB_WORKLOAD_10 := stress/lab10_tally.c\n", text)
+        self.assertIn("TEST_DEPS_ledger := fixed/tally.c\n", text)
+        self.assertIn("TEST_DEPS_tally :=\n", text)
+        self.assertIn("UNIT_TEST_tally := labs/lab-10-tally/test_tally.c\n", text)
+
+    def test_generated_help_lines(self):
+        self.edit("labs/lab-10-tally/scenario.conf", "threads = 2",
+                  "gdb_help = lab 10 in gdb: something else\nthreads = 2")
+        text = labs.walkthroughs_include(labs.load_all(self.root))
+        self.assertIn("gdb-lab-2: ## lab 2 in gdb: step through the forced interleaving "
+                      "(GDB_BUILD=fixed for the fix)\n", text)
+        self.assertIn("gdb-lab-10: ## lab 10 in gdb: something else\n", text)
+        self.assertIn("demo-lab-10: ## lab 10's walkthrough in batch, broken then fixed: "
+                      "the symptom in numbers\n", text)
+
+    def test_generated_driver_registry(self):
+        text = labs.driver_registry(labs.load_all(self.root))
+        self.assertIn("extern const struct stress_lab stress_lab10;\n", text)
+        self.assertIn("\t{ 2, &stress_lab2 },\n\t{ 10, &stress_lab10 },\n", text)
+        self.assertIn("const int stress_nlabs = 2;\n", text)
+        self.assertNotIn("/*/", text, "a '/*' inside a C comment (gcc -Wcomment)")
+
+    def test_generate_keeps_an_unchanged_registry(self):
+        out = self.root / "gen"
+        all_labs = labs.load_all(self.root)
+        labs.generate(out, all_labs)
+        c = out / "stress_labs.c"
+        old = c.stat().st_mtime_ns - 10**9
+        os.utime(c, ns=(old, old))
+        mk_before = (out / "labs.mk").stat().st_mtime_ns
+        time.sleep(0.01)
+        labs.generate(out, all_labs)
+        self.assertEqual(c.stat().st_mtime_ns, old, "unchanged registry rewritten")
+        self.assertGreater((out / "labs.mk").stat().st_mtime_ns, mk_before,
+                           "labs.mk must be newer than the manifests after a run")
+        add_lab(self.root, 11, "sum")
+        labs.generate(out, labs.load_all(self.root))
+        self.assertIn("stress_lab11", c.read_text())
+
+    def test_the_guide_table_is_replaced_between_its_markers(self):
+        all_labs = labs.load_all(self.root)
+        text = f"before\n{labs.TABLE_BEGIN}\n| old |\n{labs.TABLE_END}\nafter\n"
+        new = labs.docs_with_table(text, all_labs)
+        self.assertTrue(new.startswith("before\n") and new.endswith("\nafter\n"))
+        self.assertIn("| 10 | `tally` | a demo's race |", new)
+        self.assertNotIn("| old |", new)
+        with self.assertRaisesRegex(Failure, "GUIDE.md: no lab table between"):
+            labs.docs_with_table("no table\n", all_labs)
+
+
+class Repository(unittest.TestCase):
+    """The tree as committed."""
+
+    def test_every_lab_is_complete_and_agrees(self):
+        self.assertEqual(labs.problems(labs.load_all(REPO), REPO), [])
+
+    def test_check_labs_passes_and_the_guide_table_is_current(self):
+        run = subprocess.run([sys.executable, str(SCRIPTS / "labs.py"), "check"],
+                             capture_output=True, text=True, cwd=REPO)
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertIn("GUIDE.md's lab table current", run.stdout)
+
+    def test_nothing_else_lists_the_labs(self):
+        # The lists the manifests replaced stay gone.
+        makefile = (REPO / "Makefile").read_text()
+        self.assertNotRegex(makefile, r"(?m)^LABS :=|^LAB_MODULES_\d|^TEST_DEPS_")
+        self.assertNotRegex((REPO / "stress" / "stress.h").read_text(), r"stress_lab\d")
+        self.assertNotRegex((REPO / "stress" / "main.c").read_text(), r"stress_lab\d")
+        self.assertNotRegex((REPO / "mk" / "gdb.mk").read_text(), r"(?m)^(gdb|demo)-lab-\d")
+
+    def test_bad_arguments_are_one_line(self):
+        for args in (["generate"], ["check", "x"], ["nonsense"]):
+            run = subprocess.run([sys.executable, str(SCRIPTS / "labs.py")] + args,
+                                 capture_output=True, text=True, cwd=REPO)
+            self.assertEqual(run.returncode, 2, args)
+            self.assertEqual(len(run.stderr.splitlines()), 1, run.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
