@@ -1,21 +1,19 @@
 /*
- * broken/refund.c: refunds between accounts, each account with its own
- * mutex, a transfer locking its source first and then its destination.
- * Lab 4, the lock-order inversion: a refund from A to B locks A then B,
- * one from B to A locks B then A; when each has taken its first lock,
- * each waits for the lock the other holds, and neither ever lets go: a
- * deadlock. Same API and same code as fixed/refund.c, minus the global
- * lock order.
- *
- * Race pairs, DataRaceBench style, here two lock acquisitions: "code" at
- * line N, the lock held (H) and the lock waited for (W). There is no data
- * race: every balance is read and written under its account's lock.
- *   refund.transfer.window  "pthread_mutex_lock(&first->mu)" at line 80
- *                           (H: the source's lock, from) then
- *                           "pthread_mutex_lock(&second->mu)" at line 87
- *                           (W: the destination's, to) vs the same two
- *                           lines in another thread whose from and to are
- *                           swapped: each holds what the other waits for.
+ * refund.c: refunds between accounts, each account with its own mutex.
+ * Lab 4, the lock-order inversion. A transfer holds both of its accounts'
+ * mutexes while it debits one and credits the other. broken/refund.c takes
+ * them in the order of the call, source first: a refund from A to B locks A
+ * then B, one from B to A locks B then A, and when each has taken its first
+ * lock, each waits for the lock the other holds, for ever: a deadlock.
+ * fixed/refund.c takes them in one global order, the lower account number
+ * first. A deadlock needs a cycle of threads, each holding a lock and
+ * waiting for one that the next holds; with one order, a thread only ever
+ * waits for a lock higher than every lock it holds, so no chain of waiting
+ * threads comes back to where it began. (One lock for the whole bank would
+ * be as correct and would serialize every refund.) There is no data race:
+ * every balance is read and written under its account's lock.
+ * Race pair, refund.transfer.window: "pthread_mutex_lock(&first->mu)" at line 77 (H, held)
+ * vs "pthread_mutex_lock(&second->mu)" at line 82 (W, waited for), from and to swapped.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -73,17 +71,14 @@ enum refund_status refund_transfer(struct refund_bank *b, int from, int to, int6
 	if (cents <= 0)
 		return REFUND_BAD_AMOUNT;
 	/* Both accounts' locks, so that the debit and the credit are one step
-	 * to every other thread. Taken in the order of the call: source, then
-	 * destination. */
-	struct refund_account *first = &b->acct[from];
+	 * to every other thread. Which is taken first is the lesson. */
+	struct refund_account *first = &b->acct[from]; /* the call's order: the source */
 	struct refund_account *second = &b->acct[to];
 	pthread_mutex_lock(&first->mu);
 	RACE_POINT("refund.transfer.window");
-	/* Window: holding from's lock, about to wait for to's. A transfer
-	 * from to to from, in another thread, may hold to's lock right now
-	 * and be about to wait for from's: then both wait for ever. The
-	 * order of the two locks depends on the caller's arguments, so two
-	 * callers can take the same two locks in opposite orders. */
+	/* Holding first's lock, about to wait for second's. A thread that
+	 * holds second's and waits for first's would make both wait for ever;
+	 * the choice of first and second above decides whether one can. */
 	pthread_mutex_lock(&second->mu);
 	enum refund_status st = REFUND_OK;
 	if (b->acct[from].balance < cents) {

@@ -1,18 +1,17 @@
 /*
- * fixed/refund.c: refunds between accounts, safe under any number of
- * threads.
- *
- * Every account has its own mutex, and a transfer holds both of its
- * accounts' mutexes while it debits one and credits the other. The two
- * locks are always taken in one global order, the lower account number
- * first, whatever the direction of the transfer. A deadlock needs a cycle
- * of threads, each holding a lock and waiting for one that the next
- * holds; with one order, a thread only ever waits for a lock higher than
- * every lock it holds, so along any chain of waiting threads the lock
- * numbers only go up and the chain can never come back to where it began:
- * no cycle, no deadlock. (One lock for the whole bank would be as correct
- * and would serialize every refund; the order keeps transfers between
- * different accounts parallel.)
+ * refund.c: refunds between accounts, each account with its own mutex.
+ * Lab 4, the lock-order inversion. A transfer holds both of its accounts'
+ * mutexes while it debits one and credits the other. broken/refund.c takes
+ * them in the order of the call, source first: a refund from A to B locks A
+ * then B, one from B to A locks B then A, and when each has taken its first
+ * lock, each waits for the lock the other holds, for ever: a deadlock.
+ * fixed/refund.c takes them in one global order, the lower account number
+ * first. A deadlock needs a cycle of threads, each holding a lock and
+ * waiting for one that the next holds; with one order, a thread only ever
+ * waits for a lock higher than every lock it holds, so no chain of waiting
+ * threads comes back to where it began. (One lock for the whole bank would
+ * be as correct and would serialize every refund.) There is no data race:
+ * every balance is read and written under its account's lock.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -70,15 +69,14 @@ enum refund_status refund_transfer(struct refund_bank *b, int from, int to, int6
 	if (cents <= 0)
 		return REFUND_BAD_AMOUNT;
 	/* Both accounts' locks, so that the debit and the credit are one step
-	 * to every other thread. Taken in the global order, lower account
-	 * number first, whichever is the source. */
-	struct refund_account *first = &b->acct[from < to ? from : to];
+	 * to every other thread. Which is taken first is the lesson. */
+	struct refund_account *first = &b->acct[from < to ? from : to]; /* the lower number */
 	struct refund_account *second = &b->acct[from < to ? to : from];
 	pthread_mutex_lock(&first->mu);
 	RACE_POINT("refund.transfer.window");
-	/* Holding the lower lock, about to wait for the higher one. Every
-	 * other transfer also takes the lower first, so no thread holding
-	 * the higher one can be waiting for the lower one: this wait ends. */
+	/* Holding first's lock, about to wait for second's. A thread that
+	 * holds second's and waits for first's would make both wait for ever;
+	 * the choice of first and second above decides whether one can. */
 	pthread_mutex_lock(&second->mu);
 	enum refund_status st = REFUND_OK;
 	if (b->acct[from].balance < cents) {
