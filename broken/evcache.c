@@ -1,28 +1,20 @@
 /*
- * broken/evcache.c: the bounded payment cache whose get lets a pointer
- * escape the lock. Lab 5, use after free: evcache_get finds the entry
- * under the mutex, unlocks, and only then copies the response out of the
- * entry it found, to keep a large copy out of the critical section. Same
- * API and same code as fixed/evcache.c, except where the unlock is.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). The mutex is held on neither side of any pair: the get
- * has let go of it, and the entry was unlinked before it is wiped, freed
- * or handed out again.
- *   evcache.get.window  n->resp, the entry found: "*out = n->resp" at
- *                       line 109 (R) vs "memset(n, 0, sizeof(*n))" at
- *                       line 96 (W, node_wipe, from evcache_put when the
- *                       entry is replaced or evicted over capacity, or
- *                       from evcache_evict) and "free(old)" at line 142 or
- *                       "free(n)" at line 160 (W). Another thread unlinks
- *                       the entry after this get's unlock, then wipes
- *                       and frees it before or during the copy: garbage.
- *   the reused memory   n->resp again: "*out = n->resp" at line 109 (R)
- *                       vs "malloc(sizeof(*fresh))" at line 118 and
- *                       "fresh->resp = *resp" at line 122 (W, evcache_put):
- *                       malloc hands the freed entry to the next put,
- *                       which fills it with another user's response
- *                       while the get is still copying: wrong_user.
+ * evcache.c: the bounded payment cache. Lab 5, use after free.
+ * The entries are a list in the order they were stored, oldest first; the
+ * capacity is small, so a lookup walks it. One mutex guards the list, the
+ * count and every entry's contents while the entry is in the list. An entry
+ * leaves the list (replaced, evicted over capacity, or evicted on purpose)
+ * under the mutex, and is wiped and freed after the unlock: once unlinked,
+ * it is reachable by no thread. broken/evcache.c's get finds the entry under
+ * the mutex, unlocks, and only then copies the response out, to keep a large
+ * copy out of the critical section: another thread can unlink, wipe and free
+ * the entry during the copy (garbage), and malloc can hand it to the next put,
+ * which fills it with another user's response (wrong_user). fixed/evcache.c
+ * copies the response before it unlocks, so no thread can unlink the entry,
+ * let alone free it, while it is being copied.
+ * Race pairs, evcache.get.window, no lock held: n->resp, "*out = n->resp" at line 101 (R)
+ * vs "memset(n, 0, sizeof(*n))" at line 88 and "free(n)" at line 152 (W, an evict),
+ * or vs "fresh->resp = *resp" at line 114 (W, a put given the freed memory by malloc).
  */
 #include <pthread.h>
 #include <stdio.h>

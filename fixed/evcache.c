@@ -1,16 +1,17 @@
 /*
- * fixed/evcache.c: the bounded payment cache, safe under any number of
- * threads.
- *
+ * evcache.c: the bounded payment cache. Lab 5, use after free.
  * The entries are a list in the order they were stored, oldest first; the
  * capacity is small, so a lookup walks it. One mutex guards the list, the
- * count and every entry's contents while the entry is in the list. An
- * entry leaves the list (replaced, evicted over capacity, or evicted on
- * purpose) under the mutex, and is wiped and freed after the unlock.
- * Why that is enough: a get copies the response out before it unlocks, so
- * no thread can unlink the entry, let alone free it, while it is being
- * copied; once unlinked, an entry is reachable by no thread, so freeing it
- * outside the lock is safe.
+ * count and every entry's contents while the entry is in the list. An entry
+ * leaves the list (replaced, evicted over capacity, or evicted on purpose)
+ * under the mutex, and is wiped and freed after the unlock: once unlinked,
+ * it is reachable by no thread. broken/evcache.c's get finds the entry under
+ * the mutex, unlocks, and only then copies the response out, to keep a large
+ * copy out of the critical section: another thread can unlink, wipe and free
+ * the entry during the copy (garbage), and malloc can hand it to the next put,
+ * which fills it with another user's response (wrong_user). fixed/evcache.c
+ * copies the response before it unlocks, so no thread can unlink the entry,
+ * let alone free it, while it is being copied.
  */
 #include <pthread.h>
 #include <stdio.h>
