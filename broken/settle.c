@@ -1,34 +1,24 @@
 /*
- * broken/settle.c: the settlement queue with a lost wakeup. Lab 7: the
- * worker checks "is the queue empty?" under the mutex and then waits, but
- * the producer adds a settlement and signals without that mutex. Same API
- * and same code as fixed/settle.c, minus the lock in settle_submit and
- * with `if` where the fixed worker has `while`.
- *
- * The lost wakeup, race point settle.wait.window: the worker reads tail
- * at "if (q->head == q->tail" at line 109 and finds the queue empty;
- * before "pthread_cond_timedwait(" at line 115 has counted it as a
- * waiter, the producer runs "q->tail++" at line 95 and
- * "pthread_cond_signal(" at line 99, which finds no waiter: the
- * signal is lost, and the worker sleeps with a settlement queued until
- * its deadline or the next signal. The `if` adds a second bug: a wakeup
- * meant for a settlement already taken makes settle_take() return
- * SETTLE_TIMEOUT long before the deadline, and the worker stops.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). The producer holds no lock; the worker holds the mutex.
- *   settle.wait.window  q->tail: "q->tail++" at line 95 (W) vs
- *                       "if (q->head == q->tail" at line 109 (R).
- *   q->ring[]           "q->ring[q->tail % q->cap] = " at line 94 (W)
- *                       vs "*out = q->ring[q->head % q->cap]" at line
- *                       118 (R): nothing orders the item before the
- *                       worker reads it (x86 happens to keep the two
- *                       stores in order).
- *   q->head             "q->head++" at line 119 (W) vs
- *                       "q->tail - q->head < q->cap" at line 93 (R,
- *                       the producer's check for a full queue).
- * The unlocked signal itself is no data race; Helgrind reports it as
- * "dubious: associated lock is not held by any thread".
+ * settle.c: the settlement queue. Lab 7, the lost wakeup.
+ * One mutex guards the whole queue (the ring, head, tail, closed), and the
+ * worker sleeps on a condition variable used with that mutex. The worker
+ * checks its predicate (empty and open) and goes to sleep; in
+ * fixed/settle.c it holds the mutex from the check until
+ * pthread_cond_timedwait() has counted it as a waiter, and a producer
+ * changes the predicate under the same mutex, so the change comes either
+ * before the check (which sees the settlement) or after the worker is
+ * waiting (and the signal wakes it). broken/settle.c's producer adds a
+ * settlement and signals without the mutex: between the worker's check and
+ * its wait the signal finds no waiter and is lost, and the worker sleeps with
+ * a settlement queued until its deadline. The fixed worker also checks the
+ * predicate again after every wakeup (while, not if), since a wakeup is only
+ * a hint: with `if`, a wakeup meant for a settlement already taken makes
+ * settle_take() return SETTLE_TIMEOUT long before the deadline.
+ * Race pairs, the producer holding no lock, the worker the mutex: settle.wait.window,
+ * q->tail: "q->tail++" at line 85 (W) vs "if (q->head == q->tail" at line 100 (R);
+ * q->ring[]: "q->ring[q->tail % q->cap] = " at line 84 (W) vs
+ * "*out = q->ring[q->head % q->cap]" at line 107 (R); q->head: "q->head++" at line 108 (W)
+ * vs "q->tail - q->head < q->cap" at line 83 (R). The unlocked signal is no data race.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -94,8 +84,9 @@ bool settle_submit(struct settle_queue *q, uint64_t payment_id, int64_t cents)
 		q->ring[q->tail % q->cap] = (struct settle_item){ payment_id, cents };
 		q->tail++; /* write: unlocked, can land between the worker's check and wait */
 		queued = true;
-		/* No lock either: if the worker has checked but is not yet
-		 * waiting, this signal finds no waiter and is lost. */
+		/* A signal sent while the worker has checked but is not yet
+		 * waiting finds no waiter and is lost; holding the mutex from the
+		 * change of tail rules that moment out. */
 		pthread_cond_signal(&q->nonempty);
 	}
 	return queued;
@@ -108,10 +99,8 @@ enum settle_status settle_take(struct settle_queue *q, const struct timespec *de
 	pthread_mutex_lock(&q->lock);
 	if (q->head == q->tail && !q->closed) { /* checked once: read of tail */
 		RACE_POINT("settle.wait.window");
-		/* Window: the mutex does not keep a producer out, so tail can
-		 * change and its signal go by here, before the wait below has
-		 * counted this thread as a waiter. The worker then sleeps with a
-		 * settlement queued, until the deadline or the next signal. */
+		/* Between the check and the wait: a producer that can change tail
+		 * and signal here, without the mutex, is lost to this thread. */
 		pthread_cond_timedwait(&q->nonempty, &q->lock, deadline); /* trusts any wakeup */
 	}
 	if (q->head != q->tail) {

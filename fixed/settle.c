@@ -1,18 +1,19 @@
 /*
- * fixed/settle.c: the settlement queue, with no lost wakeup.
- *
+ * settle.c: the settlement queue. Lab 7, the lost wakeup.
  * One mutex guards the whole queue (the ring, head, tail, closed), and the
- * worker sleeps on a condition variable used with that mutex only. Why
- * that is enough: the worker checks its predicate (empty and open) and
- * goes to sleep without letting go of the mutex in between, because
- * pthread_cond_timedwait() releases it only once the worker is counted as
- * a waiter. A producer changes the predicate under the same mutex, so it
- * does so either before the worker's check (which then sees the
- * settlement) or after the worker is waiting (and its signal wakes it):
- * there is no moment in between. And the worker checks the predicate
- * again after every wakeup (the while loop), since a wakeup is only a
- * hint: a spurious one, or a signal sent for a settlement it has already
- * taken, finds the queue empty.
+ * worker sleeps on a condition variable used with that mutex. The worker
+ * checks its predicate (empty and open) and goes to sleep; in
+ * fixed/settle.c it holds the mutex from the check until
+ * pthread_cond_timedwait() has counted it as a waiter, and a producer
+ * changes the predicate under the same mutex, so the change comes either
+ * before the check (which sees the settlement) or after the worker is
+ * waiting (and the signal wakes it). broken/settle.c's producer adds a
+ * settlement and signals without the mutex: between the worker's check and
+ * its wait the signal finds no waiter and is lost, and the worker sleeps with
+ * a settlement queued until its deadline. The fixed worker also checks the
+ * predicate again after every wakeup (while, not if), since a wakeup is only
+ * a hint: with `if`, a wakeup meant for a settlement already taken makes
+ * settle_take() return SETTLE_TIMEOUT long before the deadline.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -79,9 +80,9 @@ bool settle_submit(struct settle_queue *q, uint64_t payment_id, int64_t cents)
 		q->ring[q->tail % q->cap] = (struct settle_item){ payment_id, cents };
 		q->tail++; /* under the lock: never between the worker's check and its wait */
 		queued = true;
-		/* Under the lock too. Signalling just after the unlock would
-		 * also be correct (the predicate is already changed), but
-		 * Helgrind flags a signal whose mutex nobody holds. */
+		/* A signal sent while the worker has checked but is not yet
+		 * waiting finds no waiter and is lost; holding the mutex from the
+		 * change of tail rules that moment out. */
 		pthread_cond_signal(&q->nonempty);
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -95,9 +96,8 @@ enum settle_status settle_take(struct settle_queue *q, const struct timespec *de
 	pthread_mutex_lock(&q->lock);
 	while (q->head == q->tail && !q->closed) { /* checked again after every wakeup */
 		RACE_POINT("settle.wait.window");
-		/* No window: this thread holds the mutex from the check until
-		 * the wait has counted it as a waiter, and a producer needs the
-		 * mutex to change tail. */
+		/* Between the check and the wait: a producer that can change tail
+		 * and signal here, without the mutex, is lost to this thread. */
 		if (pthread_cond_timedwait(&q->nonempty, &q->lock, deadline) == ETIMEDOUT)
 			break;
 	}
