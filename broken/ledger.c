@@ -1,19 +1,21 @@
 /*
- * broken/ledger.c: the revenue ledger with a plain read-modify-write.
- * Lab 2, the lost update: two threads add to the same account's total at
- * once; each reads the old total, adds its amount and writes the sum back,
- * and the second write wipes out the first add. Same API and same code as
- * fixed/ledger.c, minus the atomic add.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). No lock is held and no atomic is used on either side.
- *   ledger.add.window  l->total[account]:
- *                      "l->total[account] = t + cents" at line 58 (W) vs
- *                      "int64_t t = l->total[account]" at line 53 (R) in
- *                      another thread: both read the same old total, both
- *                      write old + their own amount, one amount is lost.
- *                      The same write vs itself in another thread (W/W)
- *                      is the same bug seen from the other side.
+ * ledger.c: the revenue ledger. Lab 2, the lost update.
+ * broken/ledger.c adds with a plain read-modify-write: two threads adding to
+ * the same account's total at once each read the old total, add their amount
+ * and write the sum back, and the second write wipes out the first add.
+ * fixed/ledger.c makes each account's total one C11 atomic and an add one
+ * atomic fetch-add: the read, the addition and the write are one
+ * indivisible step (on x86-64 a single `lock xadd`). An atomic rather than a
+ * lock because an add touches exactly one 8-byte word: there is no invariant
+ * across fields for a lock to protect, and adds to different accounts never
+ * wait for each other. Relaxed is enough: a total publishes no other data,
+ * so only atomicity is needed, not ordering; a reader that must see every
+ * add (ledger_sum after the adders are joined) gets its ordering from
+ * pthread_join.
+ * Race pairs, no lock held, no atomic used: ledger.add.window, l->total[account]:
+ * "l->total[account] = t + cents" at line 59 (W) vs
+ * "int64_t t = l->total[account]" at line 55 (R) in another thread, or the same
+ * write in another thread (W/W).
  */
 #include <stdlib.h>
 
@@ -52,9 +54,8 @@ bool ledger_add(struct ledger *l, int account, int64_t cents)
 		return false;
 	int64_t t = l->total[account]; /* read: the total before this add */
 	RACE_POINT("ledger.add.window");
-	/* Window: another thread's add to this account can read the same old
-	 * total here, or read it and write old + its amount, before the write
-	 * below. */
+	/* An add to this account by another thread between the read of the
+	 * old total and the write of the new one would be lost. */
 	l->total[account] = t + cents; /* write: overwrites any add made since the read */
 	return true;
 }

@@ -1,15 +1,17 @@
 /*
- * fixed/ledger.c: the revenue ledger, safe under any number of threads.
- *
- * Each account's total is one C11 atomic, and an add is one atomic
- * fetch-add: the read, the addition and the write happen as one
- * indivisible step (on x86-64 a single `lock xadd`), so no other add can
- * slip between them. An atomic rather than a lock because an add touches
- * exactly one 8-byte word and nothing else has to change with it: there is
- * no invariant across fields that a lock would have to protect, and adds
- * to different accounts never wait for each other. (A mutex would be just
- * as correct; what a ledger_sum() consistent across accounts while adds
- * run would need is a lock, and nothing here asks for that.)
+ * ledger.c: the revenue ledger. Lab 2, the lost update.
+ * broken/ledger.c adds with a plain read-modify-write: two threads adding to
+ * the same account's total at once each read the old total, add their amount
+ * and write the sum back, and the second write wipes out the first add.
+ * fixed/ledger.c makes each account's total one C11 atomic and an add one
+ * atomic fetch-add: the read, the addition and the write are one
+ * indivisible step (on x86-64 a single `lock xadd`). An atomic rather than a
+ * lock because an add touches exactly one 8-byte word: there is no invariant
+ * across fields for a lock to protect, and adds to different accounts never
+ * wait for each other. Relaxed is enough: a total publishes no other data,
+ * so only atomicity is needed, not ordering; a reader that must see every
+ * add (ledger_sum after the adders are joined) gets its ordering from
+ * pthread_join.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -48,10 +50,8 @@ bool ledger_add(struct ledger *l, int account, int64_t cents)
 	if (!account_ok(l, account))
 		return false;
 	RACE_POINT("ledger.add.window");
-	/* Read, add and write in one indivisible step: no window. Relaxed is
-	 * enough: a total publishes no other data, so only atomicity is needed,
-	 * not ordering; a reader that must see every add (ledger_sum after the
-	 * adders are joined) gets its ordering from pthread_join. */
+	/* An add to this account by another thread between the read of the
+	 * old total and the write of the new one would be lost. */
 	atomic_fetch_add_explicit(&l->total[account], cents, memory_order_relaxed);
 	return true;
 }
