@@ -1,25 +1,22 @@
 /*
- * broken/auditcache.c: per-user payment counts with a plain
- * read-modify-write and an audit call inside it.
- * Lab 9, the masked race: lab 2's lost update, but between the read and
- * the write the code calls auditlog_write(), which locks and unlocks the
- * audit log's mutex. The mutex protects the log, not the entry. To a
- * happens-before race detector, though, one thread's unlock followed by
+ * auditcache.c: per-user payment counts, with an audit call inside each
+ * update. Lab 9, the masked race: lab 2's lost update, but between the read
+ * of the entry and the write the code calls auditlog_write(), which locks and
+ * unlocks the audit log's mutex. That mutex protects the log, not the entry.
+ * To a happens-before race detector, though, one thread's unlock followed by
  * the other thread's lock orders everything before the unlock before
  * everything after the lock, so many interleavings look synchronized.
- * Same API and same code as fixed/auditcache.c, minus the cache's mutex.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). Only the log's mutex is ever held, and only on neither
- * side of a pair: it is taken and released between them.
- *   auditcache.update.window  c->entry[user]:
- *                      "e->payments = seen.payments + 1" at line 92 (W)
- *                      vs "struct auditcache_entry seen = *e" at line 83
- *                      (R) in another thread: both read the same entry,
- *                      both write entry + their own payment, one payment
- *                      is lost. The same write vs itself (W/W), and
- *                      "e->cents = seen.cents + cents" at line 93 (W) vs
- *                      the read, are the same bug.
+ * broken/auditcache.c has no lock of its own: two records of one user read
+ * the same entry, both write entry + their own payment, and one payment is
+ * lost. fixed/auditcache.c has one mutex for every entry, held by
+ * auditcache_record() from the read to the write, so no other thread's
+ * record can fall between them. The audit call stays inside the critical
+ * section: the cache's lock is always taken before the log's and never the
+ * other way round, so the two locks cannot deadlock.
+ * Race pairs, only the log's mutex held, between the two sides of a pair:
+ * auditcache.update.window, c->entry[user]: "e->payments = seen.payments + 1" at line 89
+ * (W) vs "struct auditcache_entry seen = *e" at line 80 (R) in another thread;
+ * the same write vs itself (W/W) and "e->cents = seen.cents + cents" at line 90 (W).
  */
 #include <stdlib.h>
 
@@ -82,14 +79,14 @@ bool auditcache_record(struct auditcache *c, int user, int64_t cents)
 	struct auditcache_entry *e = &c->entry[user];
 	struct auditcache_entry seen = *e; /* read: the user's entry before this payment */
 	RACE_POINT("auditcache.update.window");
-	/* Window: another thread can read the same entry here, or read it and
-	 * write it back, before the write below. The audit call widens the
-	 * window (it formats a line and may wait for the log's mutex), and its
-	 * lock and unlock are all a race detector sees between the threads. */
+	/* Between the read and the write, another thread's record of this user
+	 * is lost unless c->lock keeps it out. The audit call widens the window
+	 * (it formats a line and may wait for the log's mutex), and its lock
+	 * and unlock are all a race detector sees between the threads. */
 	if (should_log(c))
 		auditlog_write(c->log, "user %d: payment %llu, %lld cents", user,
 			       (unsigned long long)(seen.payments + 1), (long long)cents);
-	e->payments = seen.payments + 1; /* write: overwrites any payment recorded since the read */
+	e->payments = seen.payments + 1; /* write: the entry read above, plus this payment */
 	e->cents = seen.cents + cents;
 	return true;
 }

@@ -1,12 +1,18 @@
 /*
- * fixed/auditcache.c: per-user payment counts, safe under any number of
- * threads.
- *
- * One mutex guards every entry, and auditcache_record() holds it from the
- * read of the entry to the write, so no other thread's record can fall
- * between them. The audit call stays where it was, inside the critical
- * section: the cache's lock is always taken before the log's and never
- * the other way round, so the two locks cannot deadlock.
+ * auditcache.c: per-user payment counts, with an audit call inside each
+ * update. Lab 9, the masked race: lab 2's lost update, but between the read
+ * of the entry and the write the code calls auditlog_write(), which locks and
+ * unlocks the audit log's mutex. That mutex protects the log, not the entry.
+ * To a happens-before race detector, though, one thread's unlock followed by
+ * the other thread's lock orders everything before the unlock before
+ * everything after the lock, so many interleavings look synchronized.
+ * broken/auditcache.c has no lock of its own: two records of one user read
+ * the same entry, both write entry + their own payment, and one payment is
+ * lost. fixed/auditcache.c has one mutex for every entry, held by
+ * auditcache_record() from the read to the write, so no other thread's
+ * record can fall between them. The audit call stays inside the critical
+ * section: the cache's lock is always taken before the log's and never the
+ * other way round, so the two locks cannot deadlock.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -71,16 +77,17 @@ bool auditcache_record(struct auditcache *c, int user, int64_t cents)
 	if (!user_ok(c, user))
 		return false;
 	struct auditcache_entry *e = &c->entry[user];
-	/* Held from the read to the write: the update is one step to every
-	 * other thread. That is enough because every access to entry[] takes
-	 * this lock. The log's mutex below orders nothing here. */
 	pthread_mutex_lock(&c->lock);
 	struct auditcache_entry seen = *e; /* read: the user's entry before this payment */
 	RACE_POINT("auditcache.update.window");
+	/* Between the read and the write, another thread's record of this user
+	 * is lost unless c->lock keeps it out. The audit call widens the window
+	 * (it formats a line and may wait for the log's mutex), and its lock
+	 * and unlock are all a race detector sees between the threads. */
 	if (should_log(c))
 		auditlog_write(c->log, "user %d: payment %llu, %lld cents", user,
 			       (unsigned long long)(seen.payments + 1), (long long)cents);
-	e->payments = seen.payments + 1; /* write */
+	e->payments = seen.payments + 1; /* write: the entry read above, plus this payment */
 	e->cents = seen.cents + cents;
 	pthread_mutex_unlock(&c->lock);
 	return true;
