@@ -1,29 +1,30 @@
 /*
- * fixed/publish.c: publishing a payment response with a release store and
- * an acquire load.
+ * publish.c: publishing a payment response through a flag. Lab 8, memory
+ * ordering: the computing thread writes the payload, then sets an atomic
+ * flag; the sending thread sees the flag and reads the payload. The flag is
+ * atomic, so the flag itself cannot race. broken/publish.c makes both flag
+ * accesses memory_order_relaxed: nothing orders the payload against them, so
+ * having read the flag as 1 does not make the payload's write happen before
+ * its read (the compiler may sink the payload stores below the flag store or
+ * hoist the loads above the flag load, and an ARM or POWER core may make the
+ * stores visible in another order); the sender then sends the previous
+ * response (stale_payload), and in C11 this is a data race, undefined
+ * behaviour, whatever the machine does. fixed/publish.c stores the flag with
+ * memory_order_release and loads it with memory_order_acquire: a release
+ * store that an acquire load reads from synchronizes with it, so every
+ * write before the store (the whole payload) happens before every read after
+ * the load (on x86 both are plain moves; on ARM they become stlr and ldar).
  *
- * The computing thread writes the payload, then stores the flag with
- * memory_order_release; the sending thread loads the flag with
- * memory_order_acquire. Why that is enough: a release store that an
- * acquire load reads from synchronizes with it, so every write made before
- * the store (the whole payload) happens before every read made after the
- * load. A sender that sees the flag set cannot see an older payload, and
- * the compiler and the CPU must keep that order (on x86 both are plain
- * moves, and the cost is only the reordering the compiler gives up; on
- * ARM they become stlr and ldar).
- *
- * The annotations are part of the fix, for Valgrind's sake. Helgrind and
- * DRD see a release store and an acquire load as a plain store and a plain
- * load: they know no C11 atomics, so they would report the payload as
- * racy. ANNOTATE_HAPPENS_BEFORE(&s->ready) just before the release store
- * and ANNOTATE_HAPPENS_AFTER(&s->ready) just after an acquire load that
- * saw 1 tell them the ordering the atomics really give, at the places it
- * holds. The flag word itself is taken out of their data-race check
- * (VALGRIND_HG_DISABLE_CHECKING on its 4 bytes, and nothing else): it is
- * an atomic, which C11 says cannot be in a data race, and no annotation
- * can order its store before a load that is racing to read it. Outside
- * Valgrind every annotation is a no-op, and ThreadSanitizer ignores them:
- * it checks the atomics themselves.
+ * The fixed twin's annotations are part of the fix, for Valgrind's sake.
+ * Helgrind and DRD know no C11 atomics and see a release store and an
+ * acquire load as plain ones, so they would report the payload as racy.
+ * ANNOTATE_HAPPENS_BEFORE(&s->ready) just before the release store and
+ * ANNOTATE_HAPPENS_AFTER(&s->ready) just after an acquire load that saw 1
+ * tell them the ordering the atomics really give. The flag word itself is
+ * taken out of their data-race check (VALGRIND_HG_DISABLE_CHECKING on its 4
+ * bytes, and nothing else): it is an atomic, which C11 says cannot be in a
+ * data race. Outside Valgrind every annotation is a no-op, and
+ * ThreadSanitizer ignores them: it checks the atomics themselves.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -44,8 +45,7 @@ struct publish_slot *publish_slot_create(void)
 	if (!s)
 		return NULL;
 	atomic_init(&s->ready, 0);
-	/* For Valgrind: the flag is a synchronization word, not data. */
-	VALGRIND_HG_DISABLE_CHECKING(&s->ready, sizeof(s->ready));
+	VALGRIND_HG_DISABLE_CHECKING(&s->ready, sizeof(s->ready)); /* a sync word, not data */
 	return s;
 }
 
@@ -53,8 +53,7 @@ void publish_slot_destroy(struct publish_slot *s)
 {
 	if (!s)
 		return;
-	/* For Valgrind: whatever is allocated here next is data again, with
-	 * no ordering left over from this slot. */
+	/* For Valgrind: memory allocated here next is data, with no order left. */
 	ANNOTATE_HAPPENS_BEFORE_FORGET_ALL(&s->ready);
 	VALGRIND_HG_ENABLE_CHECKING(&s->ready, sizeof(s->ready));
 	free(s);
@@ -67,10 +66,11 @@ void publish_slot_reset(struct publish_slot *s)
 
 void publish_put(struct publish_slot *s, const struct publish_response *resp)
 {
-	s->resp = *resp;
+	s->resp = *resp; /* write: the payload */
 	RACE_POINT("publish.flag.window");
-	/* Release: the payload stores above become visible no later than
-	 * the flag, to any thread that reads it with acquire. */
+	/* The flag's store: relaxed, it may become visible before the payload
+	 * stores above, to a compiler or to a weakly ordered CPU; release, it
+	 * cannot, to a thread that reads the flag with acquire. */
 	ANNOTATE_HAPPENS_BEFORE(&s->ready);
 	atomic_store_explicit(&s->ready, 1, memory_order_release);
 }
@@ -80,7 +80,8 @@ bool publish_get(struct publish_slot *s, struct publish_response *out)
 	if (!atomic_load_explicit(&s->ready, memory_order_acquire))
 		return false;
 	ANNOTATE_HAPPENS_AFTER(&s->ready);
-	/* Acquire: having seen 1, this thread sees the whole payload. */
-	*out = s->resp;
+	/* Having seen 1: relaxed, that says nothing about the payload stores;
+	 * acquire, this thread sees the whole payload. */
+	*out = s->resp; /* read: the payload */
 	return true;
 }
