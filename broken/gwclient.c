@@ -1,33 +1,35 @@
 /*
- * broken/gwclient.c: the gateway client, built lazily with no
- * synchronization at all. Lab 6: "if it is not built yet, build it", run
- * by two request threads at once. Same API and same code as
- * fixed/gwclient.c, minus the mutex.
+ * gwclient.c: the gateway client, built lazily. Lab 6: "if it is not
+ * built yet, build it", run by two request threads at once.
+ * broken/gwclient.c has no synchronization at all: two callers both read
+ * ready as 0 before either writes 1, and both build (constructions > 1); the
+ * second build wipes and refills a client the first builder has already
+ * returned, while its caller reads it (half_built). fixed/gwclient.c has one
+ * mutex per slot guarding the check and the build together: every other
+ * caller takes the same lock, so it either waits for the build to finish or
+ * finds ready set, and the unlock after the build happens before any later
+ * lock of the mutex, so whoever finds ready set also sees every field the
+ * constructor wrote; nobody writes the client again until a reset.
  *
- * This is the unlocked check-then-build, not the textbook double-checked
- * locking (check, lock, check again, build, unlock): the lab wants a
- * symptom the program can count on x86, and only this form has one there.
- * Textbook DCL builds once, but its first check still reads the flag with
- * a plain load while another thread writes it with a plain store: a data
- * race whose damage (a client seen as ready before its fields are) needs
- * compiler reordering or a weakly ordered CPU. The handout explains why
- * that half-fix is still broken.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). No lock is held on either side of any pair.
- *   gwclient.get.window  l->ready: "l->ready = 1" at line 120 (W) vs
- *                        "if (!l->ready)" at line 113 (R) in another
- *                        thread. Both threads read 0 before either
- *                        writes 1, and both build: constructions > 1.
- *   l->client            "memset(c, 0, sizeof(*c))" at line 75 (W) and
- *                        "c->magic = GWCLIENT_MAGIC" at line 87 (W) vs
- *                        "uint64_t magic = c->magic" at line 160 (R, in
- *                        gwclient_check): the second build wipes and
- *                        refills a client the first builder has already
- *                        returned, while its caller reads it: half_built.
- *   the same fields      written by both builds at once (W vs W): the
- *                        client ends up a mix of two builds (here both
- *                        write the same values, so the mix looks whole).
+ * The broken form is the unlocked check-then-build, not the textbook
+ * double-checked locking (check, lock, check again, build, unlock): the lab
+ * wants a symptom the program can count on x86, and only this form has one
+ * there. Textbook DCL builds once, but its first check still reads the flag
+ * with a plain load while another thread writes it with a plain store: a
+ * data race whose damage (a client seen as ready before its fields are)
+ * needs compiler reordering or a weakly ordered CPU. The fixed form takes
+ * the lock on every call, even long after the build: an uncontended lock and
+ * unlock (tens of nanoseconds, against a gateway round trip of
+ * milliseconds). The faster forms, pthread_once or an acquire/release flag
+ * with the mutex for the slow path, are also correct, but Helgrind (3.19)
+ * understands neither: it reports their fast path as a race, so the
+ * reference build uses the form every tool understands. The handout compares
+ * them.
+ * Race pairs, no lock held on either side: gwclient.get.window, l->ready:
+ * "l->ready = 1" at line 121 (W) vs "if (!l->ready)" at line 115 (R) in another thread;
+ * l->client: "memset(c, 0, sizeof(*c))" at line 77 (W) and
+ * "c->magic = GWCLIENT_MAGIC" at line 89 (W) vs "uint64_t magic = c->magic" at line 161
+ * (R, in gwclient_check); and both builds' writes to the same fields (W vs W).
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -72,7 +74,7 @@ static void gwclient_build(struct gwclient_lazy *l)
 {
 	struct gwclient *c = &l->client;
 	atomic_fetch_add(&l->constructions, 1);
-	memset(c, 0, sizeof(*c)); /* write: wipes a client another caller may be reading */
+	memset(c, 0, sizeof(*c)); /* write: wipes the whole client */
 	memcpy(c->merchant, l->merchant, sizeof(c->merchant));
 	endpoint_of(c->endpoint, sizeof(c->endpoint), l->merchant);
 	c->timeout_ms = 2500;
@@ -110,14 +112,13 @@ void gwclient_lazy_destroy(struct gwclient_lazy *l)
 
 const struct gwclient *gwclient_get(struct gwclient_lazy *l)
 {
-	if (!l->ready) { /* read: races with the write below in another thread */
+	if (!l->ready) { /* read: the check of check-then-build */
 		RACE_POINT("gwclient.get.window");
-		/* Window: another thread can read ready == 0 too until the
-		 * write below, and build the client a second time, wiping the
-		 * one this thread is about to return. The longer the build,
-		 * the wider the window. */
+		/* Until the write of ready below, another caller that gets
+		 * past the check builds the client a second time, wiping the one
+		 * this thread is about to return: only the lock can keep it out. */
 		gwclient_build(l);
-		l->ready = 1; /* write: too late for a thread already past the check */
+		l->ready = 1; /* write: the client is built */
 	}
 	return &l->client;
 }
@@ -157,7 +158,7 @@ int gwclient_check(const struct gwclient *c, const char *merchant, char *err, si
 	}
 	strncpy(want_merchant, merchant, sizeof(want_merchant));
 	endpoint_of(want_endpoint, sizeof(want_endpoint), merchant);
-	uint64_t magic = c->magic; /* read: races with the constructor's writes */
+	uint64_t magic = c->magic; /* read: the constructor's last write */
 	if (magic != GWCLIENT_MAGIC)
 		PROBLEM("magic is %#llx: not completely built", (unsigned long long)magic);
 	if (memcmp(c->merchant, want_merchant, sizeof(want_merchant)) != 0)

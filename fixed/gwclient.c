@@ -1,22 +1,30 @@
 /*
- * fixed/gwclient.c: the gateway client, built lazily, exactly once, under
- * any number of threads.
+ * gwclient.c: the gateway client, built lazily. Lab 6: "if it is not
+ * built yet, build it", run by two request threads at once.
+ * broken/gwclient.c has no synchronization at all: two callers both read
+ * ready as 0 before either writes 1, and both build (constructions > 1); the
+ * second build wipes and refills a client the first builder has already
+ * returned, while its caller reads it (half_built). fixed/gwclient.c has one
+ * mutex per slot guarding the check and the build together: every other
+ * caller takes the same lock, so it either waits for the build to finish or
+ * finds ready set, and the unlock after the build happens before any later
+ * lock of the mutex, so whoever finds ready set also sees every field the
+ * constructor wrote; nobody writes the client again until a reset.
  *
- * One mutex per slot guards the check and the build together: the first
- * caller checks ready, builds and sets ready inside the lock; every other
- * caller takes the same lock, so it either waits for that build to finish
- * or finds ready set. Why that is enough: no two callers can both see
- * "not built", and the unlock after the build happens before any later
- * lock of the same mutex, so whoever finds ready set also sees every field
- * the constructor wrote; nobody writes the client again until a reset.
- *
- * The lock is taken on every call, even long after the build. It costs an
- * uncontended lock and unlock (tens of nanoseconds, against a gateway
- * round trip of milliseconds). The faster forms, pthread_once or an
- * acquire/release flag with this mutex for the slow path, are also
- * correct, but Helgrind (3.19) understands neither: it reports their fast
- * path as a race, so the reference build uses the form every tool
- * understands. The handout compares them.
+ * The broken form is the unlocked check-then-build, not the textbook
+ * double-checked locking (check, lock, check again, build, unlock): the lab
+ * wants a symptom the program can count on x86, and only this form has one
+ * there. Textbook DCL builds once, but its first check still reads the flag
+ * with a plain load while another thread writes it with a plain store: a
+ * data race whose damage (a client seen as ready before its fields are)
+ * needs compiler reordering or a weakly ordered CPU. The fixed form takes
+ * the lock on every call, even long after the build: an uncontended lock and
+ * unlock (tens of nanoseconds, against a gateway round trip of
+ * milliseconds). The faster forms, pthread_once or an acquire/release flag
+ * with the mutex for the slow path, are also correct, but Helgrind (3.19)
+ * understands neither: it reports their fast path as a race, so the
+ * reference build uses the form every tool understands. The handout compares
+ * them.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -63,7 +71,7 @@ static void gwclient_build(struct gwclient_lazy *l)
 {
 	struct gwclient *c = &l->client;
 	atomic_fetch_add(&l->constructions, 1);
-	memset(c, 0, sizeof(*c)); /* only ever under the lock, before ready is set */
+	memset(c, 0, sizeof(*c)); /* write: wipes the whole client */
 	memcpy(c->merchant, l->merchant, sizeof(c->merchant));
 	endpoint_of(c->endpoint, sizeof(c->endpoint), l->merchant);
 	c->timeout_ms = 2500;
@@ -104,12 +112,13 @@ void gwclient_lazy_destroy(struct gwclient_lazy *l)
 const struct gwclient *gwclient_get(struct gwclient_lazy *l)
 {
 	pthread_mutex_lock(&l->lock);
-	if (!l->ready) { /* checked under the lock: one caller at a time */
+	if (!l->ready) { /* read: the check of check-then-build */
 		RACE_POINT("gwclient.get.window");
-		/* No window: another caller waits at the lock until the
-		 * client is built and ready is set. */
+		/* Until the write of ready below, another caller that gets
+		 * past the check builds the client a second time, wiping the one
+		 * this thread is about to return: only the lock can keep it out. */
 		gwclient_build(l);
-		l->ready = 1;
+		l->ready = 1; /* write: the client is built */
 	}
 	pthread_mutex_unlock(&l->lock); /* publishes the built client to later lockers */
 	return &l->client;
@@ -150,7 +159,7 @@ int gwclient_check(const struct gwclient *c, const char *merchant, char *err, si
 	}
 	strncpy(want_merchant, merchant, sizeof(want_merchant));
 	endpoint_of(want_endpoint, sizeof(want_endpoint), merchant);
-	uint64_t magic = c->magic;
+	uint64_t magic = c->magic; /* read: the constructor's last write */
 	if (magic != GWCLIENT_MAGIC)
 		PROBLEM("magic is %#llx: not completely built", (unsigned long long)magic);
 	if (memcmp(c->merchant, want_merchant, sizeof(want_merchant)) != 0)
