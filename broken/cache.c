@@ -1,32 +1,26 @@
 /*
- * broken/cache.c: the payment cache with no synchronization at all.
- * Lab 1, the war story in C: a shared map that request threads read and
- * write at once. Same API and same code as fixed/cache.c, minus the lock.
- *
- * Race pairs, DataRaceBench style: variable, "code" at line N, read (R)
- * or write (W). No lock is held on either side of any pair.
- *   cache.put.window   *link, the end of a chain:
- *                      "*link = fresh" at line 151 (W) vs
- *                      "while (*link" at line 93 (R, find_link from
- *                      cache_put or cache_get). Two puts read the same
- *                      end, both link a node; the second unlinks the
- *                      first: a lost entry.
- *   c->count           "++c->count" at line 153 (R and W) vs itself in
- *                      another thread: lost increments, the count drifts.
- *   c->nbuckets        "c->nbuckets = nb" at line 130 (W) vs
- *                      "++c->count > c->nbuckets" at line 153 (R): two
- *                      threads see the map full, both grow it, and the
- *                      old table is freed twice (glibc: "double free").
- *   cache.grow.window  c->buckets: "c->buckets = nt" at line 129 (W) vs
- *                      "&c->buckets[" at line 92 (R): a chain walked in
- *                      the old table after "free(c->buckets)" at line 128
- *                      is freed memory; a put into it is lost.
- *   cache.get.window   n->resp: "*out = n->resp" at line 105 (R) vs
- *                      "(*link)->resp = *resp" at line 146 (W): a torn
- *                      response, half one payment, half another.
- *   cache.evict.window the chain: "*link = n->next" at line 168 (W) vs
- *                      "while (*link" at line 93 (R); "free(n)" at line
- *                      171 frees a node another thread may be reading.
+ * cache.c: the payment cache. Lab 1, the war story in C: a shared map
+ * that request threads read and write at once. The map is a table of bucket
+ * chains that doubles when it holds as many entries as it has buckets.
+ * broken/cache.c has no synchronization at all: puts lose entries, the count
+ * drifts, two grows free one table twice, a get copies a torn response, and
+ * a chain is walked in freed memory. fixed/cache.c has one reader-writer
+ * lock guarding all of it: the table pointer, its size, every chain, every
+ * response and the count. A get only reads, so gets may overlap each other,
+ * and every put, grow and evict holds the lock exclusively, so no reader
+ * ever sees a chain half linked, a response half copied or a table being
+ * freed. (Whether one lock is fast enough is a question for the benchmarks,
+ * not for correctness.)
+ * Race pairs, no lock held on either side: cache.put.window, *link, a chain's end:
+ * "*link = fresh" at line 145 (W) vs "while (*link" at line 87 (R, find_link): a lost entry.
+ * c->count: "++c->count" at line 147 (R and W) vs itself in another thread: the count drifts.
+ * c->nbuckets: "c->nbuckets = nb" at line 124 (W) vs "++c->count > c->nbuckets" at line 147
+ * (R): two threads grow the map, and the old table is freed twice ("double free").
+ * cache.grow.window, c->buckets: "c->buckets = nt" at line 123 (W) vs "&c->buckets[" at line 86
+ * (R): a chain walked in the old table after "free(c->buckets)" at line 122 is freed memory.
+ * cache.get.window, n->resp: "*out = n->resp" at line 99 (R) vs
+ * "(*link)->resp = *resp" at line 140 (W): a torn response. cache.evict.window, the chain:
+ * "*link = n->next" at line 162 (W) vs "while (*link" at line 87 (R); "free(n)" at line 165 (W).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,12 +96,12 @@ bool cache_get(struct cache *c, const char *user_id, struct cache_response *out)
 	struct cache_node *n = *find_link(c, user_id);
 	RACE_POINT("cache.get.window");
 	if (n)
-		*out = n->resp; /* read: races with the write in cache_put() */
+		*out = n->resp; /* read: the response a put writes */
 	return n != NULL;
 }
 
 /* Moves every node into a table twice as large. Any other thread in the
- * map meanwhile walks chains that are being relinked. */
+ * map meanwhile would walk chains that are being relinked. */
 static void cache_grow(struct cache *c)
 {
 	size_t nb = c->nbuckets * 2;
@@ -125,8 +119,8 @@ static void cache_grow(struct cache *c)
 		}
 	}
 	RACE_POINT("cache.grow.window");
-	free(c->buckets); /* a reader still in the old table now reads freed memory */
-	c->buckets = nt;  /* write: races with the read in find_link() */
+	free(c->buckets); /* a reader still in the old table would read freed memory */
+	c->buckets = nt;  /* write: find_link() reads it */
 	c->nbuckets = nb;
 }
 
@@ -134,23 +128,23 @@ bool cache_put(struct cache *c, const char *user_id, const struct cache_response
 {
 	if (!key_ok(user_id))
 		return false;
-	/* Allocated first, as in the fixed map. */
+	/* Allocated first: malloc is slow and needs no lock of ours. */
 	struct cache_node *fresh = malloc(sizeof(*fresh));
 	if (!fresh)
 		return false;
 	struct cache_node **link = find_link(c, user_id); /* read: the chain's end */
 	RACE_POINT("cache.put.window");
-	/* Window: another put can link its node at *link, or a grow can move
-	 * the whole chain to a new table, before the write below. */
+	/* Between the read above and the writes below, another put can link
+	 * its node at *link, or a grow move the whole chain to a new table. */
 	if (*link) {
-		(*link)->resp = *resp; /* write: a concurrent get copies half of it */
+		(*link)->resp = *resp; /* write: what a get copies */
 	} else {
 		snprintf(fresh->key, sizeof(fresh->key), "%s", user_id);
 		fresh->resp = *resp;
 		fresh->next = NULL;
-		*link = fresh; /* write: overwrites whatever was linked since the read */
+		*link = fresh; /* write: the chain's end read above */
 		fresh = NULL;
-		if (++c->count > c->nbuckets) /* read-modify-write: increments get lost */
+		if (++c->count > c->nbuckets) /* read-modify-write */
 			cache_grow(c);
 	}
 	free(fresh); /* unused when the key was already there */
@@ -168,7 +162,7 @@ bool cache_evict(struct cache *c, const char *user_id)
 		*link = n->next;
 		c->count--;
 	}
-	free(n); /* another thread may still be reading n */
+	free(n); /* n is unlinked: a thread still reading it would read freed memory */
 	return n != NULL;
 }
 

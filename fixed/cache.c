@@ -1,14 +1,16 @@
 /*
- * fixed/cache.c: the payment cache, safe under any number of threads.
- *
- * The map is a table of bucket chains that doubles when it holds as many
- * entries as it has buckets. One reader-writer lock guards all of it: the
- * table pointer, its size, every chain, every response and the count.
- * Why that is enough: a get only reads, so gets may overlap each other, and
- * every put, grow and evict holds the lock exclusively, so no reader ever
- * sees a chain half linked, a response half copied or a table being freed.
- * (Whether one lock is fast enough is a question for the benchmarks, not
- * for correctness.)
+ * cache.c: the payment cache. Lab 1, the war story in C: a shared map
+ * that request threads read and write at once. The map is a table of bucket
+ * chains that doubles when it holds as many entries as it has buckets.
+ * broken/cache.c has no synchronization at all: puts lose entries, the count
+ * drifts, two grows free one table twice, a get copies a torn response, and
+ * a chain is walked in freed memory. fixed/cache.c has one reader-writer
+ * lock guarding all of it: the table pointer, its size, every chain, every
+ * response and the count. A get only reads, so gets may overlap each other,
+ * and every put, grow and evict holds the lock exclusively, so no reader
+ * ever sees a chain half linked, a response half copied or a table being
+ * freed. (Whether one lock is fast enough is a question for the benchmarks,
+ * not for correctness.)
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -89,12 +91,13 @@ bool cache_get(struct cache *c, const char *user_id, struct cache_response *out)
 	struct cache_node *n = *find_link(c, user_id);
 	RACE_POINT("cache.get.window");
 	if (n)
-		*out = n->resp; /* copied under the lock: no half-written response */
+		*out = n->resp; /* read: the response a put writes */
 	pthread_rwlock_unlock(&c->lock);
 	return n != NULL;
 }
 
-/* Moves every node into a table twice as large. Caller holds the write lock. */
+/* Moves every node into a table twice as large. Any other thread in the
+ * map meanwhile would walk chains that are being relinked. */
 static void cache_grow(struct cache *c)
 {
 	size_t nb = c->nbuckets * 2;
@@ -112,8 +115,8 @@ static void cache_grow(struct cache *c)
 		}
 	}
 	RACE_POINT("cache.grow.window");
-	free(c->buckets);
-	c->buckets = nt;
+	free(c->buckets); /* a reader still in the old table would read freed memory */
+	c->buckets = nt;  /* write: find_link() reads it */
 	c->nbuckets = nb;
 }
 
@@ -121,22 +124,24 @@ bool cache_put(struct cache *c, const char *user_id, const struct cache_response
 {
 	if (!key_ok(user_id))
 		return false;
-	/* Allocate before locking: malloc is slow and needs no lock of ours. */
+	/* Allocated first: malloc is slow and needs no lock of ours. */
 	struct cache_node *fresh = malloc(sizeof(*fresh));
 	if (!fresh)
 		return false;
 	pthread_rwlock_wrlock(&c->lock);
-	struct cache_node **link = find_link(c, user_id);
+	struct cache_node **link = find_link(c, user_id); /* read: the chain's end */
 	RACE_POINT("cache.put.window");
+	/* Between the read above and the writes below, another put can link
+	 * its node at *link, or a grow move the whole chain to a new table. */
 	if (*link) {
-		(*link)->resp = *resp;
+		(*link)->resp = *resp; /* write: what a get copies */
 	} else {
 		snprintf(fresh->key, sizeof(fresh->key), "%s", user_id);
 		fresh->resp = *resp;
 		fresh->next = NULL;
-		*link = fresh;
+		*link = fresh; /* write: the chain's end read above */
 		fresh = NULL;
-		if (++c->count > c->nbuckets)
+		if (++c->count > c->nbuckets) /* read-modify-write */
 			cache_grow(c);
 	}
 	pthread_rwlock_unlock(&c->lock);
@@ -157,7 +162,7 @@ bool cache_evict(struct cache *c, const char *user_id)
 		c->count--;
 	}
 	pthread_rwlock_unlock(&c->lock);
-	free(n); /* unlinked under the lock, so no other thread can reach it */
+	free(n); /* n is unlinked: a thread still reading it would read freed memory */
 	return n != NULL;
 }
 
