@@ -1,24 +1,26 @@
 /*
- * broken/payflow.c: the process-payment flow as the story's fixed service
- * wrote it. Lab 3, a check-then-act atomicity violation.
- *
- * Every step is thread-safe: cache_get and cache_put take the cache's
- * lock, gateway_charge takes the gateway's. The sequence is not: two
- * requests for the same new user can both miss before either stores its
- * response, and then both charge. There is no data race here, so neither
- * ThreadSanitizer nor Helgrind has anything to report; only the invariant
- * (one charge per user, checked at the gateway) shows the bug.
- *
- * Race pairs, DataRaceBench style, as check and act of two requests for
- * the same user (both accesses under the cache's lock, so no data race):
- *   payflow.charge.window  the user's cache entry:
- *                          "cache_get(f->c, user_id, out)" at line 65 (R,
- *                          the check: a miss) vs
- *                          "cache_put(f->c, user_id, &resp)" at line 76
- *                          (W, the act of the other request). Both misses
- *                          come before either put, so both requests run
- *                          "gateway_charge(f->g, user_id, cents)" at
- *                          line 68: the user is charged twice.
+ * payflow.c: the process-payment flow: look the user up in the cache,
+ * charge on a miss, store the response. Lab 3, a check-then-act atomicity
+ * violation. The cache and the gateway are each thread-safe (cache_get and
+ * cache_put take the cache's lock, gateway_charge the gateway's), but a
+ * get, a charge and a put are three steps, and another request for the same
+ * user can run between them. broken/payflow.c, the flow as the story's
+ * fixed service wrote it, runs them as they come: two requests for the same
+ * new user can both miss before either stores its response, and both charge.
+ * There is no data race, so neither ThreadSanitizer nor Helgrind has
+ * anything to report; only the invariant (one charge per user, checked at
+ * the gateway) shows the bug. fixed/payflow.c makes a request that misses
+ * first claim the user in a table of charges in flight (under the flow's own
+ * lock); a second request that misses while the claim stands waits for it,
+ * then finds the response in the cache. The claimer stores the response
+ * before it drops its claim, and a waiter looks in the cache again under the
+ * same lock after the claim is gone, so for a given user only one request at
+ * a time can be between its miss and its put. No lock is held across the
+ * gateway call: requests for different users still charge in parallel.
+ * Race pairs, check and act of two requests for the same user, both under the cache's lock:
+ * payflow.charge.window, the user's entry: "cache_get(f->c, user_id, out)" at line 67 (R, a
+ * miss) vs "cache_put(f->c, user_id, &resp)" at line 78 (W, the other request's act); both
+ * then run "gateway_charge(f->g, user_id, cents)" at line 70: the user is charged twice.
  */
 #include <pthread.h>
 #include <stdbool.h>

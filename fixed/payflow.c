@@ -1,16 +1,21 @@
 /*
- * fixed/payflow.c: the process-payment flow, charging each user at most
- * once however many requests for that user arrive together.
- *
- * The cache and the gateway are each thread-safe, but a get, a charge and
- * a put are three steps, and another request for the same user can run
- * between them. So a request that misses first claims the user in a table
- * of charges in flight (under the flow's own lock); a second request that
- * misses while the claim stands waits for it, then finds the response in
- * the cache. Why that is enough: the claimer stores the response before it
- * drops its claim, and a waiter looks in the cache again under the same
- * lock after the claim is gone, so for a given user only one request at a
- * time can be between its miss and its put. No lock is held across the
+ * payflow.c: the process-payment flow: look the user up in the cache,
+ * charge on a miss, store the response. Lab 3, a check-then-act atomicity
+ * violation. The cache and the gateway are each thread-safe (cache_get and
+ * cache_put take the cache's lock, gateway_charge the gateway's), but a
+ * get, a charge and a put are three steps, and another request for the same
+ * user can run between them. broken/payflow.c, the flow as the story's
+ * fixed service wrote it, runs them as they come: two requests for the same
+ * new user can both miss before either stores its response, and both charge.
+ * There is no data race, so neither ThreadSanitizer nor Helgrind has
+ * anything to report; only the invariant (one charge per user, checked at
+ * the gateway) shows the bug. fixed/payflow.c makes a request that misses
+ * first claim the user in a table of charges in flight (under the flow's own
+ * lock); a second request that misses while the claim stands waits for it,
+ * then finds the response in the cache. The claimer stores the response
+ * before it drops its claim, and a waiter looks in the cache again under the
+ * same lock after the claim is gone, so for a given user only one request at
+ * a time can be between its miss and its put. No lock is held across the
  * gateway call: requests for different users still charge in parallel.
  */
 #include <pthread.h>
