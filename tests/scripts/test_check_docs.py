@@ -113,10 +113,10 @@ class Planted(unittest.TestCase):
         # one line more at the top of the broken module moves every line below
         self.edit("broken/cache.c", "#include", "/* one more line */\n#include")
         problems = self.problems()
-        self.assertTrue(any(p.startswith(f"{HANDOUT}:") and "says broken/cache.c:102 (cache_get) "
-                            "calls find_link; broken/cache.c:102 is" in p for p in problems),
+        self.assertTrue(any(p.startswith(f"{HANDOUT}:") and "says broken/cache.c:96 (cache_get) "
+                            "calls find_link; broken/cache.c:96 is" in p for p in problems),
                         problems)
-        self.assertTrue(any("quotes `while (*link && ...` at line 93" in p for p in problems),
+        self.assertTrue(any("quotes `while (*link && ...` at line 87" in p for p in problems),
                         problems)
 
     def test_a_caller_frame_that_moved_fails_and_make_docs_follows_the_call(self):
@@ -128,9 +128,9 @@ class Planted(unittest.TestCase):
             self.assertEqual(check_docs.run(self.root, write=True), [])
 
     def test_a_line_number_that_names_the_wrong_function_fails(self):
-        self.edit(HANDOUT, "#0 cache_put broken/cache.c:151", "#0 cache_get broken/cache.c:151")
+        self.edit(HANDOUT, "#0 cache_put broken/cache.c:145", "#0 cache_get broken/cache.c:145")
         problems = self.problems()
-        self.assertTrue(any("says broken/cache.c:151 is in cache_get; broken/cache.c:151 is in "
+        self.assertTrue(any("says broken/cache.c:145 is in cache_get; broken/cache.c:145 is in "
                             "cache_put" in p for p in problems), problems)
 
     def test_a_scenario_value_in_a_handout_is_the_scenario_s(self):
