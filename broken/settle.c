@@ -14,11 +14,13 @@
  * predicate again after every wakeup (while, not if), since a wakeup is only
  * a hint: with `if`, a wakeup meant for a settlement already taken makes
  * settle_take() return SETTLE_TIMEOUT long before the deadline.
+ * The fixed producer signals under the mutex: just after the unlock would
+ * be as correct (tail has changed), but Helgrind flags an unheld signal.
  * Race pairs, the producer holding no lock, the worker the mutex: settle.wait.window,
- * q->tail: "q->tail++" at line 85 (W) vs "if (q->head == q->tail" at line 100 (R);
- * q->ring[]: "q->ring[q->tail % q->cap] = " at line 84 (W) vs
- * "*out = q->ring[q->head % q->cap]" at line 107 (R); q->head: "q->head++" at line 108 (W)
- * vs "q->tail - q->head < q->cap" at line 83 (R). The unlocked signal is no data race.
+ * q->tail: "q->tail++" at line 87 (W) vs "if (q->head == q->tail" at line 102 (R);
+ * q->ring[]: "q->ring[q->tail % q->cap] = " at line 86 (W) vs
+ * "*out = q->ring[q->head % q->cap]" at line 109 (R); q->head: "q->head++" at line 110 (W)
+ * vs "q->tail - q->head < q->cap" at line 85 (R). The unlocked signal is no data race.
  */
 #include <errno.h>
 #include <pthread.h>
