@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from racelab import cli, records, scenario, workcopy
+from racelab import cli, records, scenario, stats, workcopy
 from racelab.cli import Failure
 
 PROG = "grade_selftest.py"
@@ -170,8 +170,12 @@ def matrix(rows):
 
 
 SUMMARY_HEADER = ("lab", "wrong", "wrong_rejected_every_run", "right",
-                  "right_passed_every_run", "runs", "gradings", "misses", "longest_s",
-                  "lowest_right_fast")
+                  "right_passed_every_run", "runs", "trials", "misses", "miss_rate_low",
+                  "miss_rate_high", "longest_s", "lowest_right_fast")
+# A trial is one grading of one entry; the miss rate's bounds are the 95%
+# Wilson interval of misses / trials (stats.wilson).
+COUNTS = ("wrong", "wrong_rejected_every_run", "right", "right_passed_every_run", "runs",
+          "trials", "misses")
 # What each run was measured under, kept as '# run' lines after the table:
 # when it finished, the load average when it started, the CPUs, and how
 # long it took.
@@ -181,7 +185,8 @@ RUN_FIELDS = ("at", "load", "cpus", "elapsed_s")
 def summary(paths):
     """The runs' JSON files summed up per lab (and 'total'): how many
     entries, how many were graded as they must be in every run, how many
-    gradings and misses there were, and the longest grading; and each
+    gradings (trials) and misses there were, with the miss rate's 95%
+    interval, and the longest grading; and each
     run's conditions (RUN_FIELDS)."""
     runs, conditions = [], []
     for path in paths:
@@ -206,8 +211,11 @@ def summary(paths):
                     "wrong_rejected_every_run": sum(entries[k] == "wrong" for k in good),
                     "right": sum(v == "right" for v in entries.values()),
                     "right_passed_every_run": sum(entries[k] == "right" for k in good),
-                    "runs": len(runs), "gradings": len(mine),
+                    "runs": len(runs), "trials": len(mine),
                     "misses": sum(not r["correct"] for r in mine),
+                    **dict(zip(("miss_rate_low", "miss_rate_high"),
+                               (round(x, 4) for x in stats.wilson(
+                                   sum(not r["correct"] for r in mine), len(mine))))),
                     "longest_s": max(r["seconds"] for r in mine),
                     # the slowest a right fix measured against the reference
                     # (FAST's ratio): what a lab's fast_floor must stay below
@@ -237,8 +245,10 @@ def read_summary(path):
                              "cpus": int(run["cpus"]), "elapsed_s": float(run["elapsed_s"])})
                 continue
             row = dict(zip(SUMMARY_HEADER, cells))
-            for k in SUMMARY_HEADER[1:-2]:
+            for k in COUNTS:
                 row[k] = int(row[k])
+            for k in ("miss_rate_low", "miss_rate_high"):
+                row[k] = float(row[k])
             row["lab"] = row["lab"] if row["lab"] == "total" else int(row["lab"])
             row["longest_s"] = float(row["longest_s"])
             if row["lowest_right_fast"] != "-":
@@ -255,12 +265,14 @@ def render(rows, runs, markdown=False):
             "\t".join(str(r[k]) for k in SUMMARY_HEADER) for r in rows] + [
             "\t".join(["# run"] + [str(c[k]) for k in RUN_FIELDS]) for c in runs]) + "\n"
     lines = ["| lab | wrong fixes rejected in every run | right fixes passed in every run "
-             "| runs | gradings | misses | longest grading | slowest right fix (FAST) |",
+             "| runs | gradings | misses (95% interval of the rate) | longest grading "
+             "| slowest right fix (FAST) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['lab']} | {r['wrong_rejected_every_run']} of {r['wrong']} | "
                      f"{r['right_passed_every_run']} of {r['right']} | {r['runs']} | "
-                     f"{r['gradings']} | {r['misses']} | {float(r['longest_s']):.0f} s | "
+                     f"{r['trials']} | {r['misses']} ({r['miss_rate_low']:.3f} to "
+                     f"{r['miss_rate_high']:.3f}) | {float(r['longest_s']):.0f} s | "
                      + (f"{r['lowest_right_fast']:.2f} |" if r["lowest_right_fast"] != "-"
                         else "- |"))
     total = next((r for r in rows if r["lab"] == "total"), None)
@@ -269,7 +281,7 @@ def render(rows, runs, markdown=False):
         lines.append(
             ("Every wrong fix was rejected and every right fix passed, in every run"
              if total["misses"] == 0 else
-             f"{total['misses']} of {total['gradings']} gradings went the wrong way")
+             f"{total['misses']} of {total['trials']} gradings went the wrong way")
             + f" ({len(runs)} run{'s' if len(runs) != 1 else ''}: "
             + "; ".join(f"{c['elapsed_s'] / 60:.0f} min to {c['at'][:16].replace('T', ' ')} "
                         f"UTC, load {c['load']:.1f} on {c['cpus']} CPUs at the start"

@@ -295,7 +295,9 @@ class Summary(unittest.TestCase):
         total = rows[-1]
         self.assertEqual((total["wrong"], total["wrong_rejected_every_run"]), (1, 0))
         self.assertEqual((total["right"], total["right_passed_every_run"]), (1, 1))
-        self.assertEqual((total["runs"], total["gradings"], total["misses"]), (2, 4, 1))
+        self.assertEqual((total["runs"], total["trials"], total["misses"]), (2, 4, 1))
+        self.assertEqual(total["miss_rate_low"], 0.0456)  # Wilson 95%, 1 of 4
+        self.assertGreater(total["miss_rate_high"], 0.25)
         self.assertEqual([r["load"] for r in runs], [0.5, 1.5])
         self.assertEqual(total["lowest_right_fast"], 0.5)
         text = grade_selftest.render(rows, runs, markdown=True)
