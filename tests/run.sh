@@ -58,6 +58,7 @@ case $# in
 esac
 cd "$(dirname "$0")/.." || exit 2
 PYTHON=${PYTHON:-python3}
+started=$(date +%s)
 passed=0
 failed=0
 log=$(mktemp -d)
@@ -140,5 +141,8 @@ if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_SELFTEST:-}" ]; then
 	tally "grading's self-test (quick)" "$ok" "$miss"
 fi
 
+# How long it took, measured rather than quoted in the README, with the
+# load average beside it: on 2 cores, other jobs stretch every trial.
+echo "== took $(($(date +%s) - started)) s (load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

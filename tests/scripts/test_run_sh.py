@@ -59,6 +59,7 @@ class RunSh(unittest.TestCase):
         code, out, err = self.run_sh("--check")
         self.assertEqual(code, 0, out + err)
         self.assertEqual(out.splitlines()[-1], "6 passed, 0 failed")
+        self.assertRegex(out.splitlines()[-2], r"^== took \d+ s \(load average ")
         self.assertIn("== documents' facts (check-docs): 1 passed, 0 failed", out)
         self.assertNotIn("test_cmdline", out)  # no command-line tests
 
