@@ -15,9 +15,10 @@ SHELL := /bin/sh
 PYTHON ?= python3
 
 # The labs: every labs/lab-N-<name>/scenario.conf is a lab's manifest (its
-# modules, its workload, what its unit tests link), and build/gen/labs.mk
-# is made from them: LABS, LAB_DIR_N, LAB_MODULES_N, LAB_WORKLOAD_N, and per
-# module UNIT_TEST_<module> (the lab folder's test_<module>.c), TEST_DEPS_<module>.
+# modules, what its unit tests link), and build/gen/labs.mk is made from
+# them: LABS, LAB_DIR_N, LAB_MODULES_N, LAB_WORKLOAD_N (the lab folder's
+# workload.c), and per module UNIT_TEST_<module> (the lab folder's
+# test_<module>.c), TEST_DEPS_<module>.
 # The same command writes build/gen/walkthroughs.mk (make help's gdb and
 # demo lines, from the manifests and the walkthroughs) and
 # build/gen/stress_labs.c (the stress driver's registry of labs).
@@ -62,8 +63,9 @@ HEADERS := $(wildcard include/*.h common/*.h stress/*.h)
 
 # The module sources of a variant: broken-N takes lab N's broken modules,
 # student-N the student's copies of them in $(WORK)/lab-N/ (mk/grade.mk).
-# WORK is work/ but for grading's self-test, which grades the catalogue of
-# tests/mutants/ from a folder of its own (scripts/grade_selftest.py).
+# WORK is work/ but for grading's self-test, which grades each lab's
+# catalogue (labs/lab-N-*/mutants/) from a folder of its own
+# (scripts/grade_selftest.py).
 WORK ?= work
 module_src = $(foreach m,$(MODULES),$(call module_dir,$(m),$(1))/$(m).c)
 module_dir = $(if $(filter $(1),$(LAB_MODULES_$(patsubst broken-%,%,$(2)))),broken,$(if \
@@ -177,7 +179,7 @@ report: ## rates of every record under results/ against expected/
 include mk/report.mk
 include mk/docs.mk
 
-C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h tests/mutants/*/*.c)
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h labs/*/mutants/*.c)
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)

@@ -73,7 +73,7 @@ FORCE:
 grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
 	@$(PYTHON) scripts/grade.py --all
 
-grade-selftest: ## grade the catalogue of wrong and right fixes (tests/mutants/): the confusion matrix
+grade-selftest: ## grade the catalogue of wrong and right fixes (labs/lab-N-*/mutants/): the confusion matrix
 	@$(PYTHON) scripts/grade_selftest.py
 
 define GRADE_RULE

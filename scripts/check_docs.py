@@ -14,7 +14,7 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
             a block rewritten whole from SOURCE (REGIONS below lists them)
   values    <!-- fact KIND ARGS -->TEXT<!-- /fact -->
             one value in a sentence, rewritten from its source: KIND is
-              rate LAB BUILD TOOL CONFIG     "s of n" from expected/lab-N.tsv
+              rate LAB BUILD TOOL CONFIG     "s of n" from labs/lab-N-*/expected.tsv
               ratio LAB BUILD TOOL CONFIG    "s/n"
               trials LAB BUILD TOOL CONFIG   "n"
               note LAB BUILD TOOL CONFIG     the row's note
@@ -130,16 +130,20 @@ class Sources:
         self._lines = {}
         self._funcs = {}
 
-    def resolve(self, path, func=None):
+    def resolve(self, path, func=None, doc=None):
         """(repo path, None), (None, why not), or (None, None) for a file
         that is not racelab's (glibc's ./nptl/pthread_mutex_lock.c).
         Valgrind and gdb name a module by its base name; of the two twins,
         the one whose function `func` spans the line is meant, else the
-        broken one (reports come from the broken build)."""
+        broken one (reports come from the broken build). A base name that
+        every lab has (workload.c), quoted in a lab's handout, is that lab's."""
         p = path[2:] if path.startswith("./") else path
         if p in self.files:
             return p, None
         hits = [f for f in self.files if f.endswith("/" + p)]
+        here = str(Path(doc).parent) + "/" if doc and "/" in doc else None
+        if here and len(hits) > 1 and sum(h.startswith(here) for h in hits) == 1:
+            hits = [h for h in hits if h.startswith(here)]
         if len(hits) == 1:
             return hits[0], None
         if hits and {str(Path(h).parent) for h in hits} == {"broken", "fixed"}:
@@ -238,7 +242,7 @@ class Tables:
     @property
     def table(self):
         if self._table is None:
-            self._table = expected.read_dir(self.root / "expected")
+            self._table = expected.read_dir(self.root / "labs")
         return self._table
 
     def row(self, args):
@@ -246,15 +250,22 @@ class Tables:
             raise Failure(f"needs LAB BUILD TOOL CONFIG, got '{' '.join(args)}'")
         key = (int(args[0]), *args[1:])
         if key not in self.table:
-            raise Failure(f"expected/lab-{args[0]}.tsv has no row {' '.join(args[1:])}")
+            raise Failure(f"{self.table_src(args[0])} has no row {' '.join(args[1:])}")
         return self.table[key]
+
+    def lab_dir(self, lab):
+        d = next((self.root / "labs").glob(f"lab-{lab}-*"), None)
+        if d is None:
+            raise Failure(f"no labs/lab-{lab}-*/")
+        return d
+
+    def table_src(self, lab):
+        """'labs/lab-1-cache/expected.tsv', lab 1's table as the documents name it."""
+        return f"labs/{self.lab_dir(lab).name}/{expected.TABLE}"
 
     def scenario(self, lab):
         if lab not in self._scen:
-            d = next((self.root / "labs").glob(f"lab-{lab}-*"), None)
-            if d is None:
-                raise Failure(f"no labs/lab-{lab}-*/")
-            path = d / "scenario.conf"
+            path = self.lab_dir(lab) / "scenario.conf"
             self._scen[lab] = scenario.parse(path.read_text(encoding="utf-8"), path)
         return self._scen[lab]
 
@@ -293,7 +304,7 @@ def fact_value(tables, kind, args):
     """(the text, the source it comes from) of <!-- fact KIND ARGS -->."""
     if kind in ("rate", "ratio", "trials", "note"):
         row = tables.row(args)
-        src = f"expected/lab-{args[0]}.tsv"
+        src = tables.table_src(args[0])
         return {"rate": f"{row['successes']} of {row['trials']}",
                 "ratio": f"{row['successes']}/{row['trials']}",
                 "trials": str(row["trials"]), "note": row["note"]}[kind], src
@@ -328,7 +339,7 @@ def fact_value(tables, kind, args):
             raise Failure(f"no lab's broken stress spread row has {args[0]} trials")
         words = [str(x) for x in labs]
         return (", ".join(words[:-1]) + " and " + words[-1]) if len(words) > 1 else words[0], \
-            "expected/lab-*.tsv"
+            "labs/lab-*/expected.tsv"
     if kind == "labs-every":
         if len(args) != 2:
             raise Failure(f"labs-every needs TOOL CONFIG, got '{' '.join(args)}'")
@@ -338,15 +349,15 @@ def fact_value(tables, kind, args):
         if not labs:
             raise Failure(f"no lab's broken {' '.join(args)} row shows the metric in every trial")
         return (", ".join(labs[:-1]) + " and " + labs[-1]) if len(labs) > 1 else labs[0], \
-            "expected/lab-*.tsv"
+            "labs/lab-*/expected.tsv"
     if kind == "tools":
-        return tools_list(tables), "expected/lab-*.tsv"
+        return tools_list(tables), "labs/lab-*/expected.tsv"
     if kind == "war":
         return tables.war(args), "expected/http/war-story.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
-        return f"{tables.safe(int(args[0]))[1]:.2g}", f"expected/lab-{args[0]}.tsv"
+        return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
     raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war)")
 
 
@@ -522,11 +533,11 @@ def region_check_error(tables):
 
 # name: (source named in the marker, generator)
 REGIONS = {
-    "one-cpu": ("expected/lab-*.tsv", region_one_cpu),
-    "safe-plan-1": ("expected/lab-1.tsv", region_safe_plan),
-    "safe-labs": ("expected/lab-*.tsv", region_safe_labs),
-    "lab-9-verbosity": ("expected/lab-9.tsv", region_lab_9_verbosity),
-    "check-error": ("expected/lab-*.tsv", region_check_error),
+    "one-cpu": ("labs/lab-*/expected.tsv", region_one_cpu),
+    "safe-plan-1": ("labs/lab-1-cache/expected.tsv", region_safe_plan),
+    "safe-labs": ("labs/lab-*/expected.tsv", region_safe_labs),
+    "lab-9-verbosity": ("labs/lab-9-auditcache/expected.tsv", region_lab_9_verbosity),
+    "check-error": ("labs/lab-*/expected.tsv", region_check_error),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
 }
 # Regions of the same form that another check owns: left alone here.
@@ -681,7 +692,7 @@ def check_frames(doc, text, sources, problems, start, end):
                                           or (index is None and g[2] == "by"))
         if m:
             path, number = m.group(5), int(m.group(6))
-            f, _ = sources.resolve(path)
+            f, _ = sources.resolve(path, doc=doc)
             if f and f.endswith((".c", ".h")) and number <= len(sources.lines(f)):
                 line = sources.lines(f)[number - 1]
                 if continues and "?" not in prev[1] and not _calls(line, _callee(prev[1])):
@@ -690,7 +701,7 @@ def check_frames(doc, text, sources, problems, start, end):
         prev = (index, func)
 
 
-def fix_frames(text, sources):
+def fix_frames(text, sources, doc=None):
     """The excerpts' caller frames moved to the line that makes the call,
     when the function has exactly one such line (make docs): a module edited
     above a call moves the line a tool would print, not the call."""
@@ -708,7 +719,7 @@ def fix_frames(text, sources):
                                            and index == prev[0] + 1)
                                           or (index is None and g[2] == "by"))
         if m and continues and "?" not in prev[1]:
-            f, _ = sources.resolve(m.group(5))
+            f, _ = sources.resolve(m.group(5), doc=doc)
             n = int(m.group(6))
             callee = _callee(prev[1])
             if f and f.endswith(".c") and (
@@ -732,7 +743,7 @@ def check_quotes(doc, text, sources, problems):
         check_frames(doc, text, sources, problems, s, e)
     for m in QUOTE.finditer(text):
         path, number = m.group(1), int(m.group(2))
-        f, why = sources.resolve(path)
+        f, why = sources.resolve(path, doc=doc)
         if f is None:
             if why and not path.startswith("work/"):
                 problems.add(doc, text, m.start(), f"quotes {path}:{number}: {why}")
@@ -790,7 +801,7 @@ def check_line_refs(doc, text, sources, problems):
     quoted = {}
     for s, e in blocks:
         for q in QUOTE.finditer(text, s, e):
-            f, _ = sources.resolve(q.group(1))
+            f, _ = sources.resolve(q.group(1), doc=doc)
             if f:
                 quoted.setdefault(int(q.group(2)), set()).add(f)
     module = _race_file(sources.root, doc)
@@ -880,8 +891,7 @@ def check_notes(tables, problems):
             scen = scenario.Scenario(None, tables.scenario(lab))
             limit = scen.get("time_limit_s", PROFILE.get(tool))
             if limit is not None and float(limit) != float(m.group(1)):
-                where = f"expected/{Path(row['where'].rsplit(':', 1)[0]).name}:" \
-                        f"{row['where'].rsplit(':', 1)[1]}"
+                where = f"{tables.table_src(lab)}:{row['where'].rsplit(':', 1)[1]}"
                 problems.append(f"{where}: the note says '{m.group(0)}'; "
                                 f"labs/lab-{lab}-*/scenario.conf's limit for {tool} is {limit} s "
                                 "(or write 'when measured')")
@@ -898,7 +908,7 @@ def run(root, write=False, only=None):
         path = root / doc
         text = path.read_text(encoding="utf-8")
         if write:
-            new = fix_frames(rewrite(doc, text, tables, problems), sources)
+            new = fix_frames(rewrite(doc, text, tables, problems), sources, doc)
             if new != text:
                 path.write_text(new, encoding="utf-8")
                 print(f"check_docs.py: rewrote {doc}")

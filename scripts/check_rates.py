@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_rates.py: measure every cell of a lab and check it against expected/.
+"""check_rates.py: measure every cell of a lab and check it against its expected table.
 
 A cell is one (build, tool, configuration): the broken and the fixed build,
 each under the stress driver, ThreadSanitizer (clang and gcc) and Helgrind,
@@ -12,8 +12,9 @@ fails only when the two cannot meet.
 
 Profiles: quick (10 trials a cell, 6 for the Valgrind tools, each lab's
 own configuration only: what `make test` runs) and full (50 trials a cell, every configuration:
-for re-measuring expected/ on new hardware, with --write-expected NEWDIR
-to write tables for review, never over expected/). --all-configs adds the
+for re-measuring the expected tables on new hardware, with --write-expected
+NEWDIR to write tables (NEWDIR/lab-N-<name>/expected.tsv) for review, never
+over a lab's own). --all-configs adds the
 extra configurations to a quick run.
 
 A broken-build cell out of its band after its first trials is rerun with
@@ -68,7 +69,7 @@ def parser():
                           "(or with tool errors, or with no data), 2 bad arguments.")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",
                    help="a lab to check (repeatable; default: every lab in labs/, each of "
-                        "which must have a table in expected/)")
+                        "each of which must have its expected.tsv)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                    help="quick: 10 trials a cell (6 under Valgrind); full: 50 (default: quick)")
     p.add_argument("--trials", type=cli.positive_int, metavar="K",
@@ -146,15 +147,8 @@ def with_baselines(plan):
 
 
 def labs_with_tables():
-    """The labs that expected/ has a lab-N.tsv table for."""
-    labs = []
-    for path in sorted((scenario.root() / "expected").glob("lab-*.tsv")):
-        number = path.stem.removeprefix("lab-")
-        if not number.isdigit():
-            raise Failure(f"{scenario.shown(path)}: not a table name (expected/lab-N.tsv, "
-                          "N a lab number)")
-        labs.append(int(number))
-    return sorted(labs)
+    """The labs whose folder has its expected table (labs/lab-N-<name>/expected.tsv)."""
+    return sorted(lab for lab in scenario.known_labs() if expected.table_path(lab).is_file())
 
 
 def describe(lab, build, tool, extra):
@@ -197,7 +191,7 @@ def rerun_out_of_band(plan, results, more):
     """Reruns, with `more` trials, every broken-build cell that is out of
     its band and whose band is not 0 to 0 by design; the report then
     judges each on all its trials. Said out loud, so a flaky cell shows."""
-    cells = report.collect(results, scenario.root() / "expected", None)
+    cells = report.collect(results, expected.tree_dir(), None)
     for cell in cells:
         if cell.verdict != "OUT" or not chancy(cell.build, cell.expected):
             continue
@@ -239,7 +233,7 @@ def explain(plan, first_for, rerun):
     table's own measurement says it may be (successes out of trials,
     uniform prior). Band edge: the true rate is anywhere in the band,
     taking the worst place for each cell, the strictest reading."""
-    table = expected.read_dir(scenario.root() / "expected")
+    table = expected.read_dir()
     firsts = sorted({first_for(tool) for _, _, tool, _ in plan})
     print(f"first {' or '.join(map(str, firsts))} trials a cell (by tool), judged with the "
           f"{stats.CHECK_CONFIDENCE} Wilson interval; out of band: {rerun} more, judged on "
@@ -294,7 +288,7 @@ def main(argv=None):
     else:
         labs = labs_with_tables()
         if not labs:
-            raise Failure("no lab to check: expected/ has no lab-N.tsv table")
+            raise Failure("no lab to check: no labs/lab-N-<name>/ has its expected.tsv")
         # Every lab in labs/ is checked: one without a table fails below,
         # rather than being left out of a run that then passes.
         labs = sorted(set(labs) | scenario.known_labs())
@@ -309,7 +303,8 @@ def main(argv=None):
         for lab in labs:
             scenario.lab_dir(lab)  # Failure for an unknown lab
             if lab not in have:
-                raise Failure(f"lab {lab} has no expected table (expected/lab-{lab}.tsv): "
+                raise Failure(f"lab {lab} has no expected table "
+                              f"({scenario.shown(expected.table_path(lab))}): "
                               f"nothing to check it against; measure it with "
                               f"--write-expected NEWDIR, review, and copy the table in")
     every = args.all_configs or args.profile == "full"
@@ -322,13 +317,13 @@ def main(argv=None):
         plan = with_baselines(plan)
     if args.write_expected:
         newdir = Path(args.write_expected)
-        if newdir.resolve() == (scenario.root() / "expected").resolve():
-            raise Failure("--write-expected must not be expected/ itself: write, review, then copy")
+        if newdir.resolve() == expected.tree_dir().resolve():
+            raise Failure("--write-expected must not be labs/ itself: write, review, then copy")
         if newdir.exists() and not newdir.is_dir():
             raise Failure(f"--write-expected {scenario.shown(newdir)} is a file, not a directory")
         # report.py refuses too, but only after the whole measurement has run.
         for lab in sorted({lab for lab, *_ in plan}):
-            table = newdir / f"lab-{lab}.tsv"
+            table = expected.table_path(lab, newdir)
             if table.exists():
                 raise Failure(f"{scenario.shown(table)} exists: write to a new directory "
                               "and compare")

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """grade_selftest.py: grade the catalogue of wrong and right fixes (make grade-selftest).
 
-A grader is only as good as the wrong programs it rejects. tests/mutants/
-lab-N/ holds whole modules a student might hand in, each opening with one
-line that says what it is:
+A grader is only as good as the wrong programs it rejects. A lab's
+mutants/ folder (labs/lab-N-<name>/mutants/) holds whole modules a student
+might hand in, each opening with one line that says what it is:
 
   wrong-<kind>.c   /* WRONG: what is wrong with it */   must not be PASSED
   right-<design>.c /* RIGHT: the design */              must be PASSED
@@ -35,6 +35,8 @@ HEAD = re.compile(r"^/\*\s*(WRONG|RIGHT):\s*(.+?)\s*\*/\s*$")
 # One grading can take minutes on a busy machine (grade.py's own limits
 # bound every trial); past this it is recorded as hung, not waited for.
 GRADE_LIMIT_S = 900
+# A lab's catalogue: the folder of that name in its lab folder.
+MUTANTS = "mutants"
 
 
 def parser():
@@ -42,12 +44,14 @@ def parser():
                    epilog="Exit status: 0 every wrong fix rejected and every right fix "
                           "PASSED; 1 otherwise; 2 bad arguments or a malformed entry.")
     p.add_argument("--lab", type=cli.positive_int, action="append",
-                   help="only this lab (repeatable); default every lab with a catalogue")
+                   help="only this lab (repeatable); default every lab with a catalogue "
+                        "(a lab without mutants/ is left out)")
     p.add_argument("--only", metavar="TEXT", help="only entries whose name contains TEXT")
     p.add_argument("--quick", action="store_true",
                    help="one wrong fix per lab (the first by name), the subset make test runs")
-    p.add_argument("--catalogue", metavar="DIR", default="tests/mutants",
-                   help="where the entries are (default tests/mutants)")
+    p.add_argument("--catalogue", metavar="DIR", default="labs",
+                   help="where the entries are: DIR/lab-N-<name>/mutants/*.c "
+                        "(default labs)")
     p.add_argument("--json", metavar="FILE", default="results/grade-selftest.json",
                    help="where the JSON result goes (default results/grade-selftest.json)")
     p.add_argument("--summary", metavar="JSON", nargs="+",
@@ -84,8 +88,8 @@ def catalogue(root, labs, only, quick):
     if not base.is_dir():
         raise Failure(f"no catalogue at {scenario.shown(base)}")
     found = {}
-    for d in sorted(base.glob("lab-*")):
-        m = re.fullmatch(r"lab-(\d+)", d.name)
+    for d in sorted(base.glob(f"lab-*/{MUTANTS}"), key=lambda d: d.parent.name):
+        m = re.fullmatch(r"lab-(\d+)-.+", d.parent.name)
         if not m or not d.is_dir():
             continue
         lab = int(m.group(1))
@@ -100,7 +104,8 @@ def catalogue(root, labs, only, quick):
             found[lab] = entries
     for lab in labs or []:
         if lab not in found and not only:
-            raise Failure(f"lab {lab} has no catalogue entries in {scenario.shown(base)}/lab-{lab}/")
+            raise Failure(f"lab {lab} has no catalogue entries in "
+                          f"{scenario.shown(base)}/lab-{lab}-*/{MUTANTS}/")
     if not found:
         raise Failure("no catalogue entry matches")
     return found
@@ -300,7 +305,7 @@ def main(argv=None):
     n = sum(len(v) for v in found.values())
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     say(f"== grading's self-test: {n} entr{'y' if n == 1 else 'ies'} of "
-        f"{args.catalogue}/, each graded as make grade-N grades a copy (load {load:.1f} on "
+        f"{args.catalogue}/lab-N-*/{MUTANTS}/, each graded as make grade-N grades a copy (load {load:.1f} on "
         f"{os.cpu_count()} CPUs)")
     started, rows = time.monotonic(), []
     for lab, entries in found.items():

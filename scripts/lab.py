@@ -299,7 +299,7 @@ def main(argv=None):
         say(f"   {kv}: {sum(bad)} trials with a violation or a report, of "
             f"{sum(FIXED.values())}.")
 
-    heading("4. This run's rates against expected/ (a few trials: wide intervals)")
+    heading("4. This run's rates against the lab's expected.tsv (a few trials: wide intervals)")
     subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
                     "--lab", str(lab)])
 

@@ -5,7 +5,8 @@
                  the build knows of the labs (the Makefile runs it)
   check          every lab folder complete and agreeing with its modules,
                  and GUIDE.md's lab table current; each problem is one
-                 line (exit 1)
+                 line (exit 1); a lab without a grading catalogue
+                 (mutants/) is a note, not a problem
   tables         rewrite the lab table of GUIDE.md (make docs);
                  with --check, only say whether it is current (exit 1 if not)
   list           one line per lab: number, folder, modules, title
@@ -81,6 +82,8 @@ def main(argv=None):
         found.append(STALE_TABLE)
     for line in found:
         print(f"{PROG}: {line}", file=sys.stderr)
+    for line in labs.notes(all_labs):
+        print(f"{PROG}: note: {line}", file=sys.stderr)
     if not found:
         print(f"{len(all_labs)} labs, each folder complete and agreeing with its modules; "
               "GUIDE.md's lab table current")

@@ -58,8 +58,9 @@ def parser():
                           "finding on a fixed build or off the race site), 2 bad arguments.")
     p.add_argument("--results", default="results", metavar="DIR",
                    help="trial records, *.jsonl at any depth (default: results)")
-    p.add_argument("--expected", default="expected", metavar="DIR",
-                   help="expected tables: which labs have no data race (default: expected)")
+    p.add_argument("--expected", default="labs", metavar="DIR",
+                   help="expected tables, DIR/lab-N-<name>/expected.tsv: which labs have no "
+                        "data race (default: labs)")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",
                    help="only this lab (repeatable)")
     p.add_argument("--check", action="store_true",
@@ -69,7 +70,7 @@ def parser():
 
 def race_free_labs(expected_dir):
     """Labs whose broken build has no data race by design: every detector
-    row of the broken build in expected/ has the band 0 to 0 (lab 3: a
+    row of the broken build in its expected table has the band 0 to 0 (lab 3: a
     check-then-act race between two thread-safe calls)."""
     bands = defaultdict(list)
     for (lab, build, tool, _), row in expected.read_dir(expected_dir).items():

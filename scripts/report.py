@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""report.py: measured rates per lab, build, tool and config, against expected/.
+"""report.py: measured rates per lab, build, tool and config, against the expected tables.
 
 Reads only trial records (*.jsonl anywhere under results/) and expected tables
-(expected/lab-*.tsv), so it can be rerun on old results or on results from
+(labs/lab-N-<name>/expected.tsv), so it can be rerun on old results or on results from
 another machine. A cell is ok when its Wilson interval meets the expected
 band (ARCHITECTURE.md, principle 3). The 95% interval is shown; the verdict uses
 the wider 99.99% interval (stats.Z_CHECK), because a check that judges
@@ -34,8 +34,8 @@ def parser():
                           "is OUT or has tool errors, 2 bad arguments or bad input.")
     p.add_argument("--results", default="results", metavar="DIR",
                    help="trial records, *.jsonl at any depth (default: results)")
-    p.add_argument("--expected", default="expected", metavar="DIR",
-                   help="expected tables, lab-*.tsv (default: expected)")
+    p.add_argument("--expected", default="labs", metavar="DIR",
+                   help="expected tables, DIR/lab-N-<name>/expected.tsv (default: labs)")
     p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when a cell with an expectation is OUT or has tool errors")
@@ -59,8 +59,8 @@ def parser():
     p.add_argument("--no-cost", action="store_true",
                    help="leave out the cost table (slowdown and memory per tool)")
     p.add_argument("--write-expected", metavar="NEWDIR",
-                   help="write expected tables (NEWDIR/lab-N.tsv) from the measured "
-                        "rates for review, instead of reporting")
+                   help="write expected tables (NEWDIR/lab-N-<name>/expected.tsv) from "
+                        "the measured rates for review, instead of reporting")
     return p
 
 
@@ -190,13 +190,12 @@ def write_expected(cells, newdir):
             by_lab[c.lab].append(c)
     if not by_lab:
         raise Failure("no measured cells to write expectations from")
-    targets = {lab: newdir / f"lab-{lab}.tsv" for lab in by_lab}
+    targets = {lab: expected.table_path(lab, newdir) for lab in by_lab}
     for path in targets.values():
         if path.exists():
             raise Failure(f"{scenario.shown(path)} exists: write to a new directory and compare")
     if newdir.exists() and not newdir.is_dir():
         raise Failure(f"{newdir} is not a directory")
-    newdir.mkdir(parents=True, exist_ok=True)
     for lab, lab_cells in sorted(by_lab.items()):
         rows = []
         for c in lab_cells:
@@ -208,9 +207,10 @@ def write_expected(cells, newdir):
             rows.append({"lab": c.lab, "build": c.build, "tool": c.tool, "config": c.config,
                          "metric": c.metric, "band_low": f"{low:.2f}", "band_high": f"{high:.2f}",
                          "successes": c.successes, "trials": c.n, "note": note})
+        targets[lab].parent.mkdir(parents=True, exist_ok=True)
         expected.write(targets[lab], rows)
         print(f"wrote {scenario.shown(targets[lab])} ({len(rows)} rows): review it, "
-              f"then copy it into expected/")
+              f"then copy it over {scenario.shown(expected.table_path(lab))}")
     return 0
 
 
@@ -268,7 +268,7 @@ def main(argv=None):
     if args.check:
         missing = labs_without_table(cells, args.expected, args.lab)
         if missing:
-            names = ", ".join(f"lab-{n}.tsv" for n in missing)
+            names = ", ".join(expected.table_name(n) for n in missing)
             print(f"{PROG}: check failed: no expected table for lab "
                   f"{', '.join(map(str, missing))} ({names} in {scenario.shown(args.expected)}"
                   f"): its rates cannot be checked", file=sys.stderr)

@@ -74,8 +74,8 @@ void stress_stacks_allow(void);
  * within limit_s seconds; malloc'd, NULL when gdb could not be run. */
 char *stress_stacks(int limit_s);
 
-/* A lab's workload: the C file that labs/lab-N-<name>/scenario.conf names
- * (`workload = stress/labN_<name>.c`) defines one, named stress_lab<N>. */
+/* A lab's workload: its folder's labs/lab-N-<name>/workload.c defines
+ * one, named stress_lab<N>. */
 struct stress_lab {
 	const char *const *params; /* the lab's own scenario keys, NULL-ended */
 	/* Its invariant counters, NULL-ended: every record prints all of

@@ -14,6 +14,6 @@ Modules, in the order data flows through them:
   trial     one run of one trial -> one trial record
   records   the trial record schema, reading and appending .jsonl files
   stats     Wilson intervals and the interval-meets-band rule
-  expected  the expected/lab-*.tsv tables
+  expected  the expected tables, labs/lab-N-*/expected.tsv
   cli       one-line errors and exit codes shared by the command-line tools
 """

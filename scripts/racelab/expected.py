@@ -1,4 +1,9 @@
-"""The expected-results tables, expected/*.tsv.
+"""The expected-results tables, labs/lab-N-<name>/expected.tsv.
+
+Each lab's table lives in its folder and holds only that lab's rows. A
+folder of tables is laid out as labs/ is: DIR/lab-N-<name>/expected.tsv
+(make measure writes its new tables to results/expected-new/ that way, so
+that each diffs against its lab's).
 
 One row per (lab, build, tool, config): the band of rates the measurement
 is expected to fall in, how many successes out of how many trials the band
@@ -22,10 +27,13 @@ error, as is an expected-false-positive row without a reason.
 
 from pathlib import Path
 
-from . import stats
+from . import scenario, stats
 from .cli import Failure
 from .records import write_atomically
 from .scenario import shown
+
+# A lab's table, in its folder.
+TABLE = "expected.tsv"
 
 HEADER = ("lab", "build", "tool", "config", "metric", "band_low", "band_high",
           "successes", "trials", "note")
@@ -76,14 +84,40 @@ def labs(table):
     return sorted({key[0] for key in table})
 
 
-def read_dir(directory):
-    """{(lab, build, tool, config): row} from every DIR/lab-*.tsv (the
-    directory holds other tables too: grade-selftest.tsv is grading's)."""
-    directory = Path(directory)
+def tree_dir():
+    """The folder of the tree's own tables: labs/."""
+    return scenario.root() / "labs"
+
+
+def table_path(lab, directory=None):
+    """Lab `lab`'s table: in its folder, or in DIR/<its folder's name>/
+    (a folder of new tables). Failure for an unknown lab."""
+    folder = scenario.lab_dir(lab)
+    return (Path(directory) / folder.name if directory else folder) / TABLE
+
+
+def table_name(lab):
+    """'lab-1-cache/expected.tsv', a table's name in a folder of tables;
+    'lab-N-*/expected.tsv' for a lab with no folder (for messages)."""
+    try:
+        return f"{scenario.lab_dir(lab).name}/{TABLE}"
+    except Failure:
+        return f"lab-{lab}-*/{TABLE}"
+
+
+def read_dir(directory=None):
+    """{(lab, build, tool, config): row} from every DIR/lab-*/expected.tsv,
+    DIR labs/ unless given. A DIR of lab-N.tsv files is the old layout, which
+    would read as no tables at all: refused."""
+    directory = Path(directory) if directory is not None else tree_dir()
     if not directory.is_dir():
         raise Failure(f"no expected directory {shown(directory)}")
+    old = sorted(directory.glob("lab-*.tsv"))
+    if old:
+        raise Failure(f"{shown(old[0])}: the old layout; a lab's table is now "
+                      f"<DIR>/lab-N-<name>/{TABLE} (the tree's: labs/lab-N-<name>/{TABLE})")
     table = {}
-    for path in sorted(directory.glob("lab-*.tsv")):
+    for path in sorted(directory.glob(f"lab-*/{TABLE}")):
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:

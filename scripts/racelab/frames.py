@@ -19,8 +19,8 @@ a header.
 
 Which files are the program's own (own_path): racelab's labs keep their
 source under fixed top-level directories (SOURCE_ROOTS), named from there
-("broken/cache.c", a student's copy "work/lab-3/payflow.c") however the
-build spelled the path. Code written elsewhere has no such directories, so
+("broken/cache.c", a lab's workload "labs/lab-1-cache/workload.c", a
+student's copy "work/lab-3/payflow.c") however the build spelled the path. Code written elsewhere has no such directories, so
 the general rule is: a frame is the program's own unless it is system code
 (no file; an object that is a shared library or Valgrind's preload; a path
 under /usr/, /lib/ or /opt/, the sanitizer runtime's sources, Valgrind's
@@ -35,9 +35,13 @@ import os
 import re
 
 # Top-level source directories of the repository: a frame whose file is
-# under one of them is the program's own code. work/ holds the students'
-# copies (work/lab-N/<module>.c), the code a student build is graded on.
-SOURCE_ROOTS = ("broken", "fixed", "common", "stress", "work")
+# under one of them is the program's own code. labs/ holds each lab's
+# workload (labs/lab-N-<name>/workload.c), part of the stress driver; work/
+# the students' copies (work/lab-N/<module>.c), the code a student build is
+# graded on.
+SOURCE_ROOTS = ("broken", "fixed", "common", "stress", "labs", "work")
+# The stress driver's own files: stress/ and the labs' workloads.
+_DRIVER = re.compile(r"^(?:stress/[^/]+|labs/lab-\d+-[^/]+/workload\.c)$")
 
 STACK_FRAMES_KEPT = 5
 
@@ -138,6 +142,12 @@ def render(fr):
     if where and fr["line"] is not None:
         where = f"{where}:{fr['line']}"
     return f"{fr['function'] or '??'} {where}".rstrip()
+
+
+def is_driver(file):
+    """Whether a repo-relative file is the stress driver's (stress/main.c,
+    labs/lab-2-ledger/workload.c): the code that calls the lab's module."""
+    return bool(file) and bool(_DRIVER.match(file))
 
 
 def is_header(file):

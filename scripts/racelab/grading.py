@@ -9,7 +9,7 @@ trial. One broken invariant, hang, crash or report fails SAFE.
 
 How many trials: enough that the broken module itself passes SAFE less than
 once in 1000 gradings. A broken build passes only if every tool misses the
-race in every trial. From expected/lab-N.tsv, each broken cell (tool and
+race in every trial. From labs/lab-N-*/expected.tsv, each broken cell (tool and
 configuration) was measured at s successes out of n trials; the lower end
 of the 95% Wilson interval of s/n is a pessimistic rate p, so a trial misses
 with probability at most q = 1 - p, and k trials all miss with q^k. Over
@@ -18,7 +18,7 @@ the cells (trials taken as independent):
     P(broken passes SAFE) = product over cells of q^k  <  0.001
 
 Contract workloads: the measured cells run the lab's everyday workload,
-the one expected/ measured. A student's partial fix (a lock everywhere but
+the one the expected tables measured. A student's partial fix (a lock everywhere but
 in the rare eviction path, a lock dropped before the copy-out, a transfer in
 two critical sections) hides from it. So SAFE also runs the lab's
 `grade_sets` (scenario.conf): configurations of the same driver that reach
@@ -27,7 +27,7 @@ run and the API's promises checked while the threads run. They have no
 measured rate against the broken module (it already fails the everyday
 workload), so they add nothing to the product below; they are there for
 the wrong fixes, and grading's self-test (scripts/grade_selftest.py, the
-catalogue in tests/mutants/) measures how well they do.
+catalogue in labs/lab-N-*/mutants/) measures how well they do.
 
 Every cell gets a minimum number of trials (more than the bound needs:
 a student's half fix is usually rarer to catch than the broken module);
@@ -41,7 +41,7 @@ import math
 import re
 from collections import namedtuple
 
-from . import expected, stats
+from . import expected, frames, stats
 
 TARGET = 1e-3
 TOOL_ORDER = ("stress", "chaos", "tsan-clang", "tsan-gcc", "helgrind")
@@ -132,10 +132,10 @@ def plan(lab, table, target=TARGET, blind=(), grade_sets=()):
     build (every measured rate 0)."""
     out = cells(lab, table, blind)
     if not out:
-        raise ValueError(f"lab {lab} has no broken-build rows in expected/: SAFE cannot "
+        raise ValueError(f"lab {lab} has no broken-build rows in its expected table: SAFE cannot "
                          "choose its trial counts")
     if all(miss(c) >= 1.0 for c in out):
-        raise ValueError(f"no tool caught lab {lab}'s broken build in expected/: SAFE cannot "
+        raise ValueError(f"no tool caught lab {lab}'s broken build in its expected table: SAFE cannot "
                          "be told apart from the broken module")
     while probability(out) >= target:
         # One more trial where it buys the most: -log(q) per second.
@@ -151,7 +151,7 @@ def load_plan(lab, expected_dir, target=TARGET, blind=(), grade_sets=()):
 
 def explain(lab, cells_, target=TARGET):
     """The calculation, as lines for people (grade.py --explain, GUIDE.md)."""
-    lines = [f"SAFE trial counts for lab {lab}, from expected/lab-{lab}.tsv (the broken "
+    lines = [f"SAFE trial counts for lab {lab}, from labs/{expected.table_name(lab)} (the broken "
              "build's measured rates, threads pinned spread):",
              f"  {'tool':<11} {'config':<22} {'measured':>8} {'p (Wilson low)':>14} "
              f"{'q = 1-p':>8} {'k':>3} {'q^k':>9}"]
@@ -336,7 +336,8 @@ def describe_finding(f):
         parts.append(f": {a}")
     if f.get("race_point"):
         parts.append(f', at RACE_POINT("{f["race_point"]}")')
-    caller = next((fr for fr in f.get("stack_a") or [] if " stress/" in fr), None)
+    caller = next((fr for fr in f.get("stack_a") or []
+                   if frames.is_driver(fr.rsplit(" ", 1)[-1].split(":", 1)[0])), None)
     if caller and any(_in_copy(x) for x in sides):
         parts.append(f", called from {caller}")
     return "".join(parts)

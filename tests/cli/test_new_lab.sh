@@ -1,10 +1,10 @@
 #!/bin/sh
-# test_new_lab.sh: a lab is its folder and the files its manifest names.
+# test_new_lab.sh: a lab is its folder and the module its manifest names.
 #
 # In a copy of the tree, lab 2 (module ledger) is copied as lab 42 (module
-# tally): its folder (manifest, handout, walkthrough, unit test), its
-# module's header, broken and fixed files, its workload and its expected
-# table, with the names changed inside. No other file is edited but by
+# tally): its folder (manifest, handout, walkthrough, unit test, workload,
+# expected table, grading's catalogue) and its module's header, broken and
+# fixed files, with the names changed inside. No other file is edited but by
 # make docs (GUIDE.md's lab table, expected/README.md's figures). The copy
 # must then be a lab: make help lists lab-42, gdb-lab-42 and demo-lab-42,
 # make knows grade-42, the stress driver runs lab 42, its unit test passes
@@ -27,19 +27,20 @@ new() { # new FROM TO: copy FROM to TO with ledger -> tally, lab 2 -> lab 42
 	mkdir -p "$(dirname "$2")"
 	sed -e 's/ledger/tally/g; s/LEDGER/TALLY/g; s/Ledger/Tally/g' \
 		-e 's/stress_lab2\b/stress_lab42/g; s/\blab2_/lab42_/g' \
-		-e 's/^lab = 2$/lab = 42/; s/--lab 2\b/--lab 42/g' "$1" >"$2"
+		-e 's/^lab = 2$/lab = 42/; s/--lab 2\b/--lab 42/g; s#labs/lab-2-#labs/lab-42-#g' "$1" >"$2"
 }
-for f in labs/lab-2-ledger/*; do
-	new "$f" "labs/lab-42-tally/$(basename "$f" | sed 's/ledger/tally/')"
+(cd labs/lab-2-ledger && find . -type f) | sort | while read -r f; do
+	new "labs/lab-2-ledger/$f" "labs/lab-42-tally/$(printf '%s' "$f" | sed 's/ledger/tally/g')"
 done
 new include/ledger.h include/tally.h
 new fixed/ledger.c fixed/tally.c
 new broken/ledger.c broken/tally.c
-new stress/lab2_ledger.c stress/lab42_tally.c
-awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' expected/lab-2.tsv >expected/lab-42.tsv
+t=labs/lab-42-tally/expected.tsv
+awk 'BEGIN { FS = OFS = "\t" } NR > 1 { $1 = 42 } { print }' "$t" >"$t.new" && mv "$t.new" "$t"
 
 # The registry: complete once make docs has written GUIDE.md's lab table
-# (and the other regions it writes from expected/, lab 42's included).
+# (and the other regions it writes from the expected tables, lab 42's
+# included).
 out=$($PYTHON scripts/labs.py check 2>&1)
 case $out in
 "labs.py: GUIDE.md's lab table is not what"*) echo "ok - labs.py check: only GUIDE.md's lab table is behind" ;;
@@ -59,13 +60,22 @@ x='--exclude=build --exclude=.git --exclude=results --exclude=work --exclude=__p
 # shellcheck disable=SC2086
 changed=$(diff -rq $x "$root" "$src" | sed "s|$src/||g; s|$root/||g" | sort | tr '\n' ';')
 want="Files GUIDE.md and GUIDE.md differ;Files expected/README.md and expected/README.md differ;\
-Only in broken: tally.c;Only in expected: lab-42.tsv;\
-Only in fixed: tally.c;Only in include: tally.h;Only in labs: lab-42-tally;\
-Only in stress: lab42_tally.c;"
+Only in broken: tally.c;Only in fixed: tally.c;Only in include: tally.h;\
+Only in labs: lab-42-tally;"
 if [ "$changed" = "$want" ]; then
 	echo "ok - the new lab is new files only (and what make docs writes)"
 else
 	echo "not ok - the new lab changed more than new files: $changed"
+fi
+
+# Grading's self-test finds the copied catalogue (without grading it).
+n=$(find labs/lab-42-tally/mutants -name '*.c' | wc -l | tr -d ' ')
+got=$($PYTHON -c 'import sys; from pathlib import Path; sys.path.insert(0, "scripts")
+import grade_selftest as g; print(len(g.catalogue(Path("labs"), [42], None, False)[42]))' 2>&1)
+if [ "$n" -gt 0 ] && [ "$got" = "$n" ]; then
+	echo "ok - grade_selftest.py finds lab 42's catalogue ($n entries in its mutants/)"
+else
+	echo "not ok - grade_selftest.py finds lab 42's catalogue: $got, want $n"
 fi
 
 # make: the lab's targets and help lines.
@@ -117,12 +127,12 @@ else
 	echo "not ok - test_tally_fixed: $(tail -n 3 "$tmp/unit" | tr '\n' ' ')"
 fi
 
-# check_rates.py: lab 42's cells, measured against expected/lab-42.tsv.
+# check_rates.py: lab 42's cells, measured against its folder's expected.tsv.
 $PYTHON scripts/check_rates.py --lab 42 --tool stress --trials 2 --results "$tmp/rates" \
 	>"$tmp/out" 2>&1
 if grep -q '^| 42 | broken | stress | spread | symptom | .* | ok |$' "$tmp/out" &&
 	grep -q '^| 42 | fixed | stress | spread | violation | .* | ok |$' "$tmp/out"; then
-	echo "ok - check_rates.py --lab 42 measures lab 42's cells against expected/lab-42.tsv"
+	echo "ok - check_rates.py --lab 42 measures lab 42's cells against its expected.tsv"
 else
 	echo "not ok - check_rates.py --lab 42: $(tail -n 5 "$tmp/out" | tr '\n' ' ')"
 fi

@@ -23,15 +23,19 @@ class Refusals(unittest.TestCase):
         self.assertFalse(self.tree.results.exists(), "nothing was to be measured")
 
     def test_checking_needs_a_table(self):
-        self.assertRefused("no lab to check: expected/ has no lab-N.tsv table")
+        self.assertRefused("no lab to check: no labs/lab-N-<name>/ has its expected.tsv")
 
     def test_measuring_a_lab_without_a_table_refuses_an_existing_new_table(self):
-        # No expected/ at all: --write-expected still picks lab 1 from labs/,
-        # and refuses before measuring because NEWDIR/lab-1.tsv is there.
+        # No table at all: --write-expected still picks lab 1 from labs/, and
+        # refuses before measuring because NEWDIR/lab-1-test/expected.tsv is there.
         new = self.tree.root / "new"
-        new.mkdir()
-        (new / "lab-1.tsv").write_text("")
-        self.assertRefused("new/lab-1.tsv exists", "--write-expected", new)
+        (new / "lab-1-test").mkdir(parents=True)
+        (new / "lab-1-test" / "expected.tsv").write_text("")
+        self.assertRefused("new/lab-1-test/expected.tsv exists", "--write-expected", new)
+
+    def test_write_expected_onto_the_labs_own_tables(self):
+        self.assertRefused("--write-expected must not be labs/ itself", "--write-expected",
+                           self.tree.root / "labs")
 
     def test_write_expected_onto_a_file(self):
         (self.tree.root / "new").write_text("")
@@ -44,18 +48,19 @@ class Refusals(unittest.TestCase):
                            "--results", blocker)
 
     def test_a_lab_without_a_table_is_refused(self):
-        # expected/ has a table, but not for lab 1: before, lab 1 was
-        # measured and passed with every cell "no expectation".
-        (self.tree.root / "expected").mkdir()
-        (self.tree.root / "expected" / "lab-2.tsv").write_text("")
-        self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)", "--lab", 1)
+        # lab 2 has a table, but not lab 1: before, lab 1 was measured and
+        # passed with every cell "no expectation".
+        (self.tree.root / "labs" / "lab-2-other").mkdir()
+        (self.tree.root / "labs" / "lab-2-other" / "expected.tsv").write_text("")
+        self.assertRefused("lab 1 has no expected table (labs/lab-1-test/expected.tsv)",
+                           "--lab", 1)
         # and without --lab, lab 1 is in labs/: not left out of the check
-        self.assertRefused("lab 1 has no expected table (expected/lab-1.tsv)")
+        self.assertRefused("lab 1 has no expected table (labs/lab-1-test/expected.tsv)")
 
-    def test_stray_table_name(self):
+    def test_a_table_left_in_the_old_layout_is_not_read(self):
         (self.tree.root / "expected").mkdir()
-        (self.tree.root / "expected" / "lab-x.tsv").write_text("")
-        self.assertRefused("expected/lab-x.tsv: not a table name")
+        (self.tree.root / "expected" / "lab-1.tsv").write_text("")
+        self.assertRefused("no lab to check: no labs/lab-N-<name>/ has its expected.tsv")
 
 
 class Rerun(unittest.TestCase):
@@ -65,8 +70,7 @@ class Rerun(unittest.TestCase):
     def setUp(self):
         self.tree = FakeTree()
         self.addCleanup(self.tree.cleanup)
-        (self.tree.root / "expected").mkdir()
-        (self.tree.root / "expected" / "lab-1.tsv").write_text(
+        (self.tree.root / "labs" / "lab-1-test" / "expected.tsv").write_text(
             "lab\tbuild\ttool\tconfig\tmetric\tband_low\tband_high\tsuccesses\ttrials\tnote\n"
             "1\tbroken\tstress\tspread\tsymptom\t0.90\t1.00\t30\t30\tm\n"
             "1\tfixed\tstress\tspread\tviolation\t0.00\t0.00\t0\t30\tby design\n")
@@ -106,7 +110,7 @@ class Rerun(unittest.TestCase):
 
 class Explain(unittest.TestCase):
     """--explain: the chance that the quick check fails a correct build,
-    from the real expected/ tables. This is the bound expected/README.md
+    from the real expected tables. This is the bound expected/README.md
     promises; a new cell with a rate that makes the check flaky fails here
     before it fails a course's CI."""
 

@@ -185,8 +185,7 @@ class ReportFiles(unittest.TestCase):
         self.tree = FakeTree(flavours=())
         self.addCleanup(self.tree.cleanup)
         self.tree.results.mkdir()
-        (self.tree.root / "expected").mkdir()
-        (self.tree.root / "expected" / "lab-1.tsv").write_text(
+        (self.tree.root / "labs" / "lab-1-test" / "expected.tsv").write_text(
             "lab\tbuild\ttool\tconfig\tmetric\tband_low\tband_high\tsuccesses\ttrials\tnote\n"
             "1\tbroken\tstress\tspread\tsymptom\t0.90\t1.00\t10\t10\tm\n"
             "1\tfixed\ttsan-clang\tspread\tfalse-positive\t0.00\t0.00\t0\t10\tby design\n")
@@ -201,7 +200,7 @@ class ReportFiles(unittest.TestCase):
 
     def report(self, *args):
         return run_script("report.py", "--results", self.tree.results, "--expected",
-                          self.tree.root / "expected", *args, env=self.tree.env(),
+                          self.tree.root / "labs", *args, env=self.tree.env(),
                           cwd=self.tree.root)
 
     def test_markdown_has_the_cost_table_and_no_baseline_cells(self):
@@ -262,7 +261,7 @@ class ReportFiles(unittest.TestCase):
         empty.mkdir()
         env = self.tree.env(PATH=str(empty))
         code, _, err = run_script("report.py", "--results", self.tree.results, "--expected",
-                                  self.tree.root / "expected", "--html", self.tree.root / "h",
+                                  self.tree.root / "labs", "--html", self.tree.root / "h",
                                   env=env, cwd=self.tree.root)
         self.assertEqual(code, 2)
         self.assertIn("gnuplot is not installed", err)

@@ -24,7 +24,8 @@ def row(tool, s, n, build="broken", config="spread"):
 
 
 def table(tmp, *rows):
-    (tmp / "lab-1.tsv").write_text(HEADER + "".join(rows))
+    (tmp / "lab-1-test").mkdir(exist_ok=True)
+    (tmp / "lab-1-test" / expected.TABLE).write_text(HEADER + "".join(rows))
     return expected.read_dir(tmp)
 
 
@@ -87,7 +88,7 @@ class Calculation(unittest.TestCase):
 
     def test_every_real_lab_meets_the_target(self):
         from helpers import REPO
-        real = expected.read_dir(REPO / "expected")
+        real = expected.read_dir(REPO / "labs")
         for lab in sorted({k[0] for k in real}):
             with self.subTest(lab=lab):
                 self.assertLess(grading.probability(grading.plan(lab, real)), grading.TARGET)
@@ -96,8 +97,10 @@ class Calculation(unittest.TestCase):
 class Reasons(unittest.TestCase):
     def test_the_report_shown_is_the_one_in_the_students_copy(self):
         driver = {"kind": "data-race", "matched": False,
-                  "a": {"file": "stress/lab8_publish.c", "line": 76, "function": "sender"},
-                  "b": {"file": "stress/lab8_publish.c", "line": 64, "function": "computer"}}
+                  "a": {"file": "labs/lab-8-publish/workload.c", "line": 76,
+                        "function": "sender"},
+                  "b": {"file": "labs/lab-8-publish/workload.c", "line": 64,
+                        "function": "computer"}}
         copy = {"kind": "data-race", "matched": False, "race_point": "m.put.window",
                 "a": {"file": "work/lab-8/publish.c", "line": 5, "function": "publish_get",
                       "access": "read"}, "b": None}
@@ -131,8 +134,7 @@ class EndToEnd(unittest.TestCase):
             SCENARIO + "broken_modules = cache\ntitle = a test\nfast.buckets = 8\n")
         (root / "fixed").mkdir()
         (root / "fixed" / "cache.c").write_text(CACHE_C)
-        (root / "expected").mkdir()
-        (root / "expected" / "lab-1.tsv").write_text(
+        (root / "labs" / "lab-1-test" / "expected.tsv").write_text(
             HEADER + row("stress", 50, 50))
         (root / ".gitignore").write_text("work/\nbuild/\n")
         git = ["git", "-C", str(root)]
@@ -232,7 +234,7 @@ class EndToEnd(unittest.TestCase):
             d = root / "build" / "chaos" / variant
             d.mkdir(parents=True)
             shutil.copy(Path(__file__).with_name("fake_stress.py"), d / "racelab-stress")
-        with open(root / "expected" / "lab-1.tsv", "a") as f:
+        with open(root / "labs" / "lab-1-test" / "expected.tsv", "a") as f:
             f.write(row("chaos", 30, 30))
         subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t",
                         "commit", "-qam", "chaos row"], check=True)

@@ -18,7 +18,8 @@ HEADER = "\t".join(expected.HEADER) + "\n"
 
 
 def table(tmp, *rows):
-    (tmp / "lab-1.tsv").write_text(HEADER + "".join(
+    (tmp / "lab-1-test").mkdir(exist_ok=True)
+    (tmp / "lab-1-test" / expected.TABLE).write_text(HEADER + "".join(
         f"1\tbroken\t{tool}\tspread\t{'symptom' if tool in ('stress', 'chaos') else 'detection'}"
         f"\t0.00\t1.00\t{s}\t{n}\tnote\n"
         for tool, s, n in rows))
@@ -67,7 +68,7 @@ class Plan(unittest.TestCase):
         self.assertEqual(grading.blind_tools(Scen()), ())
 
     def test_every_real_lab_meets_the_target_with_its_contract_workloads(self):
-        real = expected.read_dir(REPO / "expected")
+        real = expected.read_dir(REPO / "labs")
         for lab in sorted({k[0] for k in real}):
             with self.subTest(lab=lab):
                 scen = scenario.load(lab)
@@ -157,7 +158,7 @@ class Advice(unittest.TestCase):
 
     def test_the_failure_shown_is_one_that_counts(self):
         told = finding("lock-order-inversion")
-        race = finding("data-race", a_file="stress/lab1_cache.c")
+        race = finding("data-race", a_file="labs/lab-1-cache/workload.c")
         rec = {"outcome": "detected", "manifested": False, "findings": [told, race]}
         reason, f = grading.failure_reason("helgrind", 1, 2, rec, "report")
         self.assertIs(f, race)
@@ -171,15 +172,34 @@ class Naming(unittest.TestCase):
 
     def test_the_copy_s_side_comes_first_then_the_driver(self):
         f = {"kind": "data-race", "race_point": None,
-             "a": {"file": "stress/lab1_cache.c", "line": 90, "function": "worker",
+             "a": {"file": "labs/lab-1-cache/workload.c", "line": 90, "function": "worker",
                    "access": "read"},
              "b": {"file": "work/lab-1/cache.c", "line": 140, "function": "cache_put",
                    "access": "write"},
-             "stack_a": ["memcpy libc.so", "worker stress/lab1_cache.c:90"]}
+             "stack_a": ["memcpy libc.so", "worker labs/lab-1-cache/workload.c:90",
+                         "thread_main stress/threads.c:106"]}
         text = grading.describe_finding(f)
         self.assertTrue(text.startswith("data race: write in cache_put (work/lab-1/cache.c:140) "
                                         "against read in worker"), text)
-        self.assertTrue(text.endswith("called from worker stress/lab1_cache.c:90"), text)
+        self.assertTrue(text.endswith("called from worker labs/lab-1-cache/workload.c:90"), text)
+        # The driver's first frame: stress/ when the workload is not on the stack.
+        f["stack_a"] = ["memcpy libc.so", "cache_put work/lab-1/cache.c:140",
+                        "thread_main stress/threads.c:106"]
+        self.assertTrue(grading.describe_finding(f).endswith(
+            "called from thread_main stress/threads.c:106"))
+        # A lab's other files are not the driver.
+        f["stack_a"] = ["memcpy libc.so", "t labs/lab-1-cache/test_cache.c:9"]
+        self.assertNotIn("called from", grading.describe_finding(f))
+
+    def test_a_workload_frame_is_own_code_wherever_the_tree_is(self):
+        self.assertEqual(frames.repo_relative("/tmp/x/labs/lab-1-cache/workload.c"),
+                         "labs/lab-1-cache/workload.c")
+        fr = frames.frame("worker", "/tmp/x/labs/lab-2-ledger/workload.c", 176)
+        self.assertEqual((fr["file"], fr["own"]), ("labs/lab-2-ledger/workload.c", True))
+        self.assertTrue(frames.is_driver("labs/lab-2-ledger/workload.c"))
+        self.assertTrue(frames.is_driver("stress/main.c"))
+        self.assertFalse(frames.is_driver("labs/lab-2-ledger/test_ledger.c"))
+        self.assertFalse(frames.is_driver("work/lab-2/ledger.c"))
 
     def test_a_lab_s_own_hint_comes_first(self):
         class Scen(dict):
@@ -252,11 +272,11 @@ class Catalogue(unittest.TestCase):
                          [(1, 1, 1, 0, 1), (2, 0, 1, 0, 0), (None, 1, 2, 0, 1)])
 
     def test_the_repository_s_catalogue_is_well_formed(self):
-        base = REPO / "tests" / "mutants"
-        if not base.is_dir():
-            self.skipTest("no catalogue yet")
-        for lab_dir in sorted(base.glob("lab-*")):
-            lab = int(lab_dir.name.split("-")[1])
+        base = REPO / "labs"
+        catalogues = sorted(base.glob("lab-*/mutants"))
+        self.assertTrue(catalogues, "no lab has a catalogue (labs/lab-N-*/mutants/)")
+        for lab_dir in catalogues:
+            lab = int(lab_dir.parent.name.split("-")[1])
             module = scenario.load(lab).words("broken_modules")[0]
             broken = (REPO / "broken" / f"{module}.c").read_text()
             for path in sorted(lab_dir.glob("*.c")):
@@ -345,15 +365,14 @@ class Documented(unittest.TestCase):
         rows, runs = grade_selftest.read_summary(REPO / "expected" / "grade-selftest.tsv")
         self.assertTrue(runs, "the table names the runs it sums up")
         self.assertTrue(all(r["runs"] == len(runs) for r in rows))
-        base = REPO / "tests" / "mutants"
         for row in rows:
             if row["lab"] == "total":
                 continue
             with self.subTest(lab=row["lab"]):
-                names = [p.name for p in (base / f"lab-{row['lab']}").glob("*.c")]
+                names = [p.name for p in (scenario.lab_dir(row["lab"]) / "mutants").glob("*.c")]
                 self.assertEqual(row["wrong"], sum(n.startswith("wrong-") for n in names))
                 self.assertEqual(row["right"], sum(n.startswith("right-") for n in names))
-        labs = {int(p.name.split("-")[1]) for p in base.glob("lab-*")}
+        labs = {int(p.parent.name.split("-")[1]) for p in (REPO / "labs").glob("lab-*/mutants")}
         self.assertEqual(labs, {r["lab"] for r in rows} - {"total"})
 
 

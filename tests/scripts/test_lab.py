@@ -101,7 +101,7 @@ class TrimStacks(unittest.TestCase):
             "#0  __lll_lock_wait (futex=0x55d0, private=0) at ./nptl/lowlevellock.c:49",
             "#1  0x00007f55 in lock_pair (a=0x1, b=0x2) at broken/refund.c:40",
             "#2  0x00007f56 in refund_transfer (bank=0x3) at broken/refund.c:61",
-            "#3  0x00007f57 in worker (run=0x4) at stress/lab4_refund.c:80",
+            "#3  0x00007f57 in worker (run=0x4) at labs/lab-4-refund/workload.c:80",
             'Thread 1 (Thread 0x7fca1fcef6c0 (LWP 27635) "racelab-stress"):',
             "#0  hash_str (s=0x7fca18003001 \"202\") at common/hash.h:14",
         ]
@@ -109,7 +109,7 @@ class TrimStacks(unittest.TestCase):
             "Thread 4:",
             "  #1 lock_pair (broken/refund.c:40)",
             "  #2 refund_transfer (broken/refund.c:61)",
-            "  #3 worker (stress/lab4_refund.c:80)",
+            "  #3 worker (labs/lab-4-refund/workload.c:80)",
             "Thread 1:",
             "  #0 hash_str (common/hash.h:14)",
         ])

@@ -25,7 +25,6 @@ lab = {n}
 title = a demo
 teaches = a demo's race
 broken_modules = {m}
-workload = stress/lab{n}_{m}.c
 race_file = broken/{m}.c
 race_functions = {m}_add
 race_points = {m}.add.window
@@ -50,16 +49,17 @@ TABLE = "lab\tbuild\ttool\tconfig\tmetric\n{n}\tbroken\tstress\tspread\tsymptom\
 
 
 def add_lab(root, n, m, name=None):
-    """Lab n of module m, complete, in the tree at root."""
+    """Lab n of module m, complete, in the tree at root: its folder and
+    its module's three files."""
     folder = root / "labs" / f"lab-{n}-{name or m}"
-    folder.mkdir(parents=True)
+    (folder / "mutants").mkdir(parents=True)
     (folder / "scenario.conf").write_text(MANIFEST.format(n=n, m=m))
     (folder / "README.md").write_text("# a demo\n")
     (folder / "walkthrough.sched").write_text("args --lab 1\n")
+    (folder / "workload.c").write_text(WORKLOAD.format(n=n))
+    (folder / "expected.tsv").write_text(TABLE.format(n=n))
     files = {f"include/{m}.h": "", f"fixed/{m}.c": BROKEN.format(m=m),
-             f"broken/{m}.c": BROKEN.format(m=m), f"labs/lab-{n}-{name or m}/test_{m}.c": "",
-             f"stress/lab{n}_{m}.c": WORKLOAD.format(n=n),
-             f"expected/lab-{n}.tsv": TABLE.format(n=n)}
+             f"broken/{m}.c": BROKEN.format(m=m), f"labs/lab-{n}-{name or m}/test_{m}.c": ""}
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
@@ -106,9 +106,21 @@ class Tree(unittest.TestCase):
                       self.problems())
 
     def test_the_workload_must_define_the_labs_symbol(self):
-        self.edit("stress/lab10_tally.c", "stress_lab10", "stress_lab2")
-        self.assertIn("stress/lab10_tally.c does not define 'const struct stress_lab "
+        self.edit("labs/lab-10-tally/workload.c", "stress_lab10", "stress_lab2")
+        self.assertIn("labs/lab-10-tally/workload.c does not define 'const struct stress_lab "
                       "stress_lab10' (lab 10's workload)", self.problems())
+
+    def test_a_missing_workload_is_named(self):
+        (self.root / "labs" / "lab-10-tally" / "workload.c").unlink()
+        self.assertIn("labs/lab-10-tally/workload.c is missing (the stress driver's workload, "
+                      "which defines stress_lab10)", self.problems())
+
+    def test_the_old_workload_key_is_named(self):
+        self.edit("labs/lab-2-ledger/scenario.conf", "threads = 2",
+                  "workload = stress/lab2_ledger.c\nthreads = 2")
+        self.assertIn("labs/lab-2-ledger/scenario.conf: 'workload = stress/lab2_ledger.c' is "
+                      "the old layout: the workload is labs/lab-2-ledger/workload.c (drop the "
+                      "line)", self.problems())
 
     def test_a_module_belongs_to_one_lab(self):
         self.edit("labs/lab-10-tally/scenario.conf", "broken_modules = tally",
@@ -121,10 +133,22 @@ class Tree(unittest.TestCase):
         self.assertIn("broken/stray.c belongs to no lab (no broken_modules names stray)",
                       self.problems())
 
-    def test_a_workload_no_lab_names(self):
+    def test_files_left_in_the_old_layout_are_named(self):
+        (self.root / "stress").mkdir()
+        (self.root / "stress" / "lab2_ledger.c").write_text("")
         (self.root / "stress" / "lab4_old.c").write_text("")
-        self.assertIn("stress/lab4_old.c is no lab's workload (no scenario.conf names it)",
-                      self.problems())
+        (self.root / "expected").mkdir()
+        (self.root / "expected" / "lab-10.tsv").write_text(TABLE.format(n=10))
+        (self.root / "tests" / "mutants" / "lab-2").mkdir(parents=True)
+        self.assertEqual(self.problems(), [
+            "stress/lab2_ledger.c is the old layout, read by nothing: git mv it to "
+            "labs/lab-2-ledger/workload.c",
+            "stress/lab4_old.c is the old layout, read by nothing: git mv it to "
+            "labs/lab-N-<name>/workload.c",
+            "expected/lab-10.tsv is the old layout, read by nothing: git mv it to "
+            "labs/lab-10-tally/expected.tsv",
+            "tests/mutants/lab-2/ is the old layout, read by nothing: git mv it to "
+            "labs/lab-2-ledger/mutants/"])
 
     def test_the_race_site_is_in_the_module(self):
         self.edit("broken/tally.c", 'RACE_POINT("tally.add.window");', "")
@@ -137,11 +161,18 @@ class Tree(unittest.TestCase):
                       "broken/tally.c", found)
 
     def test_the_expected_table_is_the_labs(self):
-        (self.root / "expected" / "lab-10.tsv").write_text(TABLE.format(n=2))
-        self.assertIn("expected/lab-10.tsv has rows of lab 2", self.problems())
-        (self.root / "expected" / "lab-10.tsv").unlink()
-        self.assertIn("lab 10: expected/lab-10.tsv is missing (make measure writes one)",
+        (self.root / "labs" / "lab-10-tally" / "expected.tsv").write_text(TABLE.format(n=2))
+        self.assertIn("labs/lab-10-tally/expected.tsv has rows of lab 2", self.problems())
+        (self.root / "labs" / "lab-10-tally" / "expected.tsv").unlink()
+        self.assertIn("labs/lab-10-tally/expected.tsv is missing (make measure writes one)",
                       self.problems())
+
+    def test_a_lab_without_a_catalogue_is_a_note_not_a_problem(self):
+        (self.root / "labs" / "lab-10-tally" / "mutants").rmdir()
+        self.assertEqual(self.problems(), [])
+        self.assertEqual(labs.notes(labs.load_all(self.root)), [
+            "labs/lab-10-tally/mutants/ is missing: make grade-selftest has no wrong or right "
+            "fixes of lab 10 to grade"])
 
     def test_a_missing_folder_file_and_key(self):
         (self.root / "labs" / "lab-2-ledger" / "walkthrough.sched").unlink()
@@ -167,7 +198,7 @@ class Tree(unittest.TestCase):
         text = labs.make_include(labs.load_all(self.root))
         self.assertIn("LABS := 2 10\n", text)
         self.assertIn("LAB_MODULES_10 := tally\n", text)
-        self.assertIn("LAB_WORKLOAD_10 := stress/lab10_tally.c\n", text)
+        self.assertIn("LAB_WORKLOAD_10 := labs/lab-10-tally/workload.c\n", text)
         self.assertIn("TEST_DEPS_ledger := fixed/tally.c\n", text)
         self.assertIn("TEST_DEPS_tally :=\n", text)
         self.assertIn("UNIT_TEST_tally := labs/lab-10-tally/test_tally.c\n", text)

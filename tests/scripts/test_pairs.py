@@ -26,8 +26,7 @@ class Pairs(unittest.TestCase):
         self.tree = FakeTree(flavours=())
         self.addCleanup(self.tree.cleanup)
         self.tree.results.mkdir()
-        (self.tree.root / "expected").mkdir()
-        (self.tree.root / "expected" / "lab-1.tsv").write_text(
+        (self.tree.root / "labs" / "lab-1-test" / "expected.tsv").write_text(
             HEADER + "1\tbroken\ttsan-clang\tspread\tdetection\t0.50\t1.00\t9\t10\tm\n")
 
     def write(self, name, recs):
@@ -36,7 +35,7 @@ class Pairs(unittest.TestCase):
 
     def run_pairs(self, *args):
         return run_script("pairs.py", "--results", self.tree.results, "--expected",
-                          self.tree.root / "expected", *args, env=self.tree.env())
+                          self.tree.root / "labs", *args, env=self.tree.env())
 
     def row(self, out, tool, lab=1):
         line = next(l for l in out.splitlines() if l.startswith(f"| {tool} | {lab} |"))
@@ -60,7 +59,7 @@ class Pairs(unittest.TestCase):
         self.assertIn("precision below 1: tsan-clang on lab 1", out)
 
     def test_a_race_free_lab_scores_any_finding_as_false(self):
-        (self.tree.root / "expected" / "lab-1.tsv").write_text(
+        (self.tree.root / "labs" / "lab-1-test" / "expected.tsv").write_text(
             HEADER + "1\tbroken\thelgrind\tspread\tdetection\t0.00\t0.00\t0\t50\tby design\n")
         self.write("1-broken-helgrind-spread.jsonl", [
             record(1, "broken", "helgrind", []), record(2, "broken", "helgrind", [])])

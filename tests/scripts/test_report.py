@@ -22,14 +22,15 @@ def record(trial, build="broken", tool="stress", outcome="manifested", findings=
 
 
 class ReportTree(unittest.TestCase):
-    """A results folder and an expected folder; report.py run on them."""
+    """A results folder and a folder of expected tables (the tree's labs/);
+    report.py run on them."""
 
     def setUp(self):
         self.tree = FakeTree(flavours=())
         self.results = self.tree.results
         self.results.mkdir()
-        self.expected = self.tree.root / "expected"
-        self.expected.mkdir()
+        self.expected = self.tree.root / "labs"
+        self.table = self.expected / "lab-1-test" / "expected.tsv"
 
     def tearDown(self):
         self.tree.cleanup()
@@ -41,7 +42,7 @@ class ReportTree(unittest.TestCase):
             f.write(extra)
 
     def write_expected(self, *rows):
-        (self.expected / "lab-1.tsv").write_text(HEADER + "\n" + "".join(r + "\n" for r in rows))
+        self.table.write_text(HEADER + "\n" + "".join(r + "\n" for r in rows))
 
     def report(self, *args):
         return run_script("report.py", "--results", self.results, "--expected", self.expected,
@@ -169,9 +170,9 @@ class Report(ReportTree):
         self.fixed_helgrind(10)
         for row, message in (
                 ("1\tfixed\thelgrind\tspread\tfalse-positive\t0.88\t1.00\t30\t30\twhy",
-                 "lab-1.tsv:2: a fixed build's band is 0-0"),
+                 "expected.tsv:2: a fixed build's band is 0-0"),
                 ("1\tfixed\tstress\tspread\tviolation\t0.10\t0.50\t3\t30\twhy",
-                 "lab-1.tsv:2: a fixed build's band is 0-0"),
+                 "expected.tsv:2: a fixed build's band is 0-0"),
                 ("1\tfixed\thelgrind\tspread\texpected-false-positive\t0.88\t1.00\t30\t30\t"
                  "by design", "needs a note saying why"),
                 ("1\tfixed\thelgrind\tspread\texpected-false-positive\t0.00\t0.00\t0\t30\twhy",
@@ -185,13 +186,14 @@ class Report(ReportTree):
                 self.assertBadInput(message, "--check")
 
     def test_check_fails_for_a_lab_without_a_table(self):
-        self.fill()  # lab 1's records, and no lab-1.tsv
+        self.fill()  # lab 1's records, and no table
         code, out, err = self.report("--check")
         self.assertEqual(code, 1)
         self.assertIn("2 cells: 0 ok, 0 out, 2 no expectation", out)
         self.assertEqual(len(err.splitlines()), 1, err)
         self.assertRegex(err, r"^report.py: check failed: no expected table for lab 1 "
-                              r"\(lab-1.tsv in \S*expected\): its rates cannot be checked$")
+                              r"\(lab-1-test/expected.tsv in \S*labs\): its rates cannot be "
+                              r"checked$")
         code, _, err = self.report("--check", "--lab", 1)
         self.assertEqual(code, 1)
         self.assertIn("no expected table for lab 1", err)
@@ -202,7 +204,7 @@ class Report(ReportTree):
         self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.50\t1.00\t9\t10\tmeasured")
         code, _, err = self.report("--check", "--lab", 1)
         self.assertEqual(code, 0, err)
-        (self.expected / "lab-1.tsv").unlink()
+        self.table.unlink()
         code, _, err = self.report("--check", "--lab", 1)
         self.assertEqual(code, 1)
         self.assertIn("no expected table for lab 1", err)
@@ -226,12 +228,22 @@ class Report(ReportTree):
         self.assertBadInput(":1: bad trial record: field 'trial' should be int")
 
     def test_bad_expected_tables(self):
-        (self.expected / "lab-1.tsv").write_text("lab\tbuild\n")
-        self.assertBadInput("lab-1.tsv:1: the header must be")
+        self.table.write_text("lab\tbuild\n")
+        self.assertBadInput("lab-1-test/expected.tsv:1: the header must be")
         self.write_expected("1\tfixed\tstress\tspread\tdetection\t0\t0\t0\t30\tx")
-        self.assertBadInput("lab-1.tsv:2: metric 'detection' does not fit fixed stress")
+        self.assertBadInput("expected.tsv:2: metric 'detection' does not fit fixed stress")
         self.write_expected("1\tbroken\tstress\tspread\tsymptom\t0.9\t0.5\t0\t30\tx")
-        self.assertBadInput("lab-1.tsv:2: the band 0.9-0.5")
+        self.assertBadInput("expected.tsv:2: the band 0.9-0.5")
+
+    def test_a_folder_of_tables_in_the_old_layout_is_refused(self):
+        old = self.tree.root / "expected"
+        old.mkdir()
+        (old / "lab-1.tsv").write_text(HEADER + "\n")
+        code, _, err = run_script("report.py", "--results", self.results, "--expected", old,
+                                  env=self.tree.env())
+        self.assertEqual(code, 2)
+        self.assertIn("lab-1.tsv: the old layout; a lab's table is now "
+                      "<DIR>/lab-N-<name>/expected.tsv", err)
 
     def test_unknown_lab_and_missing_results(self):
         self.assertBadInput("unknown lab 4", "--lab", "4")
@@ -244,7 +256,7 @@ class Report(ReportTree):
             newdir = Path(tmp) / "new"
             code, out, err = self.report("--write-expected", newdir)
             self.assertEqual(code, 0, err)
-            lines = (newdir / "lab-1.tsv").read_text().splitlines()
+            lines = (newdir / "lab-1-test" / "expected.tsv").read_text().splitlines()
             self.assertEqual(lines, [
                 HEADER,
                 "1\tbroken\tstress\tspread\tsymptom\t0.49\t0.95\t8\t10\tmeasured",

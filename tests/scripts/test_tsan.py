@@ -55,6 +55,19 @@ class Lab1Reports(unittest.TestCase):
         self.assertIsNone(findings[0]["b"])
         self.assertEqual(findings[0]["a"]["function"], "cache_put")
 
+    def test_a_workload_frame_in_its_lab_folder_is_own_code(self):
+        # The fixture was captured when lab 1's workload was
+        # stress/lab1_cache.c; it is labs/lab-1-cache/workload.c now. The
+        # same report with that path, as -ffile-prefix-map writes it and as
+        # a build without it would (absolute).
+        for prefix in ("", "/home/user/racelab/"):
+            text = fixture("tsan-clang-broken.txt").replace(
+                "stress/lab1_cache.c", prefix + "labs/lab-1-cache/workload.c")
+            findings, _ = tsan.parse(text, "tsan-clang")
+            stacks = [fr for f in findings for fr in f["stack_a"]]
+            self.assertIn("worker labs/lab-1-cache/workload.c:99", stacks)
+            self.assertEqual([f["a"]["file"] for f in findings], ["broken/cache.c"] * 3)
+
     def test_fixed_build_reports_nothing(self):
         for name in ("tsan-clang-fixed.txt", "tsan-gcc-fixed.txt"):
             self.assertEqual(tsan.parse(fixture(name)), ([], None), name)

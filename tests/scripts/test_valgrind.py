@@ -1,5 +1,6 @@
 """Helgrind XML parser, on real output, and Valgrind's own failures."""
 
+import re
 import unittest
 
 from helpers import fixture
@@ -20,6 +21,19 @@ class Helgrind(unittest.TestCase):
         self.assertEqual(first["b"]["access"], "write")
         self.assertEqual(first["b"]["file"], "broken/cache.c")
         self.assertIn("Possible data race", first["summary"])
+
+    def test_a_workload_frame_in_its_lab_folder_is_own_code(self):
+        # Captured when lab 1's workload was stress/lab1_cache.c; Valgrind
+        # names it by <dir> and <file>, labs/lab-1-cache and workload.c now.
+        data = re.sub(r"<dir>stress</dir>(\s*)<file>lab1_cache\.c</file>",
+                      r"<dir>labs/lab-1-cache</dir>\1<file>workload.c</file>",
+                      fixture("helgrind-broken.xml"))
+        self.assertIn("<file>workload.c</file>", data)
+        findings, problem = valgrind.parse(data)
+        self.assertIsNone(problem)
+        stacks = [fr for f in findings for fr in f["stack_a"]]
+        self.assertTrue(any(fr.startswith("worker labs/lab-1-cache/workload.c:")
+                            for fr in stacks), stacks)
 
     def test_fixed_build_is_clean_and_finished(self):
         self.assertEqual(valgrind.parse(fixture("helgrind-fixed.xml", "rb")), ([], None))

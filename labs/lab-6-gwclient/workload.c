@@ -1,5 +1,5 @@
 /*
- * lab6_gwclient.c: the lab 6 scenario, request threads that each need a
+ * workload.c: the lab 6 scenario, request threads that each need a
  * merchant's gateway client, which the first of them builds.
  *
  * A round starts with `ops` slots, one per merchant ("merchant-17"), all
@@ -23,7 +23,7 @@
  *
  * The contract workloads (grade_sets in scenario.conf) switch on, with
  * lab params that are off by default (the default workload above is the
- * one expected/lab-6.tsv measured, and stays exactly as it is):
+ * one expected.tsv measured, and stays exactly as it is):
  *   extra    each driver thread starts `extra` more request threads
  *            (unpinned) that walk the same merchants: a burst of callers
  *            on every slot's slow path, arriving before, during and after

@@ -1,5 +1,5 @@
 /*
- * lab4_refund.c: the lab 4 scenario, request threads refunding payments
+ * workload.c: the lab 4 scenario, request threads refunding payments
  * between the same few accounts.
  *
  * Each thread makes `ops` transfers per round, each between two distinct

@@ -1,5 +1,5 @@
 /*
- * lab5_evcache.c: the lab 5 scenario, request threads sharing a small
+ * workload.c: the lab 5 scenario, request threads sharing a small
  * payment cache that evicts all the time.
  *
  * The cache holds `capacity` entries and the threads use `keys` users

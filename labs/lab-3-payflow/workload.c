@@ -1,5 +1,5 @@
 /*
- * lab3_payflow.c: the lab 3 scenario, request threads paying for users
+ * workload.c: the lab 3 scenario, request threads paying for users
  * through the process-payment flow (cache, gateway, cache).
  *
  * The threads come in groups of `share` (2 by default). Every thread of a
@@ -24,7 +24,7 @@
  *
  * The contract workloads (grade_sets in scenario.conf) switch on, with
  * lab params that are all off by default (the default workload above is
- * the one expected/lab-3.tsv measured, and stays exactly as it is):
+ * the one expected.tsv measured, and stays exactly as it is):
  *   extra      each driver thread starts `extra` more request threads of
  *              its own group (unpinned): a burst of duplicates per user
  *              and, with share = 1, several groups of waiters, for

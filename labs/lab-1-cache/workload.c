@@ -1,5 +1,5 @@
 /*
- * lab1_cache.c: the lab 1 scenario, request threads sharing the payment
+ * workload.c: the lab 1 scenario, request threads sharing the payment
  * cache.
  *
  * Each thread mixes puts and gets over two kinds of user id: shared ones
@@ -28,7 +28,7 @@
  *               saw before (the table only grows)
  *
  * Contract params, all off by default so that the default workload (the
- * one expected/lab-1.tsv measured) draws the same numbers as it always
+ * one expected.tsv measured) draws the same numbers as it always
  * did; when one is on, each operation draws one more number:
  *   evict_percent  that percentage of the operations evicts the key
  *                  instead (shared or private as drawn): the rare path

@@ -1,5 +1,5 @@
 /*
- * lab8_publish.c: the lab 8 scenario, computing threads handing payment
+ * workload.c: the lab 8 scenario, computing threads handing payment
  * responses to sending threads through publish slots.
  *
  * The threads work in pairs: thread 2p computes, thread 2p+1 sends. A

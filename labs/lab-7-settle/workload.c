@@ -1,5 +1,5 @@
 /*
- * lab7_settle.c: the lab 7 scenario, a request thread that hands
+ * workload.c: the lab 7 scenario, a request thread that hands
  * settlements to the settlement worker one at a time.
  *
  * Thread 0 is the producer, thread 1 the worker (the lab runs exactly two

@@ -1,5 +1,5 @@
 /*
- * lab2_ledger.c: the lab 2 scenario, request threads adding completed
+ * workload.c: the lab 2 scenario, request threads adding completed
  * payments to the revenue ledger.
  *
  * Each thread adds `ops` payments per round, each to an account picked at

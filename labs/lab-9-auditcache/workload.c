@@ -1,5 +1,5 @@
 /*
- * lab9_auditcache.c: the lab 9 scenario, request threads recording
+ * workload.c: the lab 9 scenario, request threads recording
  * payments per user, with an audit line at the scenario's verbosity.
  *
  * Each thread records `ops` payments per round, each for a user picked at
