@@ -173,7 +173,7 @@ check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 un
 measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review
 	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new
 
-report: ## rates of every record under results/ against expected/
+report: ## rates of every record under results/ against the labs' expected tables
 	@$(PYTHON) scripts/report.py --results results
 
 include mk/report.mk

@@ -10,7 +10,7 @@
 
 .PHONY: docs check-docs
 
-docs: ## rewrite the documents' generated regions and values from expected/ and the sources
+docs: ## rewrite the documents' generated regions and values from the expected tables and the sources
 	@$(PYTHON) scripts/check_docs.py --write
 	@$(PYTHON) scripts/labs.py tables
 	@$(PYTHON) scripts/toc.py

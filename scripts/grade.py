@@ -51,9 +51,9 @@ SLOW_LIMIT_S = 30
 RETRIES = 2
 # Environment variables that change what a tool reports, or how hard the
 # chaos build hunts (RACELAB_CHAOS_*: 1 race point in 256 delayed, at most
-# 20 us, is what expected/ measured and SAFE's trial counts assume): dropped
-# while grading, so every student is graded by the same defaults (a
-# suppression among them is refused by HONEST first).
+# 20 us, is what the expected tables measured and SAFE's trial counts
+# assume): dropped while grading, so every student is graded by the same
+# defaults (a suppression among them is refused by HONEST first).
 TOOL_ENV = ("TSAN_OPTIONS", "VALGRIND_OPTS", "ASAN_OPTIONS", "UBSAN_OPTIONS",
             "RACELAB_CHAOS_EVERY", "RACELAB_CHAOS_MAX_US")
 

@@ -23,7 +23,7 @@ Z95 = 1.959964
 #   a student's build is judged as the fixed build is
 #   fixed  + tool   -> expected-false-positive  the same count, for a
 #                      correct build the tool is known to flag (a row of
-#                      expected/ says so, and why: racelab.expected)
+#                      an expected table says so, and why: racelab.expected)
 EXPECTED_FP = "expected-false-positive"
 METRICS = ("symptom", "detection", "violation", "false-positive", EXPECTED_FP)
 WORDS = {"symptom": "manifested", "detection": "detected",

@@ -87,8 +87,9 @@ def wrapper(tool):
 # file). The user's own TSAN_OPTIONS and VALGRIND_OPTS are dropped, not
 # merged: besides the format (color=always, log_path=...), they can hold
 # settings that change what is measured (suppressions, report_bugs=0,
-# halt_on_error=1, history_size), and a rate compared with expected/ must
-# not depend on the shell it was measured from. grade.py drops them too.
+# halt_on_error=1, history_size), and a rate compared with an expected
+# table must not depend on the shell it was measured from. grade.py drops
+# them too.
 TSAN_OPTIONS = "color=never log_path=stderr"
 DROPPED_ENV = ("TSAN_OPTIONS", "VALGRIND_OPTS")
 
