@@ -468,6 +468,37 @@ def region_lab_9_verbosity(tables):
     return "\n".join(out) + "\n"
 
 
+def region_fast_bar(tables):
+    """GUIDE.md: each lab's slowest right fix in the grading self-test
+    (expected/grade-selftest.tsv) against FAST's bar and the lab's floor,
+    so the ratios quoted are the last measured ones, never a log's."""
+    from racelab import fast
+    path = tables.root / "expected" / "grade-selftest.tsv"
+    lines = [x for x in path.read_text(encoding="utf-8").splitlines()
+             if x and not x.startswith("#")]
+    head = lines[0].split("\t")
+    if "lowest_right_fast" not in head or "right" not in head:
+        raise Failure(f"{path.name} has no right or lowest_right_fast column")
+    out = ["| lab | right fixes | slowest right fix (FAST) | bar | lab's floor | verdict |",
+           "|---|---|---|---|---|---|"]
+    for row in (dict(zip(head, x.split("\t"))) for x in lines[1:]):
+        if row["lab"] == "total":
+            continue
+        lab = int(row["lab"])
+        floor = min(float(tables.scenario(lab).get("fast_floor") or fast.FAST_FLOOR),
+                    fast.FAST_MIN)
+        if row["lowest_right_fast"] == "-":
+            ratio, verdict = "-", "not measured"
+        else:
+            r = float(row["lowest_right_fast"])
+            ratio = f"{r:.2f}"
+            verdict = ("as fast" if r >= fast.FAST_MIN else
+                       "correct and slower" if r >= floor else "not FAST")
+        out.append(f"| {_lab_label(tables, lab)} | {row['right']} | {ratio} | "
+                   f"{fast.FAST_MIN:g} | {floor:g} | {verdict} |")
+    return "\n".join(out) + "\n"
+
+
 # The quick rate check (check_rates.py --profile quick): its tools, trials a
 # cell (Valgrind's fewer) and reruns; tests/scripts/test_check_rates.py
 # holds check_rates.py to the same figures.
@@ -539,6 +570,7 @@ REGIONS = {
     "lab-9-verbosity": ("labs/lab-9-auditcache/expected.tsv", region_lab_9_verbosity),
     "check-error": ("labs/lab-*/expected.tsv", region_check_error),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
+    "fast-bar": ("expected/grade-selftest.tsv", region_fast_bar),
 }
 # Regions of the same form that another check owns: left alone here.
 # GUIDE.md's grading self-test summary is rendered by
