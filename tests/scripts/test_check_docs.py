@@ -93,6 +93,18 @@ class Planted(unittest.TestCase):
         self.assertTrue(any("region 'one-cpu'" in p and "29/30" in p for p in problems),
                         problems)
 
+    def test_a_re_measured_self_test_makes_fast_s_bar_table_stale(self):
+        # lab 1's slowest right fix measured again, now below the bar
+        self.edit("expected/grade-selftest.tsv", "\t24.8\t1.034\n", "\t24.8\t0.7\n")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"^GUIDE\.md:\d+: region 'fast-bar' says '\| 1 cache \| 3 "
+                                      r"\| 1\.03 .*as fast \|', expected/grade-selftest\.tsv says "
+                                      r"'\| 1 cache \| 3 \| 0\.70 .*correct and slower \|'")
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(check_docs.run(self.root, write=True), [])
+        self.assertIn("| 1 cache | 3 | 0.70 |", (self.root / "GUIDE.md").read_text())
+
     def test_a_constant_changed_in_the_code_makes_the_guide_stale(self):
         self.edit("scripts/racelab/fast.py", "FAST_MIN = 0.75", "FAST_MIN = 0.8")
         # the copy's check_docs reads the copy's library
