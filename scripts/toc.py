@@ -7,6 +7,9 @@ anchors GitHub and most renderers give them), nested by level; headings
 inside fenced code blocks are not headings. With --check nothing is
 written: the exit status says whether the list agrees with the headings,
 so a heading added, renamed or moved without `make toc` fails the tests.
+A link in the file to one of its own anchors (`[text](#anchor)`) must
+name a heading of the file (any level), so moving or renaming a section
+cannot leave a link behind; such a link is reported in both modes.
 """
 
 import argparse
@@ -27,7 +30,8 @@ def parser():
     p = cli.Parser(prog=PROG, description=__doc__.split(": ", 1)[1].strip(),
                    formatter_class=argparse.RawDescriptionHelpFormatter,
                    epilog="Exit status: 0 written (or, with --check, up to date), 1 with "
-                          "--check when a list disagrees with its file's headings, 2 bad "
+                          "--check when a list disagrees with its file's headings, or in "
+                          "either mode when a link names an anchor no heading gives, 2 bad "
                           "arguments or input.")
     p.add_argument("files", nargs="*", metavar="FILE",
                    help="Markdown files with the two markers (default: GUIDE.md at the "
@@ -84,6 +88,40 @@ def toc(text, depth=DEPTH):
     return lines
 
 
+def anchors(text):
+    """Every anchor the file's headings give, at any level."""
+    seen, out = {}, set()
+    for _, title in headings(text):
+        anchor = slug(title)
+        n = seen.get(anchor, 0)
+        seen[anchor] = n + 1
+        out.add(f"{anchor}-{n}" if n else anchor)
+    return out
+
+
+def dead_links(text):
+    """[(line number, anchor)] of the links to #anchor, outside fenced
+    code and outside the list (a stale list is reported as such), that no
+    heading of the text gives."""
+    have, out, fence, listing = anchors(text), [], None, False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() in (START, END):
+            listing = line.strip() == START
+            continue
+        if listing:
+            continue
+        m = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
+        if m:
+            if fence is None:
+                fence = m.group(1)[0] * len(m.group(1))
+            elif m.group(1).startswith(fence):
+                fence = None
+            continue
+        if fence is None:
+            out += [(number, a) for a in re.findall(r"\]\(#([^)\s]+)\)", line) if a not in have]
+    return out
+
+
 def rewrite(text, name):
     """The text with its list between the markers rewritten."""
     lines = text.split("\n")
@@ -98,7 +136,7 @@ def rewrite(text, name):
 def main(argv=None):
     args = parser().parse_args(argv)
     files = [Path(f) for f in args.files] or [scenario.root() / "GUIDE.md"]
-    stale = []
+    stale, dead = [], []
     for path in files:
         name = scenario.shown(path)
         try:
@@ -106,6 +144,9 @@ def main(argv=None):
         except OSError as e:
             raise Failure(f"cannot read {name}: {e.strerror or e}") from None
         new = rewrite(text, name)
+        for number, anchor in dead_links(text if args.check else new):
+            dead.append(f"{PROG}: {name}:{number}: a link to #{anchor}, which no heading "
+                        f"gives (a section moved or renamed?)")
         if new == text:
             continue
         if args.check:
@@ -116,12 +157,12 @@ def main(argv=None):
         except OSError as e:
             raise Failure(f"cannot write {name}: {e.strerror or e}") from None
         print(f"wrote the table of contents of {name}")
-    if stale:
-        for name in stale:
-            print(f"{PROG}: {name}: the table of contents disagrees with the headings: "
-                  f"run make toc", file=sys.stderr)
-        return 1
-    return 0
+    for name in stale:
+        print(f"{PROG}: {name}: the table of contents disagrees with the headings: "
+              f"run make toc", file=sys.stderr)
+    for line in dead:
+        print(line, file=sys.stderr)
+    return 1 if stale or dead else 0
 
 
 if __name__ == "__main__":

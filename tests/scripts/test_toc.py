@@ -1,7 +1,8 @@
 """toc.py: GUIDE.md's table of contents is the one its headings give.
 
 The list is written by scripts/toc.py (make toc); the first test fails as
-soon as a heading is added, renamed or moved without rewriting it.
+soon as a heading is added, renamed or moved without rewriting it, or when
+a link of the guide to its own sections names an anchor no heading gives.
 """
 
 import tempfile
@@ -95,6 +96,27 @@ class Toc(unittest.TestCase):
         self.doc.write_text(text.replace("### A `make` target", "### A make target"))
         code, _, _ = run_script("toc.py", "--check", self.doc)
         self.assertEqual(code, 1)
+
+    def test_a_link_to_a_heading_that_moved_away_fails(self):
+        run_script("toc.py", self.doc)
+        text = self.doc.read_text()
+        linked = text + "\nSee [deep](#too-deep-for-the-list) and [one](#first-part-1).\n"
+        self.doc.write_text(linked)
+        code, _, err = run_script("toc.py", "--check", self.doc)
+        self.assertEqual(code, 0, err)  # any level counts, and a repeated title's suffix
+        # the section renamed: the link is now dead, in both modes
+        self.doc.write_text(linked.replace("#### Too deep for the list", "#### Too deep"))
+        for args in (("--check",), ()):
+            with self.subTest(args=args):
+                code, _, err = run_script("toc.py", *args, self.doc)
+                self.assertEqual(code, 1)
+                self.assertRegex(err, r"^toc\.py: .*doc\.markdown:\d+: a link to "
+                                      r"#too-deep-for-the-list, which no heading gives")
+                self.assertEqual(len(err.splitlines()), 1, err)
+        # a link in a code block is not a link
+        self.doc.write_text(text + "\n```\n[x](#nowhere)\n```\n")
+        code, _, err = run_script("toc.py", "--check", self.doc)
+        self.assertEqual(code, 0, err)
 
     def test_bad_input_is_one_line(self):
         self.doc.write_text("# no markers\n\n## A\n")
