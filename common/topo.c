@@ -413,12 +413,77 @@ static int check_topo(const struct topo *t, char *err, size_t errlen)
 	return 0;
 }
 
-int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist, int nthreads,
-	       int *out_cpu, char *err, size_t errlen)
+/*
+ * SPREAD and COMPACT walk the CPUs in node-major order: node[0]'s CPUs
+ * ascending, then node[1]'s.
+ */
+static void place_by_node(const struct topo *t, enum topo_policy p, int nthreads, int *out_cpu)
 {
 	int order[TOPO_MAX_CPUS];
 	int start[TOPO_MAX_NODES], count[TOPO_MAX_NODES];
+	int n = 0;
 
+	for (int k = 0; k < t->nnodes; k++) {
+		start[k] = n;
+		for (int i = 0; i < t->ncpus; i++)
+			if (t->cpu_node[i] == t->node[k])
+				order[n++] = t->cpu[i];
+		count[k] = n - start[k];
+	}
+	if (p == TOPO_COMPACT) {
+		for (int i = 0; i < nthreads; i++)
+			out_cpu[i] = order[i % n];
+		return;
+	}
+	/*
+	 * SPREAD: neighbouring threads land on different nodes, so a
+	 * two-thread race crosses the interconnect. A node whose CPUs
+	 * are all taken is skipped, so every CPU gets a thread before
+	 * any gets a second one, even when nodes differ in size. On
+	 * one node this is cpu[i % ncpus].
+	 */
+	int used[TOPO_MAX_NODES] = { 0 }, k = 0, placed = 0;
+
+	for (int i = 0; i < nthreads; i++) {
+		if (placed == n) { /* every CPU has one: start over */
+			memset(used, 0, sizeof(used));
+			placed = 0;
+			k = 0;
+		}
+		while (used[k] == count[k])
+			k = (k + 1) % t->nnodes;
+		out_cpu[i] = order[start[k] + used[k]++];
+		placed++;
+		k = (k + 1) % t->nnodes;
+	}
+}
+
+static int place_list(const struct topo *t, const int *list, int nlist, int nthreads, int *out_cpu,
+		      char *err, size_t errlen)
+{
+	if (!list || nlist < 1) {
+		set_err(err, errlen, "policy list needs a CPU list");
+		return -1;
+	}
+	/* Check the whole list first: pinning to a missing CPU fails late. */
+	for (int j = 0; j < nlist; j++) {
+		if (topo_node_of(t, list[j]) < 0) {
+			char usable[256];
+
+			format_cpus(t, -1, usable, sizeof(usable));
+			set_err(err, errlen, "cpu %d is not usable here (usable: %s)", list[j],
+				usable);
+			return -1;
+		}
+	}
+	for (int i = 0; i < nthreads; i++)
+		out_cpu[i] = list[i % nlist];
+	return 0;
+}
+
+int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nlist, int nthreads,
+	       int *out_cpu, char *err, size_t errlen)
+{
 	if (nthreads < 1 || nthreads > TOPO_MAX_THREADS) {
 		set_err(err, errlen, "thread count %d is out of range (1-%d)", nthreads,
 			TOPO_MAX_THREADS);
@@ -439,68 +504,12 @@ int topo_place(const struct topo *t, enum topo_policy p, const int *list, int nl
 
 	switch (p) {
 	case TOPO_SPREAD:
-	case TOPO_COMPACT: {
-		/* Node-major order: node[0]'s CPUs ascending, then node[1]'s. */
-		int n = 0;
-
-		for (int k = 0; k < t->nnodes; k++) {
-			start[k] = n;
-			for (int i = 0; i < t->ncpus; i++)
-				if (t->cpu_node[i] == t->node[k])
-					order[n++] = t->cpu[i];
-			count[k] = n - start[k];
-		}
-		if (p == TOPO_COMPACT) {
-			for (int i = 0; i < nthreads; i++)
-				out_cpu[i] = order[i % n];
-			return 0;
-		}
-		/*
-		 * SPREAD: neighbouring threads land on different nodes, so a
-		 * two-thread race crosses the interconnect. A node whose CPUs
-		 * are all taken is skipped, so every CPU gets a thread before
-		 * any gets a second one, even when nodes differ in size. On
-		 * one node this is cpu[i % ncpus].
-		 */
-		int used[TOPO_MAX_NODES] = { 0 }, k = 0, placed = 0;
-
-		for (int i = 0; i < nthreads; i++) {
-			if (placed == n) { /* every CPU has one: start over */
-				memset(used, 0, sizeof(used));
-				placed = 0;
-				k = 0;
-			}
-			while (used[k] == count[k])
-				k = (k + 1) % t->nnodes;
-			out_cpu[i] = order[start[k] + used[k]++];
-			placed++;
-			k = (k + 1) % t->nnodes;
-		}
-		return 0;
-	}
+	case TOPO_COMPACT: place_by_node(t, p, nthreads, out_cpu); return 0;
 	case TOPO_SAME_CPU:
 		for (int i = 0; i < nthreads; i++)
 			out_cpu[i] = t->cpu[0];
 		return 0;
-	case TOPO_LIST:
-		if (!list || nlist < 1) {
-			set_err(err, errlen, "policy list needs a CPU list");
-			return -1;
-		}
-		/* Check the whole list first: pinning to a missing CPU fails late. */
-		for (int j = 0; j < nlist; j++) {
-			if (topo_node_of(t, list[j]) < 0) {
-				char usable[256];
-
-				format_cpus(t, -1, usable, sizeof(usable));
-				set_err(err, errlen, "cpu %d is not usable here (usable: %s)",
-					list[j], usable);
-				return -1;
-			}
-		}
-		for (int i = 0; i < nthreads; i++)
-			out_cpu[i] = list[i % nlist];
-		return 0;
+	case TOPO_LIST: return place_list(t, list, nlist, nthreads, out_cpu, err, errlen);
 	case TOPO_NONE: break;
 	}
 	set_err(err, errlen, "unknown placement policy %d", (int)p);
