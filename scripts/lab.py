@@ -14,16 +14,14 @@ Every number printed is counted from this run's trial records, written
 under results/lab-N-<time>/ so they can be reported on again later.
 """
 
-import re
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
-from racelab import cli, records, scenario, stats, tools, workcopy
-from racelab.cli import Failure
+from racelab import cli, records, scenario, stats, tools, tsan, valgrind, workcopy
+from racelab.cli import Failure, say, heading
 from racelab.frames import trim_stacks
 
 PROG = "lab.py"
@@ -43,15 +41,6 @@ def parser():
     p.add_argument("--results", metavar="DIR",
                    help="where this run's records go (default: results/lab-N-<time>)")
     return p
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def heading(text):
-    say()
-    say(f"== {text}")
 
 
 def results_file(scen, lab, build, tool, results, extra=()):
@@ -113,80 +102,12 @@ def first_violation(record):
     return (record.get("program") or {}).get("first_violation")
 
 
-
-
 def invariant_totals(recs):
     totals = Counter()
     for r in recs:
         for name, value in (r.get("invariants") or {}).items():
             totals[name] += value
     return {k: v for k, v in totals.items() if v}
-
-
-FRAME = re.compile(r"^(\s+#\d+ \S+) (?:\./)?(\S+?)(:\d+)?(:\d+)?( \(.*)?$")
-
-
-def trim_tsan(text, race_file):
-    """The first ThreadSanitizer warning that names race_file, cut to the
-    lines that matter: what raced (two accesses, three frames each), where
-    the memory came from, and the summary."""
-    blocks = text.split("==================\n")
-    for block in blocks:
-        if "WARNING: ThreadSanitizer" not in block or race_file not in block:
-            continue
-        out, frames = [], 0
-        for line in block.splitlines():
-            if line.startswith("WARNING:"):
-                out.append(re.sub(r" \(pid=\d+\)", "", line))
-            elif re.match(r"^  (\S.*) (of size|at) ", line) or line.startswith("  Location is"):
-                if out[1:]:  # a blank line between the sections, as TSan prints them
-                    out.append("")
-                out.append(line)
-                frames = 0
-            elif re.match(r"^\s+#\d+ ", line):
-                frames += 1
-                if frames <= 3:
-                    m = FRAME.match(line)
-                    out.append(f"{m.group(1)} {m.group(2)}{m.group(3) or ''}" if m else line)
-            elif line.startswith("  Thread T"):
-                frames = 99  # thread creation stacks: not needed here
-            elif line.startswith("SUMMARY:"):
-                # a frame without source is named by binary+offset: drop it
-                out += ["", re.sub(r" \([^)]*\)", "", line).replace(" ./", " ")]
-        return "\n".join(out)
-    return None
-
-
-def trim_helgrind(xml_bytes, race_file):
-    """The first Helgrind race whose stack names race_file, in Helgrind's
-    own words, three frames a side."""
-    root = ET.fromstring(xml_bytes)
-    for err in root.iter("error"):
-        if err.findtext("kind") != "Race":
-            continue
-        lines, blocks = [], []
-        for child in err:
-            if child.tag in ("xwhat", "xauxwhat", "auxwhat"):
-                text = child.findtext("text") if child.tag != "auxwhat" else child.text
-                lines.append(("text", text))
-            elif child.tag == "stack":
-                frames = []
-                for f in child.iter("frame"):
-                    if f.findtext("file") and f.findtext("fn"):
-                        path = f"{f.findtext('dir') or ''}/{f.findtext('file')}".lstrip("./")
-                        frames.append(f"{f.findtext('fn')} ({path}:{f.findtext('line')})")
-                lines.append(("stack", frames[:3]))
-                blocks.append(frames)
-        if not any(race_file in fr for frames in blocks for fr in frames):
-            continue
-        out = []
-        for kind, value in lines:
-            if kind == "text":
-                out += ["", value] if out else [value]
-            else:
-                out += [("   at " if i == 0 else "   by ") + fr for i, fr in enumerate(value)]
-        return "\n".join(out)
-    return None
 
 
 def show_report(path, tool, race_file):
@@ -201,10 +122,10 @@ def show_report(path, tool, race_file):
         return
     try:
         if tool == "helgrind":
-            text = trim_helgrind(data, race_file)
+            text = valgrind.trim(data, race_file)
         else:
-            text = trim_tsan(data.decode("utf-8", "replace"), race_file)
-    except ET.ParseError as e:
+            text = tsan.trim(data.decode("utf-8", "replace"), race_file)
+    except valgrind.ParseError as e:
         say(f"   The kept report {scenario.shown(path)} is not valid XML ({e}), "
             "so there is nothing to show.")
         return
@@ -217,7 +138,6 @@ def main(argv=None):
     args = parser().parse_args(argv)
     lab = args.lab
     scen = scenario.load(lab)
-    race_file = scen.require("race_file")
     title = scen.get("title") or f"lab {lab}"
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime(f"lab-{lab}-%Y%m%dT%H%M%SZ", time.gmtime()))
@@ -230,7 +150,30 @@ def main(argv=None):
     say(f"racelab lab {lab}: {title}")
     say(f"({threads} threads pinned '{pin}'; records go to {scenario.shown(results)})")
 
-    heading(f"1. The symptom: the broken build ({race_file}) under the stress driver")
+    step_symptom(scen, lab, results)
+    step_detectors(scen, lab, results)
+    step_configs(scen, lab, results)
+    step_fixed(scen, lab, results)
+
+    heading("4. This run's rates against the lab's expected.tsv (a few trials: wide intervals)")
+    subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
+                    "--lab", str(lab)])
+
+    heading("5. Next")
+    next_steps(lab)
+    say(f"   ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def extra_words(scen, key):
+    return scen.words(key) if scen.get(key) else []
+
+
+def step_symptom(scen, lab, results):
+    """1. The broken build under the stress driver, then at each of the
+    scenario's extra_stress settings."""
+    heading(f"1. The symptom: the broken build ({scen.require('race_file')}) under the "
+            "stress driver")
     recs, _ = run_trials(scen, lab, "broken", "stress", BROKEN["stress"], results)
     say(f"   {rate_text(recs, 'manifested')} trials went wrong: {outcomes(recs)}.")
     last_words = Counter(r["stderr_tail"][-1] for r in recs if r.get("stderr_tail"))
@@ -244,7 +187,7 @@ def main(argv=None):
         say(f"   Where the threads of trial {stuck['trial']} were stuck (gdb, trimmed):")
         for line in trim_stacks(stuck["program"]["stacks"]):
             say(f"   | {line}")
-    for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
+    for kv in extra_words(scen, "extra_stress"):
         recs, _ = run_trials(scen, lab, "broken", "stress", WARM_TRIALS, results, ["--set", kv])
         say(f"   With {kv}: {rate_text(recs, 'manifested')} went wrong: {outcomes(recs)}.")
         firsts = [first_violation(r) for r in recs if first_violation(r)]
@@ -255,6 +198,10 @@ def main(argv=None):
             say("   invariant counters over those trials: "
                 + ", ".join(f"{k} {v}" for k, v in totals.items()))
 
+
+def step_detectors(scen, lab, results):
+    """2. The broken build under each detector, with its first report."""
+    race_file = scen.require("race_file")
     heading("2. The broken build under the race detectors")
     for tool in ("tsan-clang", "tsan-gcc", "helgrind"):
         recs, path = run_trials(scen, lab, "broken", tool, BROKEN[tool], results)
@@ -265,19 +212,25 @@ def main(argv=None):
             show_report(kept, tool, race_file)
             say()
 
-    configs = scen.words("extra_configs") if scen.get("extra_configs") else []
-    if configs:
-        heading("2b. The same, at the lab's other configurations")
-        for kv in configs:
-            parts = []
-            for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
-                recs, _ = run_trials(scen, lab, "broken", tool, BROKEN[tool], results,
-                                     ["--set", kv])
-                key = "manifested" if tool == "stress" else "detected"
-                word = "symptom" if tool == "stress" else NAMES[tool]
-                parts.append(f"{word} {rate_text(recs, key).split(' (')[0]}")
-            say(f"   {kv}: " + "; ".join(parts))
 
+def step_configs(scen, lab, results):
+    """2b. The broken build at the scenario's extra_configs, if any."""
+    configs = extra_words(scen, "extra_configs")
+    if not configs:
+        return
+    heading("2b. The same, at the lab's other configurations")
+    for kv in configs:
+        parts = []
+        for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
+            recs, _ = run_trials(scen, lab, "broken", tool, BROKEN[tool], results, ["--set", kv])
+            key = "manifested" if tool == "stress" else "detected"
+            word = "symptom" if tool == "stress" else NAMES[tool]
+            parts.append(f"{word} {rate_text(recs, key).split(' (')[0]}")
+        say(f"   {kv}: " + "; ".join(parts))
+
+
+def step_fixed(scen, lab, results):
+    """3. The fixed build, the same ways: nothing should show."""
     heading("3. The fixed build, the same way")
     for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
         recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results)
@@ -286,11 +239,11 @@ def main(argv=None):
         else:
             with_findings = sum(r["findings_total"] > 0 for r in recs)
             say(f"   {NAMES[tool]}: reports in {with_findings}/{len(recs)} trials.")
-    for kv in scen.words("extra_stress") if scen.get("extra_stress") else []:
+    for kv in extra_words(scen, "extra_stress"):
         recs, _ = run_trials(scen, lab, "fixed", "stress", WARM_TRIALS, results, ["--set", kv])
         say(f"   {NAMES['stress']} with {kv}: invariants broken in "
             f"{rate_text(recs, 'manifested')} trials.")
-    for kv in configs:
+    for kv in extra_words(scen, "extra_configs"):
         bad = []
         for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
             recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results, ["--set", kv])
@@ -298,15 +251,6 @@ def main(argv=None):
                            for r in recs))
         say(f"   {kv}: {sum(bad)} trials with a violation or a report, of "
             f"{sum(FIXED.values())}.")
-
-    heading("4. This run's rates against the lab's expected.tsv (a few trials: wide intervals)")
-    subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
-                    "--lab", str(lab)])
-
-    heading("5. Next")
-    next_steps(lab)
-    say(f"   ({time.monotonic() - started:.0f} s)")
-    return 0
 
 
 def next_steps(lab):

@@ -215,3 +215,37 @@ def parse(text, tool="tsan"):
     if pending_deadly:  # the process died before it could say more
         findings.append(frames.finding(CRASH, tool, "deadly signal", []))
     return findings, tool_error
+
+
+_TRIM_FRAME = re.compile(r"^(\s+#\d+ \S+) (?:\./)?(\S+?)(:\d+)?(:\d+)?( \(.*)?$")
+
+
+def trim(text, race_file):
+    """The first ThreadSanitizer warning that names race_file, cut to the
+    lines that matter: what raced (two accesses, three frames each), where
+    the memory came from, and the summary."""
+    blocks = text.split("==================\n")
+    for block in blocks:
+        if "WARNING: ThreadSanitizer" not in block or race_file not in block:
+            continue
+        out, frames = [], 0
+        for line in block.splitlines():
+            if line.startswith("WARNING:"):
+                out.append(re.sub(r" \(pid=\d+\)", "", line))
+            elif re.match(r"^  (\S.*) (of size|at) ", line) or line.startswith("  Location is"):
+                if out[1:]:  # a blank line between the sections, as TSan prints them
+                    out.append("")
+                out.append(line)
+                frames = 0
+            elif re.match(r"^\s+#\d+ ", line):
+                frames += 1
+                if frames <= 3:
+                    m = _TRIM_FRAME.match(line)
+                    out.append(f"{m.group(1)} {m.group(2)}{m.group(3) or ''}" if m else line)
+            elif line.startswith("  Thread T"):
+                frames = 99  # thread creation stacks: not needed here
+            elif line.startswith("SUMMARY:"):
+                # a frame without source is named by binary+offset: drop it
+                out += ["", re.sub(r" \([^)]*\)", "", line).replace(" ./", " ")]
+        return "\n".join(out)
+    return None

@@ -181,6 +181,9 @@ def parse(data, tool="helgrind"):
 
 
 # Lines Valgrind itself prints about its own failures, on stderr.
+# What trim() raises on a report that is not XML (cut short, or not Valgrind's).
+ParseError = ET.ParseError
+
 _OWN_FAILURE = re.compile(r"^(valgrind: .*|.*VALGRIND INTERNAL ERROR.*|"
                           r".*the 'impossible' happened.*)$", re.MULTILINE)
 
@@ -190,3 +193,35 @@ def own_failure(stderr_text):
     or None. Such a run is a tool error, whatever the XML says."""
     m = _OWN_FAILURE.search(stderr_text or "")
     return m.group(1).strip() if m else None
+
+
+def trim(xml_bytes, race_file):
+    """The first Helgrind race whose stack names race_file, in Helgrind's
+    own words, three frames a side."""
+    root = ET.fromstring(xml_bytes)  # ET.ParseError on a report cut short
+    for err in root.iter("error"):
+        if err.findtext("kind") != "Race":
+            continue
+        lines, blocks = [], []
+        for child in err:
+            if child.tag in ("xwhat", "xauxwhat", "auxwhat"):
+                text = child.findtext("text") if child.tag != "auxwhat" else child.text
+                lines.append(("text", text))
+            elif child.tag == "stack":
+                frames = []
+                for f in child.iter("frame"):
+                    if f.findtext("file") and f.findtext("fn"):
+                        path = f"{f.findtext('dir') or ''}/{f.findtext('file')}".lstrip("./")
+                        frames.append(f"{f.findtext('fn')} ({path}:{f.findtext('line')})")
+                lines.append(("stack", frames[:3]))
+                blocks.append(frames)
+        if not any(race_file in fr for frames in blocks for fr in frames):
+            continue
+        out = []
+        for kind, value in lines:
+            if kind == "text":
+                out += ["", value] if out else [value]
+            else:
+                out += [("   at " if i == 0 else "   by ") + fr for i, fr in enumerate(value)]
+        return "\n".join(out)
+    return None

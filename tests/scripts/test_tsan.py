@@ -166,5 +166,21 @@ class Edges(unittest.TestCase):
         self.assertEqual((null["function"], null["file"], null["own"]), ("pthread_create", None, False))
 
 
+class Trim(unittest.TestCase):
+    """tsan.trim: the report lab.py and war_story.py show a student."""
+
+    def test_the_first_warning_at_the_race_file_three_frames_a_side(self):
+        text = tsan.trim(fixture("tsan-clang-broken.txt"), "broken/cache.c")
+        lines = text.splitlines()
+        self.assertEqual(lines[0], "WARNING: ThreadSanitizer: data race")
+        self.assertIn("    #2 worker stress/lab1_cache.c:99", lines)
+        self.assertFalse(any("#3 " in line or "racelab-stress+" in line for line in lines))
+        self.assertTrue(lines[-1].startswith("SUMMARY: ThreadSanitizer: data race broken/cache.c"))
+
+    def test_no_warning_at_the_race_file(self):
+        self.assertIsNone(tsan.trim(fixture("tsan-clang-broken.txt"), "fixed/cache.c"))
+        self.assertIsNone(tsan.trim(fixture("tsan-clang-fixed.txt"), "broken/cache.c"))
+
+
 if __name__ == "__main__":
     unittest.main()

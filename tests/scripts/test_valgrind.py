@@ -71,5 +71,21 @@ class Paths(unittest.TestCase):
         self.assertIsNone(frames.repo_relative("/usr/lib/unbroken/x.c"))
 
 
+class Trim(unittest.TestCase):
+    """valgrind.trim: Helgrind's first race at the race file, for lab.py."""
+
+    def test_the_first_race_in_helgrinds_words(self):
+        text = valgrind.trim(fixture("helgrind-broken.xml", "rb"), "broken/cache.c")
+        lines = text.splitlines()
+        self.assertTrue(lines[0].startswith("Possible data race during read of size 8"))
+        self.assertEqual(lines[1], "   at find_link (broken/cache.c:84)")
+        self.assertIn("This conflicts with a previous write of size 8 by thread #4", lines)
+
+    def test_nothing_at_the_race_file_and_broken_xml(self):
+        self.assertIsNone(valgrind.trim(fixture("helgrind-fixed.xml", "rb"), "broken/cache.c"))
+        with self.assertRaises(valgrind.ParseError):
+            valgrind.trim(b"<valgrindoutput><error>", "broken/cache.c")
+
+
 if __name__ == "__main__":
     unittest.main()
