@@ -37,7 +37,7 @@ from pathlib import Path
 
 from racelab import (cli, fast, grading, honest, match, records, scenario, tools, trial,
                      workcopy)
-from racelab.cli import Failure
+from racelab.cli import Failure, say
 from racelab.frames import trim_stacks
 
 PROG = "grade.py"
@@ -76,10 +76,6 @@ def parser():
                    help="grade the student builds already in build/ (a course's CI that "
                         "built them in an earlier step)")
     return p
-
-
-def say(text=""):
-    print(text, flush=True)
 
 
 def sha256(path):
@@ -212,14 +208,19 @@ def run_safe(scen, lab, plan, spots=None):
     verdict["cells"] = cells_out
     verdict["advice"] = list(advice.values())
     if verdict["pass"]:
-        total = sum(c.k for c in plan)
-        contract = sum(c.k for c in plan if c.trials is None)
-        verdict["reason"] = (f"{total} trials ({contract} of them on the contract workloads), "
-                             "all clean: the invariants held under the stress driver (release "
-                             "and chaos builds), and ThreadSanitizer (clang, gcc) and Helgrind "
-                             + ("reported nothing" if not advice else
-                                "reported nothing that counts (see the advice)"))
+        verdict["reason"] = pass_reason(plan, advice)
     return verdict
+
+
+def pass_reason(plan, advice):
+    """SAFE's reason when every trial was clean."""
+    total = sum(c.k for c in plan)
+    contract = sum(c.k for c in plan if c.trials is None)
+    return (f"{total} trials ({contract} of them on the contract workloads), "
+            "all clean: the invariants held under the stress driver (release "
+            "and chaos builds), and ThreadSanitizer (clang, gcc) and Helgrind "
+            + ("reported nothing" if not advice else
+               "reported nothing that counts (see the advice)"))
 
 
 def locate(scen, lab, cell, p, finding, why, tmpdir, seed, spots):

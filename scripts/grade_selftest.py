@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from racelab import cli, records, scenario, stats, workcopy
-from racelab.cli import Failure
+from racelab.cli import Failure, say
 
 PROG = "grade_selftest.py"
 SCHEMA = "racelab.grade-selftest/1"
@@ -60,10 +60,6 @@ def parser():
                         "shows it)")
     p.add_argument("--markdown", action="store_true", help="with --summary: a Markdown table")
     return p
-
-
-def say(text=""):
-    print(text, flush=True)
 
 
 class Entry:

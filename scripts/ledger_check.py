@@ -17,16 +17,15 @@ Exit 0: the ledger adds up; 1: it does not; 2: bad arguments or input.
 """
 
 import json
-import re
 import sys
 import urllib.error
 import urllib.request
 
 from racelab import cli
+from racelab import service as svc
 from racelab.cli import Failure
 
 PROG = "ledger_check.py"
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
 def parser():
@@ -53,19 +52,6 @@ def metrics_text(args):
         raise Failure(f"cannot read {url}: {getattr(e, 'reason', e)}") from None
 
 
-def parse_metrics(text):
-    """{name: value} of the unlabelled samples of a Prometheus text page."""
-    values = {}
-    for line in text.splitlines():
-        m = SAMPLE.match(line)
-        if m and not m.group(2):
-            try:
-                values[m.group(1)] = float(m.group(3))
-            except ValueError:
-                pass
-    return values
-
-
 def load_run(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -79,30 +65,10 @@ def load_run(path):
         raise Failure(f"--json {path} is not racelab-loadgen's --json output") from None
 
 
-def check(run, pay, metrics):
-    """The checks, as (ok, line) pairs."""
-    need = ("racelab_ledger_cents_total", "racelab_charges_total")
-    missing = [n for n in need if n not in metrics]
-    if missing:
-        raise Failure(f"the metrics have no {', '.join(missing)}")
-    ledger, charges = int(metrics[need[0]]), int(metrics[need[1]])
-    cents = pay["cents_total"]
-    out = [
-        (ledger == cents, f"ledger {ledger} cents, payments the clients saw {cents} cents"),
-        (charges == pay["distinct"],
-         f"charges {charges}, distinct payment ids the clients saw {pay['distinct']}"),
-        (pay["users_charged_twice"] == 0,
-         f"users told of two payment ids: {pay['users_charged_twice']}"),
-        (pay["id_amount_conflicts"] == 0,
-         f"payment ids seen with two amounts: {pay['id_amount_conflicts']}"),
-    ]
-    return out
-
-
 def main(argv=None):
     args = parser().parse_args(argv)
     run, pay = load_run(args.json)
-    results = check(run, pay, parse_metrics(metrics_text(args)))
+    results = svc.ledger_checks(pay, svc.parse_metrics(metrics_text(args)))
     for ok, line in results:
         print(f"  {'ok  ' if ok else 'FAIL'} {line}")
     lost = sum(run.get("errors_by_kind", {}).get(k, 0) for k in ("timeout", "reset"))

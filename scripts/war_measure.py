@@ -33,9 +33,7 @@ from pathlib import Path
 
 from racelab import cli, scenario, stats
 from racelab import service as svc
-from racelab.cli import Failure
-
-import ledger_check
+from racelab.cli import Failure, say
 
 PROG = "war_measure.py"
 STORY_LATENCY, STORY_FAILURES = "100-300", "0.005"
@@ -56,10 +54,6 @@ def parser():
     p.add_argument("--write", metavar="TSV", help="sweep: also write the table here")
     p.add_argument("--results", metavar="DIR", help="records (default results/war-<what>-<time>)")
     return p
-
-
-def say(text=""):
-    print(text, flush=True)
 
 
 def latency_list(text):
@@ -153,7 +147,7 @@ def do_fixed(args):
     say(f"  {'ok  ' if good else 'FAIL'} errors other than injected gateway failures: {other} "
         f"(500s {injected}, the service's gateway failures {failures})")
     pay = rec["run"]["payments"]
-    for ok, line in ledger_check.check(rec["run"], pay, rec["metrics"]):
+    for ok, line in svc.ledger_checks(pay, rec["metrics"]):
         say(f"  {'ok  ' if ok else 'FAIL'} {line}")
         good = good and ok
     say(f"  records: {scenario.shown(d)}")

@@ -26,11 +26,8 @@ import time
 
 from racelab import cli, match, scenario, tsan
 from racelab import service as svc
-from racelab.cli import Failure
+from racelab.cli import Failure, say, heading
 from racelab.tools import aslr_wrapper
-
-import ledger_check
-from lab import trim_tsan
 
 PROG = "war_story.py"
 STORY_GATEWAY = ("100-300", "0.005")
@@ -48,15 +45,6 @@ def parser():
     p.add_argument("--tsan-duration", type=cli.positive_int, default=10, metavar="S",
                    help="seconds of load on the ThreadSanitizer build (default 10)")
     return p
-
-
-def say(text=""):
-    print(text, flush=True)
-
-
-def heading(text):
-    say()
-    say(f"== {text}")
 
 
 def gateway_args(latency):
@@ -94,7 +82,7 @@ def show_ledger(run, metrics):
     pay = {k: run["payments"][k] for k in
            ("distinct", "cents_total", "users_charged_twice", "id_amount_conflicts")}
     good = True
-    for ok, line in ledger_check.check(run, pay, metrics):
+    for ok, line in svc.ledger_checks(pay, metrics):
         say(f"   {'ok  ' if ok else 'FAIL'} {line}")
         good = good and ok
     return good
@@ -155,7 +143,7 @@ def tsan_step(args):
     if first is not None:
         say(f"   the first report naming {race_file} came {max(0.0, first - started):.1f} s "
             "into the load")
-    trimmed = trim_tsan(text, race_file)
+    trimmed = tsan.trim(text, race_file)
     if trimmed:
         say("   The first report that points at " + race_file + " (trimmed):")
         say("\n".join("   | " + line for line in trimmed.splitlines()))

@@ -10,6 +10,18 @@ import argparse
 import sys
 
 
+def say(text=""):
+    """A line of a script's running story on stdout, flushed at once so it
+    interleaves with the output of the tools the script runs."""
+    print(text, flush=True)
+
+
+def heading(text):
+    """A step of that story: a blank line, then '== text'."""
+    say()
+    say(f"== {text}")
+
+
 class Failure(Exception):
     """A problem the user can fix: reported as one line, exit status 2."""
 

@@ -155,6 +155,7 @@ def metrics(url, timeout=10):
 
 
 def parse_metrics(text):
+    """{name: value} of the unlabelled samples of a Prometheus text page."""
     values = {}
     for line in text.splitlines():
         m = SAMPLE.match(line)
@@ -164,6 +165,27 @@ def parse_metrics(text):
             except ValueError:
                 pass
     return values
+
+
+def ledger_checks(pay, metrics):
+    """ledger_check.py's checks of a load run's payments (racelab-loadgen
+    --json's "payments") against the service's metrics, as (ok, line) pairs."""
+    need = ("racelab_ledger_cents_total", "racelab_charges_total")
+    missing = [n for n in need if n not in metrics]
+    if missing:
+        raise Failure(f"the metrics have no {', '.join(missing)}")
+    ledger, charges = int(metrics[need[0]]), int(metrics[need[1]])
+    cents = pay["cents_total"]
+    out = [
+        (ledger == cents, f"ledger {ledger} cents, payments the clients saw {cents} cents"),
+        (charges == pay["distinct"],
+         f"charges {charges}, distinct payment ids the clients saw {pay['distinct']}"),
+        (pay["users_charged_twice"] == 0,
+         f"users told of two payment ids: {pay['users_charged_twice']}"),
+        (pay["id_amount_conflicts"] == 0,
+         f"payment ids seen with two amounts: {pay['id_amount_conflicts']}"),
+    ]
+    return out
 
 
 def loadgen(url, args, limit):
