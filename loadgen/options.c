@@ -139,6 +139,7 @@ static int parse_users(const char *s, struct loadgen_options *o)
 	return 0;
 }
 
+/* long because: one case per option, each with its range and its message */
 int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 {
 	static const struct option longs[] = {
