@@ -157,12 +157,13 @@ def describe(lab, build, tool, extra):
 
 def config_of(lab, tool, extra):
     """The configuration name trials.py will give this cell's records
-    (records.config_name): the pinning, then each --set KEY=VALUE."""
+    (records.scenario_config, as trials.py names them)."""
     scen = scenario.load(lab)
     args = dict(zip(extra[::2], extra[1::2]))
-    pinning = args.get("--pin") or scen.require("pinning", tools.TOOLS[tool].profile)
     sets = [v for k, v in zip(extra[::2], extra[1::2]) if k == "--set"]
-    return records.config_name(pinning, None, 0, 0, None, sets)
+    workload = args.get("--workload")  # trials.py runs that profile instead of the tool's
+    return records.scenario_config(scen, workload or tools.TOOLS[tool].profile,
+                                   args.get("--pin"), sets=sets, workload=workload)
 
 
 def run_trials(lab, build, tool, extra, trials, results):

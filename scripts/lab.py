@@ -46,11 +46,8 @@ def parser():
 def results_file(scen, lab, build, tool, results, extra=()):
     """The records file trials.py writes for this cell: the scenario's own
     pinning and threads for the tool's profile, plus any --set in extra."""
-    profile = tools.TOOLS[tool].profile
-    threads = scen.number("threads", profile, int)
-    config = records.config_name(scen.require("pinning", profile), None, threads, threads,
-                                 None, extra[1::2])
-    return Path(results) / records.results_name(lab, build, tool, config)
+    config = records.scenario_config(scen, tools.TOOLS[tool].profile, sets=extra[1::2])
+    return records.results_file(results, lab, build, tool, config)
 
 
 def run_trials(scen, lab, build, tool, trials, results, extra=()):

@@ -108,8 +108,7 @@ def plan_run(args):
             raise Failure(f"--cpus: cpu {bad[0]} is not usable here "
                           f"(usable: {','.join(map(str, usable))})")
     time_limit = args.time_limit or scen.number("time_limit_s", tool.profile, int)
-    default_threads = scen.number("threads", tool.profile, int)
-    threads = args.threads or default_threads
+    threads = args.threads or scen.number("threads", tool.profile, int)
     pinning = args.pin or scen.require("pinning", tool.profile)
     if not args.cpus and pinning not in PIN_POLICIES:
         raise Failure(f"{scenario.shown(scen.path)}: unknown pinning '{pinning}'")
@@ -126,8 +125,8 @@ def plan_run(args):
         tool=tool, exe=exe.resolve(), scenario=scen.path.resolve(), site=site,
         time_limit_s=time_limit, threads=threads, pinning=pinning, cpus=args.cpus,
         ops=args.ops, quiet=args.quiet,
-        config=records.config_name(pinning, args.cpus, threads, default_threads, args.ops,
-                                   args.sets, args.workload),
+        config=records.scenario_config(scen, tool.profile, args.pin, args.cpus, args.threads,
+                                       args.ops, args.sets, args.workload),
         root=scenario.root(), tmpdir=None, sets=args.sets)
 
 
@@ -174,8 +173,8 @@ def main(argv=None):
     args = parser().parse_args(argv)
     plan = plan_run(args)
     results_dir = Path(args.results)
-    key = records.results_name(plan.lab, plan.build, plan.tool.name, plan.config)
-    results_file = results_dir / key
+    results_file = records.results_file(results_dir, plan.lab, plan.build, plan.tool.name,
+                                        plan.config)
     partial = results_dir / ".partial" / f"{plan.run}.jsonl"
     base_seed = args.seed or secrets.randbelow(2**31 - 1) + 1
 
@@ -233,7 +232,7 @@ def main(argv=None):
         if kept is None:
             sys.stderr.write(f"{PROG}: no trial matched the race site: no report kept\n")
         else:
-            report = results_dir / records.report_name(key, plan.tool.report)
+            report = results_dir / records.report_name(results_file.name, plan.tool.report)
             try:
                 records.write_atomically(report, kept)
             except OSError as e:

@@ -56,7 +56,11 @@ COST_S = {"stress": 0.3, "chaos": 0.5, "tsan-clang": 0.5, "tsan-gcc": 0.5, "helg
 # Trials of each tool for every contract configuration (grade_sets).
 CONTRACT = {"stress": 5, "chaos": 3, "tsan-clang": 2, "tsan-gcc": 1, "helgrind": 1}
 
-Cell = namedtuple("Cell", "tool config sets successes trials p_low k")
+# One row of SAFE's plan: a tool at a configuration, the broken build's
+# measured rate there (successes of trials; p_low its interval's floor) and
+# the k trials the student's build must pass. Not report.py's Cell, which
+# groups trial records.
+SafeCell = namedtuple("SafeCell", "tool config sets successes trials p_low k")
 
 
 def config_sets(config):
@@ -98,7 +102,7 @@ def cells(lab, table, blind=()):
         if l != lab or build != "broken" or tool not in TOOL_ORDER or sets is None:
             continue
         low = 0.0 if tool in blind else stats.wilson(row["successes"], row["trials"])[0]
-        out.append(Cell(tool, config, sets, row["successes"], row["trials"], low,
+        out.append(SafeCell(tool, config, sets, row["successes"], row["trials"], low,
                         MINIMUM[tool]))
     out.sort(key=lambda c: (TOOL_ORDER.index(c.tool), c.config != "spread", c.config))
     return out
@@ -107,7 +111,7 @@ def cells(lab, table, blind=()):
 def contract_cells(grade_sets):
     """The contract cells of grade_sets' configurations: every tool, no
     measured rate (p = 0), CONTRACT[tool] trials each."""
-    return [Cell(tool, "spread-" + "-".join(sets), sets, None, None, 0.0, CONTRACT[tool])
+    return [SafeCell(tool, "spread-" + "-".join(sets), sets, None, None, 0.0, CONTRACT[tool])
             for tool in TOOL_ORDER for sets in grade_sets]
 
 

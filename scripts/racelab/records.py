@@ -1,7 +1,9 @@
 """Trial records: the schema, reading .jsonl files, appending atomically.
 
-One trial is one JSON object on one line (schema "racelab.trial/1"). The
-report reads nothing else, so it can be rerun on old results or on results
+One trial is one JSON object on one line (schema "racelab.trial/2": FIELDS
+below says every field, PROGRAM the driver's part, FINDING a tool's). This
+module is the only writer (new(), dumps()) and reader (read(), read_dir())
+of them, and the only place their files are named. The report reads nothing else, so it can be rerun on old results or on results
 from another machine; a record it cannot trust stops it with file:line
 rather than being skipped, since a silently dropped trial changes a rate.
 
@@ -21,25 +23,111 @@ from pathlib import Path
 from .cli import Failure
 from .scenario import shown
 
-SCHEMA = "racelab.trial/1"
+SCHEMA = "racelab.trial/2"
+# racelab.trial/1: the same fields, written before every field was required
+# and checked. Such records still read: a field they lack is absent (old
+# records have no elapsed_s, peak_rss_kb, cpu_s), a field they have is
+# checked as in /2. Anything else in "schema" is refused.
+OLD_SCHEMAS = ("racelab.trial/1",)
 OUTCOMES = ("clean", "manifested", "detected", "hang", "crash", "tool-error")
+BUILDS = ("broken", "fixed", "student")
+PINNINGS = ("spread", "compact", "same-cpu", "none", "list")
 
-# The fields the report relies on, and their JSON types.
-_REQUIRED = {
-    "schema": str, "run": str, "trial": int, "lab": int, "build": str,
-    "tool": str, "config": str, "outcome": str, "manifested": bool,
-    "detected": bool, "findings": list,
-}
 
-# Fields added to the schema later: records written before them lack them
-# (or hold null) and stay readable; a record that has one must have the
-# right type, since the cost table computes with them.
-_OPTIONAL = {
-    "elapsed_s": (int, float),  # wall-clock seconds of the trial process
-    "peak_rss_kb": int,         # its peak resident memory (wait4's ru_maxrss)
-    "cpu_s": (int, float),      # its CPU time, user plus system
-}
+# Each rule takes a value and returns what is wrong with it, or None.
 
+def _is(kind, value):
+    if kind is None:
+        return value is None
+    if isinstance(value, bool):  # bool is an int in Python; true is no trial number
+        return kind is bool
+    if kind is float:
+        return isinstance(value, (int, float))
+    return isinstance(value, kind)
+
+
+_WORDS = {None: "null", str: "a string", int: "an integer", float: "a number",
+          bool: "true or false", list: "a list", dict: "an object"}
+
+
+def _kind(*kinds, minimum=None):
+    def rule(value):
+        if not any(_is(k, value) for k in kinds):
+            return "should be " + " or ".join(_WORDS[k] for k in kinds)
+        if minimum is not None and value is not None and value < minimum:
+            return f"should be at least {minimum}"
+        return None
+    return rule
+
+
+def _one_of(*allowed, null=False):
+    def rule(value):
+        if value is None and null:
+            return None
+        if value not in allowed:
+            return f"should be one of {', '.join(allowed)} (not {json.dumps(value)})"
+        return None
+    return rule
+
+
+def _at(path, why):
+    """A nested rule's complaint: '.a.line: should be ...' or '[2]: ...'
+    when it names its own path, else ': why' after `path`."""
+    return f"{path}{why}" if why.startswith((".", "[")) else f"{path}: {why}"
+
+
+def _list_of(each, null=False):
+    def rule(value):
+        if value is None and null:
+            return None
+        if not isinstance(value, list):
+            return "should be a list" + (" or null" if null else "")
+        for i, item in enumerate(value):
+            why = each(item)
+            if why:
+                return _at(f"[{i}]", why)
+        return None
+    return rule
+
+
+def _object(fields, optional=(), null=False, other=None):
+    """An object with these fields (all required but `optional`); `other`
+    is the rule of any other key (None: no other key allowed)."""
+    def rule(value):
+        if value is None and null:
+            return None
+        if not isinstance(value, dict):
+            return "should be an object" + (" or null" if null else "")
+        return _members(value, fields, optional, other, prefix=".")
+    return rule
+
+
+def _members(value, fields, optional=(), other=None, prefix=""):
+    for key, check in fields.items():
+        if key not in value:
+            if key not in optional:
+                return f"{prefix}{key}: missing"
+            continue
+        why = check(value[key])
+        if why:
+            return _at(prefix + key, why)
+    for key in value:
+        if key not in fields:
+            if other is None:
+                return f"{prefix}{key}: unknown (not a field of {SCHEMA})"
+            why = other(value[key])
+            if why:
+                return _at(prefix + key, why)
+    return None
+
+
+_STR, _INT, _NUM, _BOOL = _kind(str), _kind(int), _kind(float), _kind(bool)
+_STR_OR_NULL, _INT_OR_NULL = _kind(str, None), _kind(int, None)
+
+# One side of a finding: the first frame in the program's own source.
+_SIDE = _object({"access": _STR_OR_NULL, "size": _INT_OR_NULL, "file": _STR,
+                 "line": _INT_OR_NULL, "function": _STR_OR_NULL, "thread": _STR_OR_NULL},
+                null=True)
 
 # The fields of one finding (record["findings"][i]), built by
 # frames.finding() and match.judge():
@@ -58,6 +146,64 @@ _OPTIONAL = {
 #               the process died or was killed while writing it), so a side
 #               or frames may be missing. Added later: older records lack it,
 #               read as false.
+FINDING = {
+    "kind": _STR, "tool": _STR_OR_NULL, "summary": _STR_OR_NULL, "a": _SIDE, "b": _SIDE,
+    "stack_a": _list_of(_STR), "matched": _BOOL, "pair": _BOOL, "race_point": _STR_OR_NULL,
+    "incomplete": _BOOL,
+}
+# A /1 record's findings may be as short as {"kind": ...}.
+_FINDING = _object(FINDING, optional=tuple(k for k in FINDING if k != "kind"))
+
+# The driver's own part of the record (racelab-stress's JSON line,
+# stress/main.c): what it ran and saw. A hang's line, written by the
+# watchdog, stops after time_limit_s and adds outcome, manifested,
+# invariants (null) and, with --hang-stacks, stacks: so only those three
+# are required.
+PROGRAM = {
+    "lab": _kind(int, minimum=1), "variant": _STR, "build": _STR, "flavour": _STR,
+    "trial": _kind(int, minimum=1), "threads": _kind(int, minimum=1),
+    "pinning": _one_of(*PINNINGS), "cpus": _list_of(_INT), "mem_node": _INT_OR_NULL,
+    "topology": _object({"nodes": _INT, "cpus": _INT, "desc": _STR}),
+    "seed": _INT, "ops": _INT, "time_limit_s": _INT, "rounds": _INT, "ops_done": _INT,
+    "elapsed_s": _NUM, "outcome": _one_of("clean", "manifested", "hang"),
+    "manifested": _BOOL, "invariants": _object({}, null=True, other=_INT),
+    "first_violation": _STR_OR_NULL, "stacks": _list_of(_STR),
+}
+_PROGRAM = _object(PROGRAM, optional=tuple(k for k in PROGRAM
+                                           if k not in ("outcome", "manifested", "invariants")),
+                   null=True)
+
+# Every field of a trial record, in the order trial.py builds it.
+FIELDS = {
+    "schema": _STR,
+    "run": _STR,                          # the run's id: start time and a random tag
+    "trial": _kind(int, minimum=1),       # 1-based within the run
+    "lab": _kind(int, minimum=1),
+    "build": _one_of(*BUILDS),
+    "variant": _STR,                      # fixed, broken-N, student-N
+    "tool": _STR,                         # tools.TOOLS
+    "flavour": _STR,                      # the build flavour the tool runs
+    "config": _STR,                       # config_name()
+    "threads": _kind(int, minimum=1),
+    "pinning": _one_of(*PINNINGS),
+    "cpus": _list_of(_INT, null=True),    # --cpus, or the driver's placement
+    "seed": _INT,
+    "time_limit_s": _kind(int, minimum=1),
+    "outcome": _one_of(*OUTCOMES),
+    "manifested": _BOOL,
+    "detected": _BOOL,
+    "exit": _object({"code": _INT_OR_NULL, "signal": _STR_OR_NULL}),
+    "elapsed_s": _kind(float, minimum=0),  # wall-clock seconds of the trial process
+    "peak_rss_kb": _kind(int, None),       # its peak resident memory (wait4's ru_maxrss)
+    "cpu_s": _kind(float, None),           # its CPU time, user plus system
+    "invariants": _object({}, null=True, other=_INT),
+    "program": _PROGRAM,
+    "findings": _list_of(_FINDING),
+    "findings_total": _kind(int, minimum=0),
+    "findings_matched": _kind(int, minimum=0),
+    "error": _STR_OR_NULL,                # why a tool error, a crash or a hang
+    "stderr_tail": _list_of(_STR, null=True),  # the program's last words (crash, hang)
+}
 
 
 def config_name(pinning, cpus, threads, default_threads, ops=None, sets=(), workload=None):
@@ -87,8 +233,24 @@ def config_name(pinning, cpus, threads, default_threads, ops=None, sets=(), work
 WORKLOAD = "-workload"
 
 
+def scenario_config(scen, profile, pinning=None, cpus=None, threads=None, ops=None, sets=(),
+                    workload=None):
+    """config_name() of a run of scenario `scen` under a tool's profile,
+    with trials.py's overrides (None: the scenario's value). trials.py
+    names its results file with it; lab.py and check_rates.py find that
+    file with it."""
+    default_threads = scen.number("threads", profile, int)
+    return config_name(pinning or scen.require("pinning", profile), cpus,
+                       threads or default_threads, default_threads, ops, sets, workload)
+
+
 def results_name(lab, build, tool, config):
+    """The file of one cell's records: '1-broken-tsan-clang-spread.jsonl'."""
     return f"{lab}-{build}-{tool}-{config}.jsonl"
+
+
+def results_file(directory, lab, build, tool, config):
+    return Path(directory) / results_name(lab, build, tool, config)
 
 
 def report_name(results_name, report):
@@ -100,32 +262,45 @@ def report_name(results_name, report):
 
 
 def problem(record):
-    """Why a decoded record cannot be used, or None when it can."""
+    """What is wrong with a decoded record, naming the field ("field
+    'findings[0].a.line' should be an integer or null"), or None."""
     if not isinstance(record, dict):
         return "not a JSON object"
-    for key, kind in _REQUIRED.items():
-        if key not in record:
-            return f"missing field '{key}'"
-        value = record[key]
-        # bool is a subclass of int in Python; a trial number of true is wrong.
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            return f"field '{key}' should be {kind.__name__}"
-    for key, kind in _OPTIONAL.items():
-        value = record.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-            return f"field '{key}' should be a number"
-    if record["schema"] != SCHEMA:
-        return f"schema '{record['schema']}' is not {SCHEMA}"
-    if record["outcome"] not in OUTCOMES:
-        return f"unknown outcome '{record['outcome']}'"
-    if record["build"] not in ("broken", "fixed", "student"):
-        return f"unknown build '{record['build']}'"
-    for f in record["findings"]:
-        if not isinstance(f, dict) or not isinstance(f.get("kind"), str):
-            return "a finding without a kind"
-        if not isinstance(f.get("incomplete", False), bool):
-            return "a finding whose 'incomplete' is not true or false"
+    schema = record.get("schema")
+    if schema not in (SCHEMA,) + OLD_SCHEMAS:
+        if schema is None:
+            return "no field 'schema': not a trial record"
+        return f"schema '{schema}' is not {SCHEMA} (nor an older one this reads)"
+    # /1 records may lack a field; these were required even then.
+    core = ("run", "trial", "lab", "build", "tool", "config", "outcome", "manifested",
+            "detected", "findings")
+    optional = () if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
+    why = _members(record, FIELDS, optional)
+    if why:
+        name, _, rest = why.partition(": ")
+        return f"missing field '{name}'" if rest == "missing" else f"field '{name}' {rest}"
+    if record["outcome"] == "detected" and not record["detected"]:
+        return "outcome 'detected' but field 'detected' is false"
+    for key, count in (("findings_total", len(record["findings"])),
+                       ("findings_matched", sum(bool(f.get("matched"))
+                                                for f in record["findings"]))):
+        if key in record and record[key] != count:
+            return f"field '{key}' is {record[key]}, but the findings say {count}"
     return None
+
+
+def new(**fields):
+    """A trial record of the current schema, its fields in FIELDS' order;
+    ValueError when it would not read back (a bug in the writer)."""
+    record = {"schema": SCHEMA}
+    record.update((key, fields[key]) for key in FIELDS if key in fields)
+    unknown = set(fields) - set(FIELDS)
+    if unknown:
+        raise ValueError(f"not fields of {SCHEMA}: {', '.join(sorted(unknown))}")
+    why = problem(record)
+    if why:
+        raise ValueError(f"a trial record that would not read back: {why}")
+    return record
 
 
 def read(path):
@@ -165,7 +340,11 @@ def read_dir(directory):
 
 
 def dumps(record):
-    """One record as one line, keys in the order they were built."""
+    """One record as one line, keys in the order they were built; ValueError
+    for a record that would not read back, so none is ever written."""
+    why = problem(record)
+    if why:
+        raise ValueError(f"a trial record that would not read back: {why}")
     return json.dumps(record, separators=(",", ":")) + "\n"
 
 

@@ -26,7 +26,7 @@ import threading
 import time
 from collections import namedtuple
 
-from . import match, tsan, valgrind
+from . import match, records, tsan, valgrind
 from .cli import Failure
 from .tools import command, environment
 
@@ -248,40 +248,39 @@ def run_trial(plan, number, seed):
         timed_out=timed_out, returncode=code, program=program,
         findings=findings, tool_error=tool_error)
     program = program or {}
-    record = {
-        "schema": "racelab.trial/1",
-        "run": plan.run,
-        "trial": number,
-        "lab": plan.lab,
-        "build": plan.build,
-        "variant": plan.variant,
-        "tool": tool.name,
-        "flavour": tool.flavour,
-        "config": plan.config,
-        "threads": program.get("threads", plan.threads),
-        "pinning": program.get("pinning", "list" if plan.cpus else plan.pinning),
-        "cpus": program.get("cpus", plan.cpus),
-        "seed": program.get("seed", seed),
-        "time_limit_s": plan.time_limit_s,
-        "outcome": outcome,
-        "manifested": manifested,
-        "detected": detected,
-        "exit": {"code": code if code is not None and code >= 0 else None,
-                 "signal": signal_name(-code) if code is not None and code < 0 else None},
-        "elapsed_s": round(ran.elapsed_s, 3),
+    record = records.new(
+        run=plan.run,
+        trial=number,
+        lab=plan.lab,
+        build=plan.build,
+        variant=plan.variant,
+        tool=tool.name,
+        flavour=tool.flavour,
+        config=plan.config,
+        threads=program.get("threads", plan.threads),
+        pinning=program.get("pinning", "list" if plan.cpus else plan.pinning),
+        cpus=program.get("cpus", plan.cpus),
+        seed=program.get("seed", seed),
+        time_limit_s=plan.time_limit_s,
+        outcome=outcome,
+        manifested=manifested,
+        detected=detected,
+        exit={"code": code if code is not None and code >= 0 else None,
+              "signal": signal_name(-code) if code is not None and code < 0 else None},
+        elapsed_s=round(ran.elapsed_s, 3),
         # The cost of the tool (report.py's cost table): the trial process's
         # peak resident memory and CPU time, user plus system.
-        "peak_rss_kb": ran.usage["peak_rss_kb"] if ran.usage else None,
-        "cpu_s": ran.usage["cpu_s"] if ran.usage else None,
-        "invariants": program.get("invariants"),
-        "program": program or None,
-        "findings": findings,
-        "findings_total": len(findings),
-        "findings_matched": sum(1 for f in findings if f["matched"]),
-        "error": error,
-        "stderr_tail": stderr_tail(stderr_text) if tool.report is None and outcome in
+        peak_rss_kb=ran.usage["peak_rss_kb"] if ran.usage else None,
+        cpu_s=ran.usage["cpu_s"] if ran.usage else None,
+        invariants=program.get("invariants"),
+        program=program or None,
+        findings=findings,
+        findings_total=len(findings),
+        findings_matched=sum(1 for f in findings if f["matched"]),
+        error=error,
+        stderr_tail=stderr_tail(stderr_text) if tool.report is None and outcome in
         ("crash", "hang") else None,
-    }
+    )
     return record, raw
 
 

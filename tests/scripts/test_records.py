@@ -1,4 +1,5 @@
-"""records.read_dir: every .jsonl under the results folder, but no unfinished run."""
+"""records: the schema of a trial record, checked field by field; read_dir:
+every .jsonl under the results folder, but no unfinished run."""
 
 import json
 import tempfile
@@ -10,7 +11,7 @@ from racelab import records
 
 
 def record(trial, run):
-    return {"schema": records.SCHEMA, "run": run, "trial": trial, "lab": 1, "build": "broken",
+    return {"schema": "racelab.trial/1", "run": run, "trial": trial, "lab": 1, "build": "broken",
             "tool": "stress", "config": "spread", "outcome": "clean", "manifested": False,
             "detected": False, "findings": []}
 
@@ -55,6 +56,110 @@ class Names(unittest.TestCase):
                          "1-broken-helgrind-spread.report.xml")
         self.assertEqual(records.report_name("1-broken-tsan-gcc-spread.jsonl", "tsan"),
                          "1-broken-tsan-gcc-spread.report.txt")
+
+
+def full(**changes):
+    """A racelab.trial/2 record as trial.py writes one, with changes."""
+    finding = {"kind": "data-race", "tool": "tsan-clang", "summary": "data race",
+               "a": {"access": "write", "size": 8, "file": "broken/cache.c", "line": 13,
+                     "function": "cache_put", "thread": "T2"},
+               "b": None, "stack_a": ["cache_put broken/cache.c:13"], "matched": True,
+               "pair": False, "race_point": "cache.put.window", "incomplete": False}
+    program = {"lab": 1, "variant": "broken-1", "build": "broken", "flavour": "tsan-clang",
+               "trial": 1, "threads": 2, "pinning": "spread", "cpus": [0, 1],
+               "mem_node": None, "topology": {"nodes": 1, "cpus": 2, "desc": "0:0-1"},
+               "seed": 7, "ops": 100, "time_limit_s": 10, "rounds": 1, "ops_done": 200,
+               "elapsed_s": 0.01, "outcome": "clean", "manifested": False,
+               "invariants": {"lost": 0}, "first_violation": None}
+    fields = dict(run="r", trial=1, lab=1, build="broken", variant="broken-1",
+                  tool="tsan-clang", flavour="tsan-clang", config="spread", threads=2,
+                  pinning="spread", cpus=[0, 1], seed=7, time_limit_s=10, outcome="detected",
+                  manifested=False, detected=True, exit={"code": 0, "signal": None},
+                  elapsed_s=0.5, peak_rss_kb=2048, cpu_s=0.4, invariants={"lost": 0},
+                  program=program, findings=[finding], findings_total=1, findings_matched=1,
+                  error=None, stderr_tail=None)
+    fields.update(changes)
+    return records.new(**fields)
+
+
+class Schema(unittest.TestCase):
+    def problem(self, path, value):
+        """The problem of a full record with one field (a dotted path) changed."""
+        r = json.loads(json.dumps(full()))
+        *parents, last = path.split(".")
+        target = r
+        for p in parents:
+            target = target[int(p)] if p.isdigit() else target[p]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[last] = value
+        return records.problem(r)
+
+    def test_a_full_record_reads_back(self):
+        r = full()
+        self.assertEqual(r["schema"], records.SCHEMA)
+        self.assertEqual(list(r), list(records.FIELDS))
+        self.assertIsNone(records.problem(json.loads(records.dumps(r))))
+
+    def test_every_field_is_required_in_the_current_schema(self):
+        for key in records.FIELDS:
+            if key != "schema":
+                with self.subTest(key=key):
+                    self.assertEqual(self.problem(key, KeyError), f"missing field '{key}'")
+
+    def test_each_problem_names_its_field(self):
+        for path, value, why in (
+                ("trial", True, "field 'trial' should be an integer"),
+                ("trial", 0, "field 'trial' should be at least 1"),
+                ("build", "half", "field 'build' should be one of broken, fixed, student "
+                                  "(not \"half\")"),
+                ("pinning", "diagonal", "field 'pinning' should be one of spread, compact, "
+                                        "same-cpu, none, list (not \"diagonal\")"),
+                ("exit.signal", 9, "field 'exit.signal' should be a string or null"),
+                ("invariants.lost", 1.5, "field 'invariants.lost' should be an integer"),
+                ("findings.0.a.line", "13", "field 'findings[0].a.line' should be an integer "
+                                            "or null"),
+                ("findings.0.pair", None, "field 'findings[0].pair' should be true or false"),
+                ("findings.0.colour", "red", "field 'findings[0].colour' unknown (not a field "
+                                             f"of {records.SCHEMA})"),
+                ("program.topology.desc", 3, "field 'program.topology.desc' should be a string"),
+                ("program.outcome", "detected", "field 'program.outcome' should be one of "
+                                                "clean, manifested, hang (not \"detected\")"),
+                ("stderr_tail", "died", "field 'stderr_tail' should be a list or null"),
+                ("extra", 1, f"field 'extra' unknown (not a field of {records.SCHEMA})"),
+                ("findings_total", 2, "field 'findings_total' is 2, but the findings say 1"),
+                ("detected", False, "outcome 'detected' but field 'detected' is false")):
+            with self.subTest(path=path):
+                self.assertEqual(self.problem(path, value), why)
+
+    def test_schemas(self):
+        self.assertIn("is not racelab.trial/2", self.problem("schema", "racelab.trial/9"))
+        self.assertEqual(self.problem("schema", KeyError), "no field 'schema': not a trial record")
+        # /1 records may lack fields, but the ones they have are checked.
+        self.assertIsNone(records.problem(record(1, "r")))
+        self.assertEqual(records.problem(dict(record(1, "r"), cpus="0,1")),
+                         "field 'cpus' should be a list or null")
+
+    def test_the_writer_refuses_what_would_not_read_back(self):
+        with self.assertRaisesRegex(ValueError, "field 'outcome' should be one of"):
+            full(outcome="maybe")
+        with self.assertRaisesRegex(ValueError, "not fields of"):
+            full(colour="red")
+        bad = dict(full(), trial="one")
+        with self.assertRaisesRegex(ValueError, "field 'trial'"):
+            records.dumps(bad)
+
+    def test_a_bad_line_is_named_by_file_line_and_field(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = Path(d) / "1-broken-tsan-clang-spread.jsonl"
+            bad = dict(full(), seed="seven")
+            path.write_text(records.dumps(full()) + json.dumps(bad) + "\n")
+            with self.assertRaises(records.Failure) as caught:
+                list(records.read(path))
+            self.assertTrue(str(caught.exception).endswith(
+                "1-broken-tsan-clang-spread.jsonl:2: bad trial record: field 'seed' should "
+                "be an integer"), caught.exception)
 
 
 if __name__ == "__main__":

@@ -225,7 +225,7 @@ class Report(ReportTree):
         self.write_records("1-broken-stress-spread.jsonl", [record(1), record(2), bad])
         self.assertBadInput("1-broken-stress-spread.jsonl:3: bad trial record: missing field 'outcome'")
         self.write_records("1-broken-stress-spread.jsonl", [dict(record(1), trial=True)])
-        self.assertBadInput(":1: bad trial record: field 'trial' should be int")
+        self.assertBadInput(":1: bad trial record: field 'trial' should be an integer")
 
     def test_bad_expected_tables(self):
         self.table.write_text("lab\tbuild\n")
