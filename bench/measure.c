@@ -125,7 +125,7 @@ int bench_measure(const struct bench_design *d, const struct bench_config *cfg,
 	pthread_barrier_init(&sh.start, NULL, (unsigned)cfg->threads + 1);
 	for (; started < cfg->threads; started++) {
 		w[started].sh = &sh;
-		w[started].rng = cfg->seed + 0x1000u * (uint64_t)started;
+		w[started].rng = rng_thread_seed(cfg->seed, 0, started);
 		if (pthread_create(&w[started].tid, NULL, run, &w[started]) != 0)
 			break;
 	}

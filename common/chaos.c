@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include "racepoint.h"
+#include "rng.h"
 
 #ifdef RACELAB_CHAOS
 
@@ -38,19 +39,16 @@ static _Atomic long chaos_max_us;
 
 static _Thread_local uint64_t chaos_state; /* 0: this thread not seeded yet */
 
-/* splitmix64: one well-mixed 64-bit number per call. Each thread has its
- * own state, so the delays add no synchronization between the threads
- * (a shared generator behind a lock would order the very accesses whose
- * race we want to show). */
+/* One well-mixed 64-bit number per call (rng.h). Each thread has its own
+ * state, so the delays add no synchronization between the threads (a
+ * shared generator behind a lock would order the very accesses whose race
+ * we want to show). */
 static uint64_t chaos_next(void)
 {
 	if (chaos_state == 0)
 		chaos_state = atomic_load(&chaos_seed) ^
 			      (atomic_fetch_add(&chaos_threads, 1) + 1) * 0xbf58476d1ce4e5b9u;
-	uint64_t z = (chaos_state += 0x9e3779b97f4a7c15u);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-	return z ^ (z >> 31);
+	return rng_next(&chaos_state);
 }
 
 static long chaos_env(const char *name, long fallback, long max)

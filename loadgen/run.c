@@ -18,6 +18,7 @@
 #include "check.h"
 #include "http.h"
 #include "loadgen.h"
+#include "rng.h"
 
 struct worker {
 	pthread_t tid;
@@ -33,14 +34,6 @@ static pthread_barrier_t start_line;
 static int64_t start_ns, end_ns;
 static _Atomic uint64_t issued;
 
-static uint64_t next_rand(uint64_t *s) /* splitmix64 */
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t *rng,
 			  char *user, size_t size)
 {
@@ -48,8 +41,7 @@ void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, ui
 	case USERS_STORY: snprintf(user, size, "user-%d-%d", w, (int)(j % 10)); break;
 	case USERS_UNIQUE: snprintf(user, size, "user-%d-%llu", w, (unsigned long long)j); break;
 	case USERS_SHARED:
-		snprintf(user, size, "user-s-%d",
-			 (int)(next_rand(rng) % (uint64_t)o->shared_users));
+		snprintf(user, size, "user-s-%d", (int)(rng_next(rng) % (uint64_t)o->shared_users));
 		break;
 	}
 }
@@ -211,7 +203,7 @@ bool loadgen_run(const struct loadgen_options *o, struct loadgen_totals *t)
 		wk->w = started;
 		wk->o = o;
 		wk->t.first_error_ns = -1;
-		wk->rng = o->seed * 1000003 + (uint64_t)started;
+		wk->rng = rng_seed_k(o->seed, (uint64_t)started);
 		http_init(&wk->conn);
 		if (!paymap_init(&wk->t.pay) || pthread_create(&wk->tid, &attr, work, wk) != 0) {
 			ok = false;
