@@ -37,8 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-import report
 from racelab import cli, expected, records, scenario, stats, tools
+from racelab.cells import collect
 from racelab.cli import Failure
 
 PROG = "check_rates.py"
@@ -192,7 +192,7 @@ def rerun_out_of_band(plan, results, more):
     """Reruns, with `more` trials, every broken-build cell that is out of
     its band and whose band is not 0 to 0 by design; the report then
     judges each on all its trials. Said out loud, so a flaky cell shows."""
-    cells = report.collect(results, expected.tree_dir(), None)
+    cells = collect(results, expected.tree_dir(), None)
     for cell in cells:
         if cell.verdict != "OUT" or not chancy(cell.build, cell.expected):
             continue

@@ -20,6 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from racelab import cli, cost, expected, export, htmlreport, records, scenario, stats, tools
+from racelab.cells import collect
 from racelab.cli import Failure
 
 PROG = "report.py"
@@ -62,72 +63,6 @@ def parser():
                    help="write expected tables (NEWDIR/lab-N-<name>/expected.tsv) from "
                         "the measured rates for review, instead of reporting")
     return p
-
-
-class Cell:
-    """The trials of one (lab, build, tool, config) and its expectation."""
-
-    def __init__(self, key):
-        self.key = key
-        self.lab, self.build, self.tool, self.config = key
-        self.metric = stats.metric(self.build, self.tool)
-        self.n = self.successes = self.tool_errors = 0
-        self.expected = None
-
-    def add(self, record):
-        if record["outcome"] == "tool-error":
-            self.tool_errors += 1
-        else:
-            self.n += 1
-            self.successes += stats.success(record, self.metric)
-
-    @property
-    def rate(self):
-        return self.successes / self.n if self.n else None
-
-    @property
-    def interval(self):
-        return stats.wilson(self.successes, self.n)
-
-    @property
-    def check_interval(self):
-        """The interval the verdict is judged on (wider than the one shown
-        as the rate's 95% interval: see stats.Z_CHECK)."""
-        return stats.wilson(self.successes, self.n, stats.Z_CHECK)
-
-    @property
-    def verdict(self):
-        if self.n == 0 and self.tool_errors == 0:
-            return "no data"
-        if self.expected is None:
-            return "no expectation"
-        if self.n and not stats.meets(self.check_interval, self.expected["band"]):
-            return "OUT"
-        if self.tool_errors:
-            return "tool errors"
-        return "ok"
-
-    def sort_key(self):
-        order = list(tools.TOOLS)
-        return (self.lab, tools.BUILDS.index(self.build),
-                order.index(self.tool) if self.tool in order else len(order), self.tool,
-                self.config)
-
-
-def collect(results_dir, expected_dir, lab):
-    cells = {}
-    for record in records.read_dir(results_dir):
-        if lab is not None and record["lab"] != lab:
-            continue
-        key = (record["lab"], record["build"], record["tool"], record["config"])
-        cells.setdefault(key, Cell(key)).add(record)
-    for key, row in expected.read_dir(expected_dir).items():
-        if lab is None or key[0] == lab:
-            cell = cells.setdefault(key, Cell(key))
-            cell.expected = row
-            if row["metric"] == stats.EXPECTED_FP:  # the same count, named as intended
-                cell.metric = row["metric"]
-    return sorted(cells.values(), key=Cell.sort_key)
 
 
 def labs_without_table(cells, expected_dir, lab):
