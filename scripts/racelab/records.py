@@ -18,10 +18,12 @@ one: an interrupted run leaves the results file as it was.
 import fcntl
 import json
 import os
+import re
 from pathlib import Path
 
 from .cli import Failure
 from .scenario import shown
+from .tools import TOOLS
 
 SCHEMA = "racelab.trial/2"
 # racelab.trial/1: the same fields, written before every field was required
@@ -122,6 +124,12 @@ def _members(value, fields, optional=(), other=None, prefix=""):
 
 
 _STR, _INT, _NUM, _BOOL = _kind(str), _kind(int), _kind(float), _kind(bool)
+
+
+def _variant(value):
+    if not isinstance(value, str) or not re.fullmatch(r"fixed|(broken|student)-[1-9]\d*", value):
+        return f"should be fixed, broken-N or student-N (not {json.dumps(value)})"
+    return None
 _STR_OR_NULL, _INT_OR_NULL = _kind(str, None), _kind(int, None)
 
 # One side of a finding: the first frame in the program's own source.
@@ -180,9 +188,9 @@ FIELDS = {
     "trial": _kind(int, minimum=1),       # 1-based within the run
     "lab": _kind(int, minimum=1),
     "build": _one_of(*BUILDS),
-    "variant": _STR,                      # fixed, broken-N, student-N
-    "tool": _STR,                         # tools.TOOLS
-    "flavour": _STR,                      # the build flavour the tool runs
+    "variant": _variant,                  # fixed, broken-N, student-N
+    "tool": _one_of(*TOOLS),
+    "flavour": _one_of(*sorted({t.flavour for t in TOOLS.values()})),  # the build the tool runs
     "config": _STR,                       # config_name()
     "threads": _kind(int, minimum=1),
     "pinning": _one_of(*PINNINGS),

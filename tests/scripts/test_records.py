@@ -114,6 +114,10 @@ class Schema(unittest.TestCase):
                 ("trial", 0, "field 'trial' should be at least 1"),
                 ("build", "half", "field 'build' should be one of broken, fixed, student "
                                   "(not \"half\")"),
+                ("tool", "asan", "field 'tool' should be one of " + ", ".join(records.TOOLS)
+                 + " (not \"asan\")"),
+                ("variant", "broken", "field 'variant' should be fixed, broken-N or student-N "
+                                      "(not \"broken\")"),
                 ("pinning", "diagonal", "field 'pinning' should be one of spread, compact, "
                                         "same-cpu, none, list (not \"diagonal\")"),
                 ("exit.signal", 9, "field 'exit.signal' should be a string or null"),
