@@ -252,8 +252,7 @@ static int lab1_round(struct stress_run *run, int round, struct stress_result *r
 		th[i].c = c;
 		th[i].p = p;
 		th[i].tid = i;
-		th[i].rng =
-			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
+		th[i].rng = rng_thread_seed(run->seed, round, i);
 		th[i].last = calloc((size_t)p->keys_private, sizeof(uint64_t));
 		th[i].shared_put = calloc((size_t)p->keys_shared, 1);
 		th[i].min_buckets = 1;

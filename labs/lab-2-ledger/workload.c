@@ -239,8 +239,7 @@ static int lab2_round(struct stress_run *run, int round, struct stress_result *r
 	for (int i = 0; i < n; i++) {
 		th[i].l = l;
 		th[i].p = p;
-		th[i].rng =
-			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
+		th[i].rng = rng_thread_seed(run->seed, round, i);
 		th[i].added = calloc((size_t)p->accounts, sizeof(int64_t));
 		th[i].last = calloc((size_t)p->accounts, sizeof(int64_t));
 		if (!th[i].added || !th[i].last) {

@@ -63,6 +63,7 @@
 #include "gateway.h"
 #include "hash.h"
 #include "payflow.h"
+#include "rng.h"
 #include "stress.h"
 
 struct lab3_params {
@@ -336,7 +337,7 @@ static int lab3_round(struct stress_run *run, int round, struct stress_result *r
 			.min_latency_us = p->latency_us,
 			.max_latency_us = p->latency_us,
 			.failure_ppm = (uint32_t)p->fail_ppm,
-			.seed = run->seed * 1000003u + (uint64_t)round,
+			.seed = rng_seed_k(run->seed, (uint64_t)round),
 		};
 		gateway_set_faults(g, &faults);
 	}

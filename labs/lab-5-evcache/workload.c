@@ -262,8 +262,7 @@ static int lab5_round(struct stress_run *run, int round, struct stress_result *r
 		th[i].c = c;
 		th[i].p = p;
 		th[i].tid = i;
-		th[i].rng =
-			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
+		th[i].rng = rng_thread_seed(run->seed, round, i);
 		args[i] = &th[i];
 	}
 	if (stress_threads(run, worker, args, err, errlen) != 0)

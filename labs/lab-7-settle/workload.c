@@ -419,7 +419,7 @@ static int lab7_round(struct stress_run *run, int round, struct stress_result *r
 	struct lab7_round rd = { .p = p,
 				 .ops = run->ops,
 				 .first_id = (uint64_t)round * 1000000000ULL + 1,
-				 .seed = run->seed * 1000003ULL + (uint64_t)round };
+				 .seed = rng_seed_k(run->seed, (uint64_t)round) };
 	rd.q = settle_create(16);
 	if (!rd.q) {
 		snprintf(err, errlen, "cannot make a settlement queue");

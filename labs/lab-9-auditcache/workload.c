@@ -458,8 +458,7 @@ static int lab9_round(struct stress_run *run, int round, struct stress_result *r
 				return -1;
 			}
 		}
-		th[i].rng =
-			run->seed ^ ((uint64_t)round << 32) ^ ((uint64_t)i * 0x632be59bd9b4e019ULL);
+		th[i].rng = rng_thread_seed(run->seed, round, i);
 		th[i].payments = calloc((size_t)p->users, sizeof(uint64_t));
 		th[i].cents = calloc((size_t)p->users, sizeof(int64_t));
 		if (!th[i].payments || !th[i].cents) {
