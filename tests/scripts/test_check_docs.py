@@ -142,7 +142,7 @@ class Planted(unittest.TestCase):
     def test_a_workload_named_by_its_base_name_is_the_handout_s_lab_s(self):
         # Valgrind names a file by its base name, and every lab has a
         # workload.c: in lab 3's handout it is lab 3's.
-        self.edit("labs/lab-3-payflow/README.md", "by worker (workload.c:238)",
+        self.edit("labs/lab-3-payflow/README.md", "by worker (workload.c:239)",
                   "by worker (workload.c:1)")
         problems = self.problems()
         self.assertTrue(any(p.startswith("labs/lab-3-payflow/README.md:") and
