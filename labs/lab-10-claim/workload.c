@@ -16,7 +16,8 @@
  * wake them microseconds apart, too far apart to meet in the window.
  * Under Valgrind (`spin = 0`) it is a pthread barrier, which Helgrind and
  * DRD understand; Valgrind runs one thread at a time, so nothing can meet
- * there anyway.
+ * there anyway. `meet = 0` leaves the barrier out, for the gdb walkthrough,
+ * where gdb decides which worker runs when.
  *
  * After the round, with the workers joined, a sweep settles every payment
  * that both workers left (both backed off: allowed), claiming it alone
@@ -67,6 +68,7 @@ struct pair_sync {
 struct lab10_params {
 	long yield_after;
 	long spin;     /* 1: spin barrier; 0: pthread barrier (Valgrind) */
+	long meet;     /* 0: no barrier per payment (the gdb walkthrough) */
 	long contract; /* the contract workload: 0 = off */
 	long tally;    /* 1: print each round's counts on stderr */
 	long npay;     /* per pair */
@@ -75,7 +77,9 @@ struct lab10_params {
 	struct pair_sync *sync;
 };
 
-static const char *const lab10_keys[] = { "yield_after", "spin", "contract", "tally", NULL };
+static const char *const lab10_keys[] = {
+	"yield_after", "spin", "meet", "contract", "tally", NULL
+};
 
 static const char *const lab10_invariants[] = { "double_charged", "flag_left_up", "refused_alone",
 						"granted_while_held", NULL };
@@ -93,6 +97,8 @@ struct lab10_thread {
 static void meet(struct lab10_thread *t)
 {
 	struct pair_sync *s = &t->p->sync[t->pair];
+	if (!t->p->meet)
+		return;
 	if (!t->p->spin) {
 		pthread_barrier_wait(&s->barrier);
 		return;
@@ -180,9 +186,14 @@ static int lab10_prepare(struct stress_run *run, char *err, size_t errlen)
 	static struct lab10_params p;
 	if (stress_param(run, "yield_after", 256, 0, 1000000000L, &p.yield_after, err, errlen) ||
 	    stress_param(run, "spin", 1, 0, 1, &p.spin, err, errlen) ||
+	    stress_param(run, "meet", 1, 0, 1, &p.meet, err, errlen) ||
 	    stress_param(run, "contract", 0, 0, 1, &p.contract, err, errlen) ||
 	    stress_param(run, "tally", 0, 0, 1, &p.tally, err, errlen))
 		return -1;
+	if (p.contract && !p.meet) {
+		snprintf(err, errlen, "lab 10: the contract workload needs meet = 1");
+		return -1;
+	}
 	if (run->threads < 2 || run->threads % 2 != 0) {
 		snprintf(err, errlen,
 			 "lab 10: threads must be even (a primary and a failover worker per pair)");
