@@ -27,9 +27,9 @@
  * other's last claim. Outside Valgrind every annotation is a no-op, and
  * ThreadSanitizer ignores them: it checks the atomics themselves.
  * Race pairs, no lock and no store-to-load order: claim.try.window, c->up:
- * "atomic_store_explicit(&c->up[side], 1" at line 80 (W) vs
- * "atomic_load_explicit(&c->up[1 - side]" at line 85 (R) in another thread;
- * "atomic_store_explicit(&c->up[side], 0" at line 95 (W, claim_release) vs the
+ * "atomic_store_explicit(&c->up[side], 1" at line 77 (W) vs
+ * "atomic_load_explicit(&c->up[1 - side]" at line 79 (R) in another thread;
+ * "atomic_store_explicit(&c->up[side], 0" at line 89 (W, claim_release) vs the
  * same load: no data race in C11, but Helgrind and DRD, which do not know C11
  * atomics, report them. The payment both workers then charge is the
  * caller's, and its accesses race only when both are alone.
