@@ -16,8 +16,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def handouts():
-    for path in sorted((ROOT / "labs").glob("lab-*-*/README.md")):
-        lab = int(re.match(r"lab-(\d+)-", path.parent.name).group(1))
+    """(lab, path, text) of every handout, in the order of the lab numbers
+    (by name, lab-10 would come before lab-2)."""
+    found = [(int(re.match(r"lab-(\d+)-", path.parent.name).group(1)), path)
+             for path in (ROOT / "labs").glob("lab-*-*/README.md")]
+    for lab, path in sorted(found):
         yield lab, path, path.read_text(encoding="utf-8")
 
 
