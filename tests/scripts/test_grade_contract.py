@@ -341,8 +341,10 @@ class Summary(unittest.TestCase):
 
 class Documented(unittest.TestCase):
     """GUIDE.md's self-test table is expected/grade-selftest.tsv, and that
-    file counts the catalogue as it is: adding an entry without measuring
-    it again fails here."""
+    file counts the catalogue as it is: adding an entry to a lab the table
+    lists, without measuring it again, fails here. A new lab's catalogue is
+    not in the table until the next runs of make grade-selftest are summed
+    up (a lab is new files only: GUIDE.md, "Adding a lab")."""
 
     def test_the_guide_shows_the_measured_table(self):
         rows, runs = grade_selftest.read_summary(REPO / "expected" / "grade-selftest.tsv")
@@ -373,7 +375,8 @@ class Documented(unittest.TestCase):
                 self.assertEqual(row["wrong"], sum(n.startswith("wrong-") for n in names))
                 self.assertEqual(row["right"], sum(n.startswith("right-") for n in names))
         labs = {int(p.parent.name.split("-")[1]) for p in (REPO / "labs").glob("lab-*/mutants")}
-        self.assertEqual(labs, {r["lab"] for r in rows} - {"total"})
+        self.assertLessEqual({r["lab"] for r in rows} - {"total"}, labs,
+                             "the table lists a lab that has no catalogue")
 
 
 if __name__ == "__main__":
