@@ -8,6 +8,13 @@ might hand in, each opening with one line that says what it is:
   wrong-<kind>.c   /* WRONG: what is wrong with it */   must not be PASSED
   right-<design>.c /* RIGHT: the design */              must be PASSED
 
+A wrong fix that no run on some kind of machine can show (a memory order
+that C11 allows to fail but x86's instructions happen to make safe) says
+so: /* WRONG (unseen on x86_64): why */. On such a machine (Python's
+platform.machine()) it is graded and its verdict shown, but it counts
+neither as rejected nor as a miss: the table counts it apart (unseen).
+Everywhere else it must be rejected like any wrong fix.
+
 Each entry is graded exactly as `make grade-N` grades a student's copy
 (scripts/grade.py), from a folder of its own (RACELAB_WORK), so the
 student's work/ is never read or touched; only HONEST's git checks are
@@ -19,6 +26,7 @@ student variant (build/<flavour>/student-N/).
 
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -31,7 +39,8 @@ from racelab.cli import Failure, say
 
 PROG = "grade_selftest.py"
 SCHEMA = "racelab.grade-selftest/1"
-HEAD = re.compile(r"^/\*\s*(WRONG|RIGHT):\s*(.+?)\s*\*/\s*$")
+HEAD = re.compile(r"^/\*\s*(WRONG|RIGHT)(?:\s*\(unseen on ([\w ,-]+)\))?:\s*(.+?)\s*\*/\s*$")
+MACHINE = platform.machine()
 # One grading can take minutes on a busy machine (grade.py's own limits
 # bound every trial); past this it is recorded as hung, not waited for.
 GRADE_LIMIT_S = 900
@@ -71,11 +80,23 @@ class Entry:
             raise Failure(f"{scenario.shown(path)}: the first line must be /* WRONG: ... */ "
                           "or /* RIGHT: ... */")
         self.right = m.group(1) == "RIGHT"
-        self.says = m.group(2)
+        self.unseen_on = {a.strip() for a in (m.group(2) or "").split(",") if a.strip()}
+        self.says = m.group(3)
+        if self.right and self.unseen_on:
+            raise Failure(f"{scenario.shown(path)}: only a WRONG entry can be unseen on "
+                          "a machine")
         if self.name.startswith("wrong-") == self.right or \
                 not self.name.startswith(("wrong-", "right-")):
             raise Failure(f"{scenario.shown(path)}: a {m.group(1)} entry's name must start "
                           f"with {'right-' if self.right else 'wrong-'}")
+
+    @property
+    def expected(self):
+        """'right', 'wrong', or 'unseen': a wrong fix no run on this kind of
+        machine can show."""
+        if self.right:
+            return "right"
+        return "unseen" if MACHINE in self.unseen_on else "wrong"
 
 
 def catalogue(root, labs, only, quick):
@@ -95,7 +116,7 @@ def catalogue(root, labs, only, quick):
         if only:
             entries = [e for e in entries if only in e.name]
         if quick:
-            entries = [e for e in entries if not e.right][:1]
+            entries = [e for e in entries if e.expected == "wrong"][:1]
         if entries:
             found[lab] = entries
     for lab in labs or []:
@@ -128,7 +149,7 @@ def grade(entry):
             log = proc.stdout + proc.stderr
         except subprocess.TimeoutExpired:
             result, log = None, f"the grading ran past {GRADE_LIMIT_S} s"
-    row = {"lab": entry.lab, "entry": entry.name, "expected": "right" if entry.right else "wrong",
+    row = {"lab": entry.lab, "entry": entry.name, "expected": entry.expected,
            "says": entry.says, "seconds": round(time.monotonic() - started, 1)}
     if result is None:
         row.update(passed=None, verdicts=None, reason=(log.strip().splitlines() or ["?"])[-1])
@@ -141,8 +162,10 @@ def grade(entry):
                    fast_ratio=result["fast"].get("ratio"),
                    advice=len(result["safe"].get("advice") or []))
     # A right fix must be PASSED; a wrong one must not be (a grading that
-    # could not run counts against the grader either way).
-    row["correct"] = row["passed"] is not None and row["passed"] == entry.right
+    # could not run counts against the grader either way). An unseen one is
+    # shown, not judged: no trial on this machine can tell it from a right fix.
+    row["correct"] = row["passed"] is not None and (
+        entry.expected == "unseen" or row["passed"] == entry.right)
     return row
 
 
@@ -166,17 +189,18 @@ def matrix(rows):
         out.append({"lab": lab, "wrong": len(wrong),
                     "wrong_rejected": sum(r["correct"] for r in wrong),
                     "right": len(right), "right_passed": sum(r["correct"] for r in right),
+                    "unseen": sum(r["expected"] == "unseen" for r in mine),
                     "seconds": round(sum(r["seconds"] for r in mine), 1)})
     return out
 
 
 SUMMARY_HEADER = ("lab", "wrong", "wrong_rejected_every_run", "right",
                   "right_passed_every_run", "runs", "trials", "misses", "miss_rate_low",
-                  "miss_rate_high", "longest_s", "lowest_right_fast")
+                  "miss_rate_high", "longest_s", "lowest_right_fast", "unseen")
 # A trial is one grading of one entry; the miss rate's bounds are the 95%
 # Wilson interval of misses / trials (stats.wilson).
 COUNTS = ("wrong", "wrong_rejected_every_run", "right", "right_passed_every_run", "runs",
-          "trials", "misses")
+          "trials", "misses", "unseen")
 # What each run was measured under, kept as '# run' lines after the table:
 # when it finished, the load average when it started, the CPUs, and how
 # long it took.
@@ -186,9 +210,10 @@ RUN_FIELDS = ("at", "load", "cpus", "elapsed_s")
 def summary(paths):
     """The runs' JSON files summed up per lab (and 'total'): how many
     entries, how many were graded as they must be in every run, how many
-    gradings (trials) and misses there were, with the miss rate's 95%
-    interval, and the longest grading; and each
-    run's conditions (RUN_FIELDS)."""
+    runs graded the lab, how many gradings (trials) and misses there were,
+    with the miss rate's 95% interval, and the longest grading; and each
+    run's conditions (RUN_FIELDS). A run may grade some labs only (--lab):
+    a lab's runs are the runs that graded it."""
     runs, conditions = [], []
     for path in paths:
         try:
@@ -204,6 +229,7 @@ def summary(paths):
     out = []
     for lab in labs + ["total"]:
         mine = [r for r in rows if lab == "total" or r["lab"] == lab]
+        graded = [run for run in runs if lab == "total" or any(r["lab"] == lab for r in run)]
         entries = {(r["lab"], r["entry"]): r["expected"] for r in mine}
         good = {k for k in entries
                 if all(r["correct"] for r in mine if (r["lab"], r["entry"]) == k)}
@@ -212,7 +238,8 @@ def summary(paths):
                     "wrong_rejected_every_run": sum(entries[k] == "wrong" for k in good),
                     "right": sum(v == "right" for v in entries.values()),
                     "right_passed_every_run": sum(entries[k] == "right" for k in good),
-                    "runs": len(runs), "trials": len(mine),
+                    "unseen": sum(v == "unseen" for v in entries.values()),
+                    "runs": len(graded), "trials": len(mine),
                     "misses": sum(not r["correct"] for r in mine),
                     **dict(zip(("miss_rate_low", "miss_rate_high"),
                                (round(x, 4) for x in stats.wilson(
@@ -288,6 +315,16 @@ def render(rows, runs, markdown=False):
                         f"UTC, load {c['load']:.1f} on {c['cpus']} CPUs at the start"
                         for c in runs)
             + ").")
+        unseen = [r for r in rows if r["lab"] != "total" and r["unseen"]]
+        if unseen:
+            lines.append("")
+            lines.append(
+                "Left out of these counts: "
+                + ", ".join(f"{r['unseen']} wrong fix{'es' if r['unseen'] > 1 else ''} of "
+                            f"lab {r['lab']}" for r in unseen)
+                + " that no run on this kind of machine can show (the entry's first "
+                  "line says why); each is graded and its verdict shown, and on another "
+                  "machine it must be rejected.")
     return "\n".join(lines) + "\n"
 
 
@@ -308,8 +345,8 @@ def main(argv=None):
         for e in entries:
             row = grade(e)
             rows.append(row)
-            mark = "ok  " if row["correct"] else "MISS"
-            say(f"  {mark} lab {lab} {e.name:<34} {'right' if e.right else 'wrong'} -> "
+            mark = ("ok  " if row["correct"] else "MISS") if e.expected != "unseen" else "--  "
+            say(f"  {mark} lab {lab} {e.name:<34} {e.expected} -> "
                 f"{verdict_word(row):<18} {row['seconds']:>6.1f} s"
                 + (f"  FAST {row['fast_ratio']:.2f}" if row.get("fast_ratio") else "")
                 + (f"  {row['reason']}" if row["reason"] and not row["correct"] else ""))
@@ -323,6 +360,9 @@ def main(argv=None):
             f"{str(c['right_passed']) + ' of ' + str(c['right']):>19} {c['seconds']:>8.0f}")
     total = m[-1]
     ok = total["wrong_rejected"] == total["wrong"] and total["right_passed"] == total["right"]
+    if total["unseen"]:
+        say(f"   ({total['unseen']} wrong fix{'es' if total['unseen'] > 1 else ''} unseen on "
+            f"{MACHINE}: graded and shown, not judged)")
     say(f"== {'every' if ok else 'NOT every'} wrong fix rejected and right fix passed, "
         f"in {elapsed:.0f} s")
     path = Path(args.json)

@@ -95,7 +95,7 @@ class Planted(unittest.TestCase):
 
     def test_a_re_measured_self_test_makes_fast_s_bar_table_stale(self):
         # lab 1's slowest right fix measured again, now below the bar
-        self.edit("expected/grade-selftest.tsv", "\t24.8\t1.034\n", "\t24.8\t0.7\n")
+        self.edit("expected/grade-selftest.tsv", "\t24.8\t1.034\t0\n", "\t24.8\t0.7\t0\n")
         problems = self.problems()
         self.assertEqual(len(problems), 1, problems)
         self.assertRegex(problems[0], r"^GUIDE\.md:\d+: region 'fast-bar' says '\| 1 cache \| 3 "

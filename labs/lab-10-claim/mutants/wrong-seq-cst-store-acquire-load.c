@@ -1,4 +1,4 @@
-/* WRONG: seq_cst store, acquire load: C11 lets both loads read 0 (x86: the xchg hides it) */
+/* WRONG (unseen on x86_64): seq_cst store, acquire load: C11 lets both loads read 0 */
 /*
  * claim.c: which settlement worker charges a payment. Lab 10, memory
  * ordering, the one reordering x86 does show: each worker raises its own
