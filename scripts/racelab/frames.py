@@ -94,16 +94,19 @@ def own_path(path, obj=None):
     repo-relative under a source root (repo_relative), relative to a
     configured root, relative as printed, or the base name of an absolute
     path outside every root."""
+    slashed = (path or "").replace("\\", "/")
+    # A configured root comes first: a program built in /work/x/ is not in
+    # racelab's work/ folder because its path holds a part called work.
+    for root in _ROOTS:
+        if slashed.startswith(root) and not is_system(slashed, obj):
+            return os.path.normpath(slashed[len(root):])
     rel = repo_relative(path)
     if rel is not None:
         return rel
     if is_system(path, obj):
         return None
-    path = path.replace("\\", "/")
+    path = slashed
     if path.startswith("/"):
-        for root in _ROOTS:
-            if path.startswith(root):
-                return os.path.normpath(path[len(root):])
         return path.rsplit("/", 1)[-1]
     return os.path.normpath(path)
 
