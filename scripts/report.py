@@ -72,7 +72,7 @@ def labs_without_table(cells, expected_dir, lab):
     measured = {c.lab for c in cells if c.n or c.tool_errors}
     if lab is not None:
         measured.add(lab)
-    return sorted(measured - have)
+    return sorted(measured - have, key=records.lab_key)
 
 
 def markdown(cells):
@@ -131,7 +131,7 @@ def write_expected(cells, newdir):
             raise Failure(f"{scenario.shown(path)} exists: write to a new directory and compare")
     if newdir.exists() and not newdir.is_dir():
         raise Failure(f"{newdir} is not a directory")
-    for lab, lab_cells in sorted(by_lab.items()):
+    for lab, lab_cells in sorted(by_lab.items(), key=lambda item: records.lab_key(item[0])):
         rows = []
         for c in lab_cells:
             if c.build == "fixed":
@@ -202,11 +202,18 @@ def main(argv=None):
     extras(args, cells, recs, cost_rows)
     if args.check:
         missing = labs_without_table(cells, args.expected, args.lab)
+        programs = [m for m in missing if isinstance(m, str)]  # racelab run's
+        missing = [m for m in missing if isinstance(m, int)]
         if missing:
             names = ", ".join(expected.table_name(n) for n in missing)
             print(f"{PROG}: check failed: no expected table for lab "
                   f"{', '.join(map(str, missing))} ({names} in {scenario.shown(args.expected)}"
                   f"): its rates cannot be checked", file=sys.stderr)
+        if programs:
+            print(f"{PROG}: check failed: no expected row for program "
+                  f"{', '.join(programs)} in {scenario.shown(args.expected)}: its rates "
+                  f"cannot be checked", file=sys.stderr)
+        if missing or programs:
             return 1
     failing = FAILING + (("no data",) if args.require_data else ())
     if args.check and any(c.verdict in failing and (c.expected or c.verdict != "no data")

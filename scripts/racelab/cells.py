@@ -51,7 +51,7 @@ class Cell:
 
     def sort_key(self):
         order = list(tools.TOOLS)
-        return (self.lab, tools.BUILDS.index(self.build),
+        return (records.lab_key(self.lab), tools.BUILDS.index(self.build),
                 order.index(self.tool) if self.tool in order else len(order), self.tool,
                 self.config)
 

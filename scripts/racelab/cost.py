@@ -85,7 +85,7 @@ class Row:
 
     def sort_key(self):
         order = list(tools.TOOLS)
-        return (self.lab, tools.BUILDS.index(self.build) if self.build in tools.BUILDS else 9,
+        return (records.lab_key(self.lab), tools.BUILDS.index(self.build) if self.build in tools.BUILDS else 9,
                 order.index(self.tool) if self.tool in order else len(order), self.tool,
                 self.config)
 
@@ -113,6 +113,10 @@ def table(recs):
         if tool == "stress":
             continue
         native = timed.get((lab, build, "stress", baseline_config(tool, config)))
+        if isinstance(lab, str):
+            # A program run by racelab run does the same work under every
+            # tool: its native run is the stress cell of the same config.
+            native = timed.get((lab, build, "stress", config))
         if native:  # no native run of the same work: nothing to compare with
             rows.append(Row(key, trials, native))
     return sorted(rows, key=Row.sort_key)

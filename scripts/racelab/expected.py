@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import scenario, stats
 from .cli import Failure
-from .records import write_atomically
+from .records import lab_key, program_name, write_atomically
 from .scenario import shown
 
 # A lab's table, in its folder.
@@ -47,10 +47,15 @@ def _row(fields, where):
         raise Failure(f"{where}: expected {len(HEADER)} tab-separated fields, got {len(fields)}")
     row = dict(zip(HEADER, fields))
     try:
-        lab, low, high = int(row["lab"]), float(row["band_low"]), float(row["band_high"])
+        # A course pack's table names its programs where a lab table has
+        # numbers (racelab/records.py, program_name).
+        lab = int(row["lab"]) if row["lab"].isdigit() else row["lab"]
+        low, high = float(row["band_low"]), float(row["band_high"])
         successes, trials = int(row["successes"]), int(row["trials"])
     except ValueError:
-        raise Failure(f"{where}: lab, band_low, band_high, successes and trials must be numbers") from None
+        raise Failure(f"{where}: band_low, band_high, successes and trials must be numbers") from None
+    if isinstance(lab, str) and not program_name(lab):
+        raise Failure(f"{where}: lab '{lab}' is neither a lab number nor a program's name")
     if not 0 <= low <= high <= 1:
         raise Failure(f"{where}: the band {low}-{high} is not within 0-1, low first")
     if not 0 <= successes <= trials:
@@ -81,7 +86,7 @@ def _row(fields, where):
 
 def labs(table):
     """The labs a table read by read_dir() has rows for."""
-    return sorted({key[0] for key in table})
+    return sorted({key[0] for key in table}, key=lab_key)
 
 
 def tree_dir():
@@ -107,17 +112,25 @@ def table_name(lab):
 
 def read_dir(directory=None):
     """{(lab, build, tool, config): row} from every DIR/lab-*/expected.tsv,
-    DIR labs/ unless given. A DIR of lab-N.tsv files is the old layout, which
+    DIR labs/ unless given, or from one table when DIR is a file (a course
+    pack's expected.tsv). A DIR of lab-N.tsv files is the old layout, which
     would read as no tables at all: refused."""
     directory = Path(directory) if directory is not None else tree_dir()
+    if directory.is_file():
+        return _read_tables([directory])
     if not directory.is_dir():
         raise Failure(f"no expected directory {shown(directory)}")
     old = sorted(directory.glob("lab-*.tsv"))
     if old:
         raise Failure(f"{shown(old[0])}: the old layout; a lab's table is now "
                       f"<DIR>/lab-N-<name>/{TABLE} (the tree's: labs/lab-N-<name>/{TABLE})")
+    return _read_tables(sorted(directory.glob(f"lab-*/{TABLE}")))
+
+
+def _read_tables(paths):
+    """{(lab, build, tool, config): row} from these table files."""
     table = {}
-    for path in sorted(directory.glob(f"lab-*/{TABLE}")):
+    for path in paths:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as e:

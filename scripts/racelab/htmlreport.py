@@ -26,6 +26,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from .cli import Failure
+from .records import lab_key
 from .scenario import lab_dir, shown
 from .stats import fmt_interval
 from .tools import BUILDS, TOOLS
@@ -142,7 +143,7 @@ def matrix(cells):
     for c in measured:
         grid.setdefault((c.lab, c.config), {})[(c.build, c.tool)] = c
     rows = [(lab, config, grid[(lab, config)])
-            for lab, config in sorted(grid, key=lambda k: (k[0], k[1] != "spread", k[1]))]
+            for lab, config in sorted(grid, key=lambda k: (lab_key(k[0]), k[1] != "spread", k[1]))]
     return columns, rows
 
 

@@ -1,7 +1,8 @@
 """Trial records: the schema, reading .jsonl files, appending atomically.
 
 One trial is one JSON object on one line (schema "racelab.trial/2": FIELDS
-below says every field, PROGRAM the driver's part, FINDING a tool's). This
+below says every field, PROGRAM the driver's part, FINDING a tool's;
+PROGRAM_FIELDS those of an outside program's record, racelab run's). This
 module is the only writer (new(), dumps()) and reader (read(), read_dir())
 of them, and the only place their files are named. The report reads nothing else, so it can be rerun on old results or on results
 from another machine; a record it cannot trust stops it with file:line
@@ -181,6 +182,25 @@ _PROGRAM = _object(PROGRAM, optional=tuple(k for k in PROGRAM
                                            if k not in ("outcome", "manifested", "invariants")),
                    null=True)
 
+# A record's lab is a lab's number, or, in a program's record (below), the
+# program's name. This is the one rule for such a name, in records and in
+# expected tables (racelab/expected.py) alike. Sorted (lab_key), the labs
+# come first, then the programs.
+def program_name(text):
+    """Whether text can name a program in a record's lab field: letters,
+    digits and ._+-, a letter or digit first, not a number alone
+    ('counter-yes', from counter-yes.c)."""
+    return (isinstance(text, str) and bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", text))
+            and not text.isdigit())
+
+
+def _program_name(value):
+    if not program_name(value):
+        return ("should be a lab's number or a program's name (letters, digits and ._+-, "
+                f"not a number alone; not {json.dumps(value)})")
+    return None
+
+
 # Every field of a trial record, in the order trial.py builds it.
 FIELDS = {
     "schema": _STR,
@@ -212,6 +232,30 @@ FIELDS = {
     "error": _STR_OR_NULL,                # why a tool error, a crash or a hang
     "stderr_tail": _list_of(_STR, null=True),  # the program's last words (crash, hang)
 }
+
+# A program's record. racelab run (racelab/run.py) and a course pack's check
+# (racelab/pack.py) run an outside C program, with its own main(), not the
+# stress driver; its records have FIELDS but for these (PROGRAM_FIELDS; not
+# to be confused with PROGRAM, the driver's part of a lab's record):
+#   lab       the program's name (program_name()), where a lab has a number
+#   variant   the program's name again: a program has no broken/fixed twins,
+#             its build says whether it declares a race (broken) or none
+#   flavour   how it was compiled (PROGRAM_FLAVOURS): native (gcc -O1 -g,
+#             what the stress run, Helgrind and DRD run), tsan-clang or
+#             tsan-gcc
+#   threads, pinning, seed   null: the program chooses them, unseen
+#   program   null: there is no driver's line
+# config is 'default', or 'args-...' when the program was given arguments.
+PROGRAM_FLAVOURS = ("native", "tsan-clang", "tsan-gcc")
+PROGRAM_FIELDS = {**FIELDS, "lab": _program_name, "variant": _STR,
+                  "flavour": _one_of(*PROGRAM_FLAVOURS), "threads": _kind(int, None, minimum=1),
+                  "pinning": _one_of(*PINNINGS, null=True), "seed": _INT_OR_NULL,
+                  "program": _kind(None)}
+
+
+def lab_key(lab):
+    """A sort key that puts lab numbers (in order) before program names."""
+    return (0, lab, "") if isinstance(lab, int) else (1, 0, lab)
 
 
 def config_name(pinning, cpus, threads, default_threads, ops=None, sets=(), workload=None):
@@ -283,10 +327,13 @@ def problem(record):
     core = ("run", "trial", "lab", "build", "tool", "config", "outcome", "manifested",
             "detected", "findings")
     optional = () if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
-    why = _members(record, FIELDS, optional)
+    of_program = isinstance(record.get("lab"), str)
+    why = _members(record, PROGRAM_FIELDS if of_program else FIELDS, optional)
     if why:
         name, _, rest = why.partition(": ")
         return f"missing field '{name}'" if rest == "missing" else f"field '{name}' {rest}"
+    if of_program and record.get("variant", record["lab"]) != record["lab"]:
+        return f"field 'variant' should be the program's name, {record['lab']} (as 'lab')"
     if record["outcome"] == "detected" and not record["detected"]:
         return "outcome 'detected' but field 'detected' is false"
     for key, count in (("findings_total", len(record["findings"])),
