@@ -57,6 +57,21 @@ class Site:
         return None
 
 
+def enclosing_function(lines, line):
+    """The name of the function whose body holds `line` (1-based) of a C
+    source's lines, laid out as Site.race_point expects, or None. racelab
+    run turns a header's race pair (lines) into a site (functions) with it."""
+    if not 1 <= line <= len(lines):
+        return None
+    for text in reversed(lines[:line]):
+        m = _FUNC_START.match(text)
+        if m:
+            return m.group(1)
+        if text.startswith("}"):
+            return None
+    return None
+
+
 def judge(finding, site):
     """Fills in matched, pair and race_point of one finding, in place."""
     if finding["kind"] == CRASH:
