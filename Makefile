@@ -178,6 +178,7 @@ report: ## rates of every record under results/ against the labs' expected table
 
 include mk/report.mk
 include mk/docs.mk
+include mk/install.mk
 
 C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h labs/*/mutants/*.c)
 
