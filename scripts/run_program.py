@@ -42,7 +42,7 @@ def parser():
                         "race-free program (default: the source's header, else none judged)")
     p.add_argument("--expect", type=prog.parse_expect, metavar="WHAT[:LOW-HIGH]",
                    help="race, lock-order, none or a finding kind, comma-separated, each with "
-                        "an optional band (default 0.5-1; none is 0-0): exit 1 when a "
+                        "an optional band (default 0.8-1; none is 0-0): exit 1 when a "
                         "detector's 95%% interval misses it")
     p.add_argument("--name", metavar="NAME",
                    help="the program's name in records (default: the first source's stem)")

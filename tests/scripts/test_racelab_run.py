@@ -11,7 +11,8 @@ from collections import namedtuple
 from pathlib import Path
 
 from helpers import REPO
-from racelab import frames, records
+import report
+from racelab import expected, frames, records
 from racelab import run as prog
 from racelab.cli import Failure
 
@@ -181,6 +182,32 @@ class RunProgram(unittest.TestCase):
                              "--expect", "none", "prog.c", cwd=self.dir)
         self.assertEqual(rc, 1, out)
         self.assertIn("MISSED", out)
+
+
+class ProgramRecords(unittest.TestCase):
+    """A program's name stands where a lab's number does (records.py)."""
+
+    def record(self, lab):
+        return {"schema": records.SCHEMA, "run": "r", "trial": 1, "lab": lab, "build": "broken",
+                "tool": "tsan-clang", "config": "default", "outcome": "detected",
+                "manifested": False, "detected": True, "findings": []}
+
+    def test_a_program_name_is_a_lab(self):
+        self.assertIsNone(records.problem(self.record("counter-yes")))
+        self.assertIsNone(records.problem(self.record(3)))
+        for bad in ("12", "a b", True, 1.5):
+            with self.subTest(bad):
+                self.assertIsNotNone(records.problem(self.record(bad)))
+
+    def test_labs_sort_before_programs(self):
+        cells = [report.Cell((lab, "broken", "stress", "spread")) for lab in ("b", 2, "a", 1)]
+        self.assertEqual([c.lab for c in sorted(cells, key=report.Cell.sort_key)],
+                         [1, 2, "a", "b"])
+
+    def test_the_pack_table_reads_as_one_file(self):
+        table = expected.read_dir(PACK / "expected.tsv")
+        self.assertIn(("counter-yes", "broken", "tsan-clang", "default"), table)
+        self.assertEqual({type(k[0]) for k in table}, {str})
 
 
 class CheckPack(unittest.TestCase):
