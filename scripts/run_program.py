@@ -9,6 +9,7 @@ native run. racelab/run.py says how trials are judged and where the race
 site comes from.
 """
 
+import shlex
 import sys
 
 from racelab import cli
@@ -57,8 +58,11 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args_at = argv.index("--") if "--" in argv else len(argv)
     args = parser().parse_args(argv[:args_at])
-    program = prog.Program(args.sources, argv[args_at + 1:], args.name,
-                           args.cflags.split(), args.ldflags.split())
+    try:
+        cflags, ldflags = shlex.split(args.cflags), shlex.split(args.ldflags)
+    except ValueError as e:
+        raise Failure(f"--cflags or --ldflags: {e}") from None
+    program = prog.Program(args.sources, argv[args_at + 1:], args.name, cflags, ldflags)
     chosen = prog.check_tools([t.strip() for t in args.tools.split(",") if t.strip()])
     decl = prog.declared(program, args.race_site)
     if args.out and decl.build is None:

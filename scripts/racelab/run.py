@@ -67,7 +67,6 @@ COMPILE_TIMEOUT_S = 120
 
 _PAIR = re.compile(r"\b(Data race|Lock-order|Lock order) pair:\s*(.+?)\s*(?:\*/)?$")
 _SIDE = re.compile(r"^([^@\s]+)@(\d+)(?::\d+)?(?::[RW])?$")
-_NAME = re.compile(r"^[A-Za-z0-9._+-]+$")
 
 # What a program declares: build ('broken', 'fixed' or None: nothing
 # declared), site (a match.Site or None), kind (the finding kind the
@@ -89,7 +88,7 @@ class Program:
         self.sources = [p.resolve() for p in paths]
         self.root = Path(os.path.commonpath([str(p.parent) for p in self.sources]))
         self.name = name or paths[0].stem
-        if not _NAME.match(self.name) or self.name.isdigit():
+        if not records.program_name(self.name):
             raise Failure(f"'{self.name}' cannot name a program: letters, digits and ._+- "
                           f"only, and not a number alone (numbers are labs)")
         self.args, self.cflags, self.ldflags = list(args), list(cflags), list(ldflags)
@@ -110,7 +109,10 @@ def header_pairs(path):
     """[(kind, [line, ...] or None)] of the pair lines in a source: None
     for 'pair: none'. Failure when a pair names a line that does not
     mention its variable (a header gone stale after an edit)."""
-    text = Path(path).read_text(encoding="utf-8", errors="replace")
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        raise Failure(f"cannot read {shown(path)}: {e.strerror}") from None
     lines, out = text.splitlines(), []
     for number, line in enumerate(lines, 1):
         m = _PAIR.search(line)
