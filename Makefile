@@ -180,7 +180,7 @@ include mk/report.mk
 include mk/docs.mk
 include mk/install.mk
 
-C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h labs/*/mutants/*.c)
+C_SOURCES := $(wildcard include/*.h common/*.c common/*.h fixed/*.c broken/*.c stress/*.c stress/*.h tests/*.c labs/*/*.c bench/*.c bench/*.h service/*.c service/*.h loadgen/*.c loadgen/*.h labs/*/mutants/*.c packs/*/*.c)
 
 format: ## reformat the C sources with .clang-format
 	clang-format -i $(C_SOURCES)

@@ -21,7 +21,7 @@ COMMANDS = (
     ("report", "report", (), "rates per lab, build, tool and config against the expected tables; "
                              "--html, --csv"),
     ("check-rates", "check_rates", (), "measure every cell of the labs and check it against "
-                                       "expected/ (make check-rates)"),
+                                       "its expected table (make check-rates)"),
     ("measure", "check_rates", ("--profile", "full", "--write-expected", "results/expected-new"),
      "check-rates --profile full --write-expected results/expected-new (make measure)"),
     ("pairs", "pairs", (), "true and false positives per tool and lab, judged on the race pair"),

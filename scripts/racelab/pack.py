@@ -5,7 +5,7 @@
                            or 'Data race pair: none' (racelab/run.py); the
                            file name ends in -yes.c when it races, -no.c
                            when it does not, as DataRaceBench's do
-  packs/NAME/expected.tsv  the expected table, in expected/'s format
+  packs/NAME/expected.tsv  the expected table, in a lab table's format
                            (racelab/expected.py), with the program's name
                            (its file name without .c) in the lab column and
                            config 'default'

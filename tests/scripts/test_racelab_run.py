@@ -59,6 +59,16 @@ class Headers(unittest.TestCase):
                 decl = prog.declared(prog.Program([path]))
                 self.assertEqual(decl.build, "broken" if path.stem.endswith("-yes") else "fixed")
 
+    def test_the_pack_compiles_cleanly_with_both_compilers(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in sorted(PACK.glob("*.c")):
+                for cc in ("gcc", "clang"):
+                    with self.subTest(path.name, cc=cc):
+                        r = subprocess.run([cc, "-Wall", "-Wextra", "-Werror", "-O1", "-pthread",
+                                            "-o", f"{tmp}/a.out", str(path)],
+                                           capture_output=True, text=True)
+                        self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_a_pair_becomes_the_functions_holding_its_lines(self):
         decl = prog.declared(prog.Program([PACK / "counter-yes.c"]))
         self.assertEqual((decl.site.race_file, decl.site.race_functions, decl.kind),
