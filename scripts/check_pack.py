@@ -11,8 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-import report
-from racelab import cli, pack, records
+from racelab import cells, cli, pack
 from racelab import run as prog
 from racelab.cli import Failure
 from racelab.scenario import shown
@@ -64,14 +63,14 @@ def main(argv=None):
         by_tool = pack.run_program(the_pack, name, builds, (args.trials, args.valgrind_trials),
                                    args.timeout, say)
         prog.write_records(results, by_tool)
-    cells = report.collect(results, the_pack.table_path, None)
+    judged = cells.collect(results, the_pack.table_path, None)
     if only or tool_names:  # the cells left out on purpose are not judged
-        cells = [c for c in cells if c.n or c.tool_errors]
-    print(report.markdown(cells))
+        judged = [c for c in judged if c.n or c.tool_errors]
+    print(cells.markdown(judged))
     print()
-    print(report.summary(cells) + f"; records in {shown(results)}")
-    failing = report.FAILING + ("no data", "no expectation")
-    return 1 if any(c.verdict in failing for c in cells) else 0
+    print(cells.summary(judged) + f"; records in {shown(results)}")
+    failing = cells.FAILING + ("no data", "no expectation")
+    return 1 if any(c.verdict in failing for c in judged) else 0
 
 
 if __name__ == "__main__":

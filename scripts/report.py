@@ -20,13 +20,10 @@ from collections import defaultdict
 from pathlib import Path
 
 from racelab import cli, cost, expected, export, htmlreport, records, scenario, stats, tools
-from racelab.cells import collect
+from racelab.cells import FAILING, collect, markdown, summary
 from racelab.cli import Failure
 
 PROG = "report.py"
-COLUMNS = ("lab", "build", "tool", "config", "metric", "rate", "95% CI",
-           f"{stats.CHECK_CONFIDENCE} CI", "expected", "n", "tool errors", "verdict")
-FAILING = ("OUT", "tool errors")
 
 
 def parser():
@@ -60,8 +57,10 @@ def parser():
     p.add_argument("--no-cost", action="store_true",
                    help="leave out the cost table (slowdown and memory per tool)")
     p.add_argument("--write-expected", metavar="NEWDIR",
-                   help="write expected tables (NEWDIR/lab-N-<name>/expected.tsv) from "
-                        "the measured rates for review, instead of reporting")
+                   help="write expected tables (NEWDIR/lab-N-<name>/expected.tsv; "
+                        "programs' rows, racelab run's, in NEWDIR/expected.tsv, or in "
+                        "NEWDIR itself when it ends in .tsv) from the measured rates for "
+                        "review, instead of reporting")
     return p
 
 
@@ -73,19 +72,6 @@ def labs_without_table(cells, expected_dir, lab):
     if lab is not None:
         measured.add(lab)
     return sorted(measured - have, key=records.lab_key)
-
-
-def markdown(cells):
-    def fmt(cell):
-        band = cell.expected["band"] if cell.expected else None
-        return (str(cell.lab), cell.build, cell.tool, cell.config, cell.metric,
-                "-" if cell.rate is None else f"{cell.rate:.2f}",
-                stats.fmt_interval(cell.interval), stats.fmt_interval(cell.check_interval),
-                stats.fmt_interval(band),
-                str(cell.n), str(cell.tool_errors), cell.verdict)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(fmt(c)) + " |" for c in cells]
-    return "\n".join(lines)
 
 
 def tsv(cells):
@@ -105,19 +91,37 @@ def tsv(cells):
     return "\n".join(lines)
 
 
-def summary(cells):
-    counts = defaultdict(int)
-    for c in cells:
-        counts[c.verdict] += 1
-    line = f"{len(cells)} cells: {counts['ok']} ok, {counts['OUT']} out"
-    for verdict in ("tool errors", "no expectation", "no data"):
-        if counts[verdict]:
-            line += f", {counts[verdict]} {verdict}"
-    return line
+def table_targets(labs, newdir):
+    """{lab: the table file --write-expected NEWDIR writes its rows to}: a
+    lab's NEWDIR/lab-N-<name>/expected.tsv; every program's (racelab run's
+    records) one table, a course pack's: NEWDIR itself when it ends in .tsv,
+    else NEWDIR/expected.tsv."""
+    one_file = newdir.suffix == ".tsv"
+    if one_file and any(isinstance(lab, int) for lab in labs):
+        raise Failure(f"--write-expected {scenario.shown(newdir)}: a lab's table goes in a "
+                      f"folder (NEWDIR/lab-N-<name>/{expected.TABLE}); a .tsv file takes "
+                      f"programs' rows alone")
+    programs = newdir if one_file else newdir / expected.TABLE
+    return {lab: expected.table_path(lab, newdir) if isinstance(lab, int) else programs
+            for lab in labs}
+
+
+def expected_row(cell):
+    """A measured cell as a row of a new table: a fixed build's band is 0-0
+    by design, a broken build's the rate's interval rounded outward."""
+    if cell.build == "fixed":
+        low, high, note = 0.0, 0.0, "by design"
+    else:
+        low, high = stats.round_outward(*cell.interval)
+        note = "measured"
+    return {"lab": cell.lab, "build": cell.build, "tool": cell.tool, "config": cell.config,
+            "metric": cell.metric, "band_low": f"{low:.2f}", "band_high": f"{high:.2f}",
+            "successes": cell.successes, "trials": cell.n, "note": note}
 
 
 def write_expected(cells, newdir):
-    """Expected tables from the measured cells, one file per lab."""
+    """Expected tables from the measured cells: one file per lab, one for
+    all the programs (table_targets)."""
     newdir = Path(newdir)
     by_lab = defaultdict(list)
     for c in cells:
@@ -125,27 +129,23 @@ def write_expected(cells, newdir):
             by_lab[c.lab].append(c)
     if not by_lab:
         raise Failure("no measured cells to write expectations from")
-    targets = {lab: expected.table_path(lab, newdir) for lab in by_lab}
-    for path in targets.values():
+    targets = table_targets(by_lab, newdir)
+    for path in set(targets.values()):
         if path.exists():
             raise Failure(f"{scenario.shown(path)} exists: write to a new directory and compare")
-    if newdir.exists() and not newdir.is_dir():
+    if newdir.suffix != ".tsv" and newdir.exists() and not newdir.is_dir():
         raise Failure(f"{newdir} is not a directory")
+    tables = {}
     for lab, lab_cells in sorted(by_lab.items(), key=lambda item: records.lab_key(item[0])):
-        rows = []
-        for c in lab_cells:
-            if c.build == "fixed":
-                low, high, note = 0.0, 0.0, "by design"
-            else:
-                low, high = stats.round_outward(*c.interval)
-                note = "measured"
-            rows.append({"lab": c.lab, "build": c.build, "tool": c.tool, "config": c.config,
-                         "metric": c.metric, "band_low": f"{low:.2f}", "band_high": f"{high:.2f}",
-                         "successes": c.successes, "trials": c.n, "note": note})
-        targets[lab].parent.mkdir(parents=True, exist_ok=True)
-        expected.write(targets[lab], rows)
-        print(f"wrote {scenario.shown(targets[lab])} ({len(rows)} rows): review it, "
-              f"then copy it over {scenario.shown(expected.table_path(lab))}")
+        tables.setdefault(targets[lab], []).extend(map(expected_row, lab_cells))
+    for path, rows in tables.items():
+        lab = rows[0]["lab"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        expected.write(path, rows)
+        over = (scenario.shown(expected.table_path(lab)) if isinstance(lab, int)
+                else f"the pack's {expected.TABLE}")
+        print(f"wrote {scenario.shown(path)} ({len(rows)} rows): review it, "
+              f"then copy it over {over}")
     return 0
 
 

@@ -1,9 +1,17 @@
 """Cells: the trial records of a results folder grouped by (lab, build,
-tool, config), each with its rate, its interval and its row of expected/.
-report.py prints and judges them; check_rates.py reruns the ones out of
-their band. (Not grading's SafeCell, one row of SAFE's plan.)"""
+tool, config), each with its rate, its interval and its row of expected/,
+and their table (markdown, summary). report.py prints and judges them;
+check_rates.py reruns the ones out of their band; check_pack.py judges a
+course pack's. (Not grading's SafeCell, one row of SAFE's plan.)"""
+
+from collections import defaultdict
 
 from . import expected, records, stats, tools
+
+COLUMNS = ("lab", "build", "tool", "config", "metric", "rate", "95% CI",
+           f"{stats.CHECK_CONFIDENCE} CI", "expected", "n", "tool errors", "verdict")
+# The verdicts that fail a check (report.py --check, check_pack.py).
+FAILING = ("OUT", "tool errors")
 
 
 class Cell:
@@ -72,3 +80,27 @@ def collect(results_dir, expected_dir, lab):
             if row["metric"] == stats.EXPECTED_FP:  # the same count, named as intended
                 cell.metric = row["metric"]
     return sorted(cells.values(), key=Cell.sort_key)
+
+
+def markdown(cells):
+    def fmt(cell):
+        band = cell.expected["band"] if cell.expected else None
+        return (str(cell.lab), cell.build, cell.tool, cell.config, cell.metric,
+                "-" if cell.rate is None else f"{cell.rate:.2f}",
+                stats.fmt_interval(cell.interval), stats.fmt_interval(cell.check_interval),
+                stats.fmt_interval(band),
+                str(cell.n), str(cell.tool_errors), cell.verdict)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(fmt(c)) + " |" for c in cells]
+    return "\n".join(lines)
+
+
+def summary(cells):
+    counts = defaultdict(int)
+    for c in cells:
+        counts[c.verdict] += 1
+    line = f"{len(cells)} cells: {counts['ok']} ok, {counts['OUT']} out"
+    for verdict in ("tool errors", "no expectation", "no data"):
+        if counts[verdict]:
+            line += f", {counts[verdict]} {verdict}"
+    return line

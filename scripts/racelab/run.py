@@ -30,11 +30,12 @@ file and functions, never a line: ARCHITECTURE.md, principle 2); or by
 --race-site FILE:FUNCTION[,FUNCTION] (or none); or not at all: then every
 finding is listed and none is judged.
 
-Records (--out) are the labs' (racelab.records, racelab.trial/1), with
-the program's name as their lab: a string, where a lab is a number (see
-records.py). Its build is broken when it declares a race, fixed when it
-declares none; a program that declares nothing has no records, since a
-record's rates are judged by its build.
+Records (--out) are the labs' (racelab.records, racelab.trial/2), with
+the program's name as their lab: a string, where a lab is a number
+(records.PROGRAM_FIELDS says what else differs). Its build is broken
+when it declares a race, fixed when it declares none; a program that
+declares nothing has no records, since a record's rates are judged by its
+build.
 """
 
 import os
@@ -272,26 +273,24 @@ def run_trial(program, tool, exe, timeout, decl, tmpdir, number):
 
 
 def record(program, tool, timeout, decl, number, ran, findings, verdict):
+    """A program's trial record (records.PROGRAM_FIELDS says how it differs
+    from a lab's): records.new() checks it as it is built."""
     outcome, manifested, detected, error = verdict
     code = ran.code
-    return {
-        "schema": records.SCHEMA, "run": "", "trial": number, "lab": program.name,
-        "build": decl.build or "broken", "variant": program.name, "tool": tool.name,
-        "flavour": FLAVOUR[tool.name], "config": program.config, "threads": None,
-        "pinning": None, "cpus": None, "seed": None, "time_limit_s": timeout,
-        "outcome": outcome, "manifested": manifested, "detected": detected,
-        "exit": {"code": code if code is not None and code >= 0 else None,
-                 "signal": trial.signal_name(-code) if code is not None and code < 0 else None},
-        "elapsed_s": round(ran.elapsed_s, 3),
-        "peak_rss_kb": ran.usage["peak_rss_kb"] if ran.usage else None,
-        "cpu_s": ran.usage["cpu_s"] if ran.usage else None,
-        "invariants": None, "program": None, "findings": findings,
-        "findings_total": len(findings),
-        "findings_matched": sum(1 for f in findings if f.get("matched")),
-        "error": error,
-        "stderr_tail": trial.stderr_tail(ran.err.decode("utf-8", "replace"))
-        if tool.report is None and outcome in ("crash", "hang") else None,
-    }
+    return records.new(
+        run="", trial=number, lab=program.name, build=decl.build or "broken",
+        variant=program.name, tool=tool.name, flavour=FLAVOUR[tool.name],
+        config=program.config, threads=None, pinning=None, cpus=None, seed=None,
+        time_limit_s=timeout, outcome=outcome, manifested=manifested, detected=detected,
+        exit={"code": code if code is not None and code >= 0 else None,
+              "signal": trial.signal_name(-code) if code is not None and code < 0 else None},
+        elapsed_s=round(ran.elapsed_s, 3),
+        peak_rss_kb=ran.usage["peak_rss_kb"] if ran.usage else None,
+        cpu_s=ran.usage["cpu_s"] if ran.usage else None,
+        invariants=None, program=None, findings=findings, findings_total=len(findings),
+        findings_matched=sum(1 for f in findings if f.get("matched")), error=error,
+        stderr_tail=trial.stderr_tail(ran.err.decode("utf-8", "replace"))
+        if tool.report is None and outcome in ("crash", "hang") else None)
 
 
 def run_tool(program, tool, exe, trials, timeout, decl, progress=None):

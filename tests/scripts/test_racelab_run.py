@@ -9,10 +9,10 @@ import tempfile
 import unittest
 from collections import namedtuple
 from pathlib import Path
+from types import SimpleNamespace
 
 from helpers import REPO
-import report
-from racelab import expected, frames, records
+from racelab import cells, expected, frames, records, tools
 from racelab import run as prog
 from racelab.cli import Failure
 
@@ -197,21 +197,66 @@ class RunProgram(unittest.TestCase):
 class ProgramRecords(unittest.TestCase):
     """A program's name stands where a lab's number does (records.py)."""
 
-    def record(self, lab):
-        return {"schema": records.SCHEMA, "run": "r", "trial": 1, "lab": lab, "build": "broken",
-                "tool": "tsan-clang", "config": "default", "outcome": "detected",
-                "manifested": False, "detected": True, "findings": []}
+    def record(self, lab="counter-yes", args=(), declared="broken", tool="tsan-clang",
+               **changes):
+        """What racelab run writes for one trial of counter-yes (run.record),
+        then with another lab and changes."""
+        program = prog.Program.__new__(prog.Program)
+        program.name, program.args = "counter-yes", list(args)
+        decl = prog.Declared(declared, None, None, "test")
+        ran = SimpleNamespace(code=0, elapsed_s=0.25, usage={"peak_rss_kb": 900, "cpu_s": 0.3},
+                              err=b"", timed_out=False)
+        rec = prog.record(program, tools.TOOLS[tool], 60, decl, 1, ran, [],
+                          ("clean", False, False, None))
+        rec.update(lab=lab, **changes)
+        return rec
+
+    def test_what_racelab_run_writes_reads_back(self):
+        for tool in prog.TOOL_NAMES:
+            for build in ("broken", "fixed"):
+                for args in ((), ("-n", "5", "x y")):
+                    with self.subTest(tool=tool, build=build, args=args):
+                        rec = self.record(args=args, declared=build, tool=tool)
+                        self.assertIsNone(records.problem(rec))
+                        self.assertEqual(rec["variant"], "counter-yes")
+                        self.assertIn(rec["flavour"], records.PROGRAM_FLAVOURS)
+                        self.assertRegex(rec["config"], r"^(default|args-[A-Za-z0-9=.+_-]+)$")
+                        line = records.dumps(rec)
+                        self.assertEqual(json.loads(line), rec)
+        self.assertEqual(set(prog.FLAVOUR.values()), set(records.PROGRAM_FLAVOURS))
 
     def test_a_program_name_is_a_lab(self):
         self.assertIsNone(records.problem(self.record("counter-yes")))
-        self.assertIsNone(records.problem(self.record(3)))
-        for bad in ("12", "a b", True, 1.5):
+        lab = self.record(3, variant="broken-3", threads=4, pinning="spread", seed=1)
+        self.assertIsNone(records.problem(lab))
+        for bad in ("12", "a b", "-x", "", True, 1.5):
             with self.subTest(bad):
-                self.assertIsNotNone(records.problem(self.record(bad)))
+                self.assertIsNotNone(records.problem(self.record(bad, variant=bad)))
+
+    def test_a_programs_record_is_still_checked(self):
+        cases = {"variant": "broken-1", "flavour": "release", "threads": 0,
+                 "pinning": "anywhere", "program": {}, "build": "student-1"}
+        for field, value in cases.items():
+            with self.subTest(field):
+                why = records.problem(self.record(**{field: value}))
+                self.assertIsNotNone(why)
+                self.assertIn(f"'{field}'", why)
+        with self.assertRaisesRegex(ValueError, "'flavour'"):
+            fields = {k: v for k, v in self.record().items() if k != "schema"}
+            records.new(**{**fields, "flavour": "debug"})
+
+    def test_a_labs_record_keeps_the_labs_rules(self):
+        lab = dict(variant="broken-3", threads=4, pinning="spread", seed=1)
+        for field, value in {"flavour": "native", "threads": None, "pinning": None,
+                             "seed": None, "variant": "counter-yes"}.items():
+            with self.subTest(field):
+                why = records.problem(self.record(3, **{**lab, field: value}))
+                self.assertIsNotNone(why)
+                self.assertIn(f"'{field}'", why)
 
     def test_labs_sort_before_programs(self):
-        cells = [report.Cell((lab, "broken", "stress", "spread")) for lab in ("b", 2, "a", 1)]
-        self.assertEqual([c.lab for c in sorted(cells, key=report.Cell.sort_key)],
+        found = [cells.Cell((lab, "broken", "stress", "spread")) for lab in ("b", 2, "a", 1)]
+        self.assertEqual([c.lab for c in sorted(found, key=cells.Cell.sort_key)],
                          [1, 2, "a", "b"])
 
     def test_the_pack_table_reads_as_one_file(self):

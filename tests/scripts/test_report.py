@@ -269,6 +269,37 @@ class Report(ReportTree):
             self.assertEqual(code, 2)
             self.assertIn("exists", err)
 
+    def write_program_records(self):
+        # racelab run's: the program's name where a lab's number is
+        self.write_records("prog-broken-stress-default.jsonl",
+                           [{**record(i, outcome="manifested" if i <= 2 else "clean"),
+                             "lab": "prog", "config": "default"} for i in range(1, 5)])
+
+    def test_write_expected_puts_the_programs_in_one_table(self):
+        self.fill()
+        self.write_program_records()
+        with tempfile.TemporaryDirectory() as tmp:
+            newdir = Path(tmp) / "new"
+            code, out, err = self.report("--write-expected", newdir)
+            self.assertEqual(code, 0, err)
+            self.assertTrue((newdir / "lab-1-test" / "expected.tsv").is_file())
+            self.assertIn("then copy it over the pack's expected.tsv", out)
+            table = expected.read_dir(newdir / "expected.tsv")
+            self.assertEqual(list(table), [("prog", "broken", "stress", "default")])
+            # a .tsv file takes the programs' rows alone
+            code, _, err = self.report("--write-expected", Path(tmp) / "pack.tsv")
+            self.assertEqual(code, 2)
+            self.assertIn("a lab's table goes in a folder", err)
+
+    def test_write_expected_of_programs_alone_to_a_file(self):
+        self.write_program_records()
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "pack.tsv"
+            code, out, err = self.report("--write-expected", path)
+            self.assertEqual(code, 0, err)
+            self.assertEqual(path.read_text().splitlines()[1:],
+                             ["prog\tbroken\tstress\tdefault\tsymptom\t0.15\t0.85\t2\t4\tmeasured"])
+
 
 class Tables(HTMLParser):
     """Every <table> of a page: [(class, [[(tag, attrs, text), ...] per row])]."""
