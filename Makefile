@@ -72,6 +72,7 @@ module_dir = $(if $(filter $(1),$(LAB_MODULES_$(patsubst broken-%,%,$(2)))),brok
              $(filter $(1),$(LAB_MODULES_$(patsubst student-%,%,$(2)))),$(WORK)/lab-$(patsubst student-%,%,$(2)),fixed))
 
 BINS := $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),build/$(f)/$(v)/racelab-stress))
+RUSAGE_BIN := build/bin/racelab-rusage
 
 .PHONY: all help deps build test-bins test check-rates measure report format clean \
         $(foreach l,$(LABS),lab-$(l)) \
@@ -96,7 +97,13 @@ help: ## list the targets
 deps: ## install (as root) or name the missing Debian packages
 	@scripts/deps.sh
 
-build: $(BINS) test-bins ## build every flavour of every variant, and the CMocka suites
+build: $(BINS) test-bins $(RUSAGE_BIN) ## build every flavour of every variant, and the CMocka suites
+
+# The launcher every trial runs through, so that a trial's peak memory is
+# its own and not the runner's (stress/rusage_exec.c says why).
+$(RUSAGE_BIN): stress/rusage_exec.c Makefile
+	@mkdir -p $(@D)
+	gcc $(BASE) -O2 -o $@ stress/rusage_exec.c
 
 $(FLAVOURS): %: $(foreach v,$(VARIANTS),build/%/$(v)/racelab-stress)
 
@@ -104,7 +111,7 @@ fixed: $(foreach f,$(FLAVOURS),build/$(f)/fixed/racelab-stress) ## every flavour
 $(foreach l,$(LABS),broken-$(l)): broken-%: $(foreach f,$(FLAVOURS),build/$(f)/broken-%/racelab-stress)
 
 define BIN_RULE
-build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) Makefile | deps
+build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) Makefile | deps $$(RUSAGE_BIN)
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
 	  -o $$@ $$(COMMON_SRC) $$(call module_src,$(2)) $$(LIBS)
@@ -153,7 +160,7 @@ test: build ## run every test (CMocka, command-line, scripts, the quick rate che
 # command-line tests, the rate check and grading's self-test (README.md
 # says how long each takes).
 .PHONY: check
-check: test-bins ## the CMocka suites, the scripts' tests and check-docs alone (the fast loop); ends with "N passed, N failed"
+check: test-bins $(RUSAGE_BIN) ## the CMocka suites, the scripts' tests and check-docs alone (the fast loop); ends with "N passed, N failed"
 	@tests/run.sh --check
 
 # --- labs, rates and reports --------------------------------------------------

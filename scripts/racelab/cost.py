@@ -19,7 +19,8 @@ Per (lab, build, tool, config):
                  process: less sensitive to other load on a shared machine
                  than wall time, since waiting for a CPU costs no CPU time
   peak RSS       median and largest peak resident memory of the trial
-                 process (wait4's ru_maxrss; under Valgrind and TSan that
+                 process (its ru_maxrss, as the trial launcher reports it:
+                 trial.execute; under Valgrind and TSan that
                  process is the tool)
 
 Only trials that ran their workload to the end are timed: not tool errors,

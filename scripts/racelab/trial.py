@@ -20,13 +20,15 @@ manifested: the race did something a user would notice.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
 import time
 from collections import namedtuple
+from pathlib import Path
 
-from . import match, records, tsan, valgrind
+from . import match, records, scenario, tsan, valgrind
 from .cli import Failure
 from .tools import command, environment
 
@@ -38,6 +40,9 @@ DRIVER_HANG_EXIT = 3
 # Seconds the runner waits past 1.2 x the driver's own time limit before it
 # kills the trial's process group itself.
 KILL_GRACE_S = 5.0
+# What every trial runs through (execute), under the build directory: its
+# peak memory, not the runner's.
+RUSAGE_LAUNCHER = "bin/racelab-rusage"
 
 
 # What execute() saw of one process. code: its exit status (negative: the
@@ -63,19 +68,30 @@ def execute(argv, limit_s, cwd, env=None):
     Returns an Execution (above). The child gets its own session so that a Ctrl-C
     aimed at the runner reaches only the runner, which then kills the group.
 
-    usage is the waited child's own resource use. The child is reaped with
-    os.wait4, which returns that child's rusage alone (RUSAGE_CHILDREN's
-    ru_maxrss is the largest child ever, not this one). Under Valgrind and
-    TSan the child is the tool process itself (valgrind execs the tool;
-    setarch execs the program), so the figure is the tool's cost.
+    usage is the program's own resource use, as the launcher
+    build/bin/racelab-rusage (stress/rusage_exec.c) reports it: a process's
+    peak memory survives exec on Linux, so a program this runner started
+    directly would report at least the runner's own memory. Under Valgrind
+    and TSan the program is the tool process itself (valgrind execs the
+    tool; setarch execs the program), so the figure is the tool's cost.
+    Without the launcher (not built), or when the trial is killed at its
+    limit (the launcher dies with it), the peak is None: unknown.
     """
     start = time.monotonic()
+    launcher = scenario.build_dir() / RUSAGE_LAUNCHER
+    if not launcher.is_file() or not _runnable(argv[0], cwd):
+        launcher = None
+    report_r, report_w = os.pipe() if launcher else (None, None)
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True, env=env)
+        proc = subprocess.Popen(
+            [str(launcher), str(report_w), *argv] if launcher else argv, cwd=cwd,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True, env=env, pass_fds=(report_w,) if launcher else ())
     except OSError as e:
         return Execution(None, b"", b"", 0.0, False, f"cannot run {argv[0]}: {e.strerror}", None)
+    finally:
+        if launcher:
+            os.close(report_w)
     # Pipes are drained by threads while the main thread blocks in wait4:
     # a TSan report can be larger than a pipe's buffer.
     chunks = {"out": [], "err": []}
@@ -108,10 +124,31 @@ def execute(argv, limit_s, cwd, env=None):
         kill_group(proc)  # something the trial started still holds its pipes
         for reader in readers:
             reader.join()
-    usage = {"peak_rss_kb": rusage.ru_maxrss,  # kilobytes on Linux
-             "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3)}
+    usage = _usage(report_r, rusage)
     return Execution(proc.returncode, b"".join(chunks["out"]), b"".join(chunks["err"]), elapsed,
                      expired.is_set(), None, usage)
+
+
+def _runnable(program, cwd):
+    """Whether program names a file that can be run: the launcher would
+    report a missing one only as exit 127, not as a start error."""
+    if os.sep in program:
+        return os.access(Path(cwd or ".") / program, os.X_OK)
+    return shutil.which(program) is not None
+
+
+def _usage(report_r, rusage):
+    """{"peak_rss_kb", "cpu_s"}: the launcher's line when it wrote one, else
+    the waited process's CPU time and no peak (see execute)."""
+    line = b""
+    if report_r is not None:
+        with os.fdopen(report_r, "rb") as report:
+            line = report.read()
+    try:
+        rss, user, system = line.split()
+        return {"peak_rss_kb": int(rss), "cpu_s": round(float(user) + float(system), 3)}
+    except ValueError:
+        return {"peak_rss_kb": None, "cpu_s": round(rusage.ru_utime + rusage.ru_stime, 3)}
 
 
 def _drain(pipe, into):

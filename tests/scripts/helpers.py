@@ -66,6 +66,12 @@ class FakeTree:
                 d = self.root / "build" / flavour / variant
                 d.mkdir(parents=True)
                 (d / "racelab-stress").symlink_to(HERE / "fake_stress.py")
+        # The real trial launcher (make builds it), so that trials run as
+        # in the tree.
+        launcher = REPO / "build" / "bin" / "racelab-rusage"
+        if launcher.is_file():
+            (self.root / "build" / "bin").mkdir(parents=True)
+            (self.root / "build" / "bin" / "racelab-rusage").symlink_to(launcher)
         self.results = self.root / "results"
 
     def env(self, **extra):

@@ -9,7 +9,7 @@ import unittest
 
 from helpers import FakeTree, run_script
 import check_rates  # noqa: E402  (scripts/ is on sys.path via helpers)
-from racelab import cost, export, records, trial
+from racelab import cost, export, records, scenario, trial
 
 
 def record(trial_no, build="fixed", tool="stress", config="spread", outcome="clean",
@@ -138,12 +138,34 @@ class Execute(unittest.TestCase):
         self.assertGreater(ran.usage["cpu_s"], 0)
         self.assertGreater(ran.elapsed_s, 0)
 
-    def test_time_limit_kills_and_still_reports_usage(self):
+    def test_a_small_program_s_peak_is_its_own_not_the_runner_s(self):
+        # Linux keeps a process's peak memory across exec: started straight
+        # from this runner, holding 256 MB here, `true` would report 256 MB.
+        held = bytearray(256 << 20)
+        held[::4096] = b"x" * (len(held) // 4096)
+        self.assertTrue((scenario.build_dir() / trial.RUSAGE_LAUNCHER).is_file(),
+                        "the trial launcher is not built: make build/bin/racelab-rusage")
+        ran = trial.execute(["true"], 30, None)
+        self.assertEqual(ran.code, 0)
+        self.assertLess(ran.usage["peak_rss_kb"], 32 << 10)
+        del held
+
+    def test_the_launcher_ends_as_the_program_ended(self):
+        for argv, code in ((["sh", "-c", "exit 3"], 3), (["sh", "-c", "kill -SEGV $$"], -11)):
+            with self.subTest(argv=argv):
+                ran = trial.execute(argv, 30, None)
+                self.assertEqual((ran.code, ran.start_error), (code, None))
+                self.assertIsNotNone(ran.usage["peak_rss_kb"])
+
+    def test_time_limit_kills_and_the_peak_is_unknown(self):
+        # The launcher dies with the trial's process group, before it can
+        # say the program's peak: unknown, not the runner's.
         ran = trial.execute(["sleep", "30"], 0.3, None)
         self.assertTrue(ran.timed_out)
         self.assertEqual(ran.code, -9)
         self.assertLess(ran.elapsed_s, 10)
-        self.assertIsNotNone(ran.usage["peak_rss_kb"])
+        self.assertIsNone(ran.usage["peak_rss_kb"])
+        self.assertIsNotNone(ran.usage["cpu_s"])
 
     def test_output_larger_than_a_pipe_is_not_lost(self):
         ran = trial.execute(
