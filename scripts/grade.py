@@ -22,7 +22,9 @@ Three verdicts, in this order, each with its reason and a hint:
           side by side in this run (racelab/fast.py).
 
 The result is also written as JSON (work/lab-N/grade.json; make grade adds
-work/grade.json) for a course's own grader.
+work/grade.json) for a course's own grader, and on request as Gradescope's
+results.json (--gradescope) and as JUnit XML (--junit), both made from the
+same result (racelab/gradeformats.py says how the points are given).
 """
 
 import copy
@@ -35,8 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from racelab import (cli, fast, grading, honest, match, records, scenario, tools, trial,
-                     workcopy)
+from racelab import (cli, fast, gradeformats, grading, honest, match, records, scenario,
+                     tools, trial, workcopy)
 from racelab.cli import Failure, say
 from racelab.frames import trim_stacks
 
@@ -72,6 +74,12 @@ def parser():
                    help="only print the calculation (--explain) and exit: nothing is built or run")
     p.add_argument("--json", metavar="FILE",
                    help="where the JSON result goes (default: work/lab-N/grade.json)")
+    p.add_argument("--gradescope", metavar="FILE",
+                   help="also write Gradescope's results.json there (one test per verdict; "
+                        "written even when the lab cannot be graded)")
+    p.add_argument("--junit", metavar="FILE",
+                   help="also write a JUnit XML report there (one testsuite per lab, one "
+                        "testcase per verdict)")
     p.add_argument("--no-build", action="store_true",
                    help="grade the student builds already in build/ (a course's CI that "
                         "built them in an earlier step)")
@@ -372,11 +380,42 @@ def finish(result, started, args):
 
 
 def write_json(path, data):
+    write_bytes(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+
+def write_bytes(path, data):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        records.write_atomically(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+        records.write_atomically(path, data)
     except OSError as e:
         raise Failure(f"cannot write {scenario.shown(path)}: {e.strerror}") from None
+
+
+def write_formats(args, result=None, failure=None):
+    """--gradescope and --junit, from the result grade.json holds, or, when
+    grading stopped (failure: its one line), a result that says so."""
+    if args.gradescope:
+        data = (gradeformats.gradescope(result) if result is not None else
+                gradeformats.gradescope_failure(f"not graded: {failure}", args.lab))
+        write_json(Path(args.gradescope), data)
+        say(f"   (Gradescope: {scenario.shown(args.gradescope)})")
+    if args.junit:
+        write_bytes(Path(args.junit), gradeformats.junit(result) if result is not None else
+                    gradeformats.junit_failure(f"not graded: {failure}", args.lab))
+        say(f"   (JUnit: {scenario.shown(args.junit)})")
+
+
+def grade_one(args):
+    """One lab; the formats are written even when grading stops."""
+    try:
+        scenario.lab_dir(args.lab)
+        result = grade_lab(args.lab, args)
+    except Failure as e:
+        write_formats(args, failure=str(e))
+        raise
+    if result is not None:
+        write_formats(args, result)
+    return 0 if result is None or result["passed"] else 1
 
 
 def main(argv=None):
@@ -384,9 +423,7 @@ def main(argv=None):
     if args.all == (args.lab is not None):
         raise Failure("give a lab number or --all")
     if not args.all:
-        scenario.lab_dir(args.lab)
-        result = grade_lab(args.lab, args)
-        return 0 if result is None or result["passed"] else 1
+        return grade_one(args)
     labs = workcopy.started_labs(scenario.known_labs())
     if not labs:
         raise Failure("no lab started yet: make start-N (or make lab-N) makes a working copy")
@@ -402,9 +439,10 @@ def main(argv=None):
     say(f"== total: {len(passed)} of {len(results)} started labs HONEST, SAFE and FAST"
         + (f" (labs {', '.join(map(str, passed))})" if passed else ""))
     path = Path(args.json) if args.json else scenario.root() / "work" / "grade.json"
-    write_json(path, {"schema": SCHEMA, "passed": len(passed), "graded": len(results),
-                      "labs": results})
+    summary = {"schema": SCHEMA, "passed": len(passed), "graded": len(results), "labs": results}
+    write_json(path, summary)
     say(f"   (JSON: {scenario.shown(path)})")
+    write_formats(args, summary)
     return 0 if len(passed) == len(results) else 1
 
 

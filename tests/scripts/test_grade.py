@@ -11,7 +11,7 @@ import unittest
 from pathlib import Path
 
 from helpers import CACHE_C, SCENARIO, FakeTree, run_script
-from racelab import expected, fast, grading
+from racelab import expected, fast, gradeformats, grading
 
 HEADER = "\t".join(expected.HEADER) + "\n"
 
@@ -249,6 +249,32 @@ class EndToEnd(unittest.TestCase):
         self.assertEqual({every for _, every in runs}, {"-"})
         self.assertEqual([c["tool"] for c in self.result()["safe"]["cells"]], ["stress", "chaos"])
         self.assertIn("release and chaos builds", self.result()["safe"]["reason"])
+
+    def test_gradescope_and_junit_come_from_the_same_result(self):
+        gs, xml = self.tree.root / "out" / "results.json", self.tree.root / "out" / "junit.xml"
+        code, out, _ = self.grade(1, "--no-build", "--gradescope", gs, "--junit", xml,
+                                  FAKE_MODE="manifested")
+        self.assertEqual(code, 1)
+        r = self.result()
+        data = json.loads(gs.read_text())
+        self.assertEqual(data, gradeformats.gradescope(r))
+        self.assertEqual(xml.read_bytes(), gradeformats.junit(r))
+        self.assertEqual(data["score"], 0)
+        self.assertIn("lost 3", data["tests"][1]["output"])
+        self.assertIn("(Gradescope: ", out)
+
+    def test_a_lab_that_cannot_be_graded_still_writes_its_results(self):
+        (self.tree.root / "work" / "lab-1" / "cache.c").unlink()
+        gs, xml = self.tree.root / "results.json", self.tree.root / "junit.xml"
+        code, _, err = self.grade(1, "--gradescope", gs, "--junit", xml)
+        self.assertEqual(code, 2)
+        data = json.loads(gs.read_text())
+        self.assertEqual(data["score"], 0)
+        self.assertIn("no working copy", data["output"])
+        self.assertEqual([t["name"] for t in data["tests"]],
+                         ["Lab 1 HONEST", "Lab 1 SAFE", "Lab 1 FAST"])
+        self.assertIn(b"<error", xml.read_bytes())
+        self.assertEqual(len(err.splitlines()), 1, err)
 
     def test_plan_only_prints_the_calculation(self):
         code, out, _ = self.grade(1, "--plan")
