@@ -68,7 +68,15 @@ $(STUDENT_SOURCES):
 .PHONY: FORCE
 FORCE:
 
-.PHONY: grade grade-selftest $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+.PHONY: grade grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+
+# What every student's grading reuses, built once (the Gradescope bundle's
+# setup.sh): the shared objects of the five flavours and the reference's
+# release build, which FAST compares with.
+grading-build: $(STUDENT_SHARED_OBJS) build/release/fixed/racelab-stress ## what grading reuses for every student (the autograder's setup.sh builds it)
+
+autograder: ## the Gradescope autograder bundle, build/autograder/*.zip (LAB=N: one lab's assignment)
+	@$(PYTHON) scripts/autograder.py bundle $(if $(LAB),--lab $(LAB))
 
 grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
 	@$(PYTHON) scripts/grade.py --all

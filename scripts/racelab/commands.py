@@ -31,6 +31,8 @@ COMMANDS = (
     ("workcopy", "workcopy", (), "start or reset your working copy of lab N (make start-N, "
                                  "reset-N)"),
     ("grade", "grade", (), "grade your fix of lab N: HONEST, SAFE, FAST (make grade-N)"),
+    ("autograder", "autograder", (), "the Gradescope autograder: bundle (make autograder), and "
+                                     "run (what its run_autograder does)"),
     ("answer", "answer", (), "the reference fix of lab N, after your graded attempt "
                              "(make answer-N)"),
     ("grade-selftest", "grade_selftest", (), "grade the catalogue of wrong and right fixes "
