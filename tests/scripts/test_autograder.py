@@ -4,8 +4,10 @@ submission, results; RACELAB_AUTOGRADER_ROOT points there).
 
 Every submission that is refused (no module, an edit outside it, a link)
 is refused before anything is built, in a second or so. SlowRealGrading is
-the slow one: it grades lab 10's reference fix and a copy that does not
-compile for real (build and trials, about 30 to 60 s together)."""
+the slow one: it grades lab 10 for real (builds and trials: the reference
+fix, the broken module, a compiled-in suppression, a copy that does not
+compile), about 10 s on 2 busy CPUs once the tree is built, minutes before
+(its make grading-build)."""
 
 import json
 import os
@@ -216,6 +218,25 @@ class SlowRealGrading(unittest.TestCase):
         self.assertEqual(fast["score"], gradeformats.POINTS["fast"] * (fast["status"] == "passed"))
         self.assertEqual(data["score"], sum(t["score"] for t in data["tests"]))
         self.assertIn("all clean", tests[f"Lab {LAB} SAFE"]["output"])
+
+    def test_the_broken_module_fails_safe_with_a_hint(self):
+        broken = (REPO / "broken" / f"{MODULE}.c").read_text()
+        self.ag.new_submission({f"{MODULE}.c": broken})
+        data = self.ag.run()
+        tests = {t["name"]: t for t in data["tests"]}
+        self.assertEqual(data["score"], 0, self.ag.log)
+        self.assertEqual(tests[f"Lab {LAB} SAFE"]["status"], "failed")
+        self.assertIn("hint: ", tests[f"Lab {LAB} SAFE"]["output"])
+        self.assertIn("not run: not SAFE", tests[f"Lab {LAB} FAST"]["output"])
+
+    def test_a_compiled_in_suppression_is_refused_by_honest(self):
+        self.ag.new_submission({f"{MODULE}.c": reference() + "\nconst char *"
+                                "__tsan_default_suppressions(void)\n{\n\treturn \"race:*\";\n}\n"})
+        data = self.ag.run()
+        tests = {t["name"]: t for t in data["tests"]}
+        self.assertEqual(data["score"], 0, self.ag.log)
+        self.assertIn("__tsan_default_suppressions", tests[f"Lab {LAB} HONEST"]["output"])
+        self.assertIn("HONEST refused", tests[f"Lab {LAB} SAFE"]["output"])
 
     def test_a_copy_that_does_not_compile_scores_zero_with_the_compiler_lines(self):
         self.ag.new_submission({f"{MODULE}.c": reference() + "\nint broken(void) { return }\n"})
