@@ -119,9 +119,11 @@ static void set_option(struct service_config *c, const char *name, const char *v
 	}
 }
 
+/* Every option of set_option(): one left out here is silently ignored in
+ * the environment (a test reads --help and tries each variable). */
 static const char *const option_names[] = {
 	"port", "threads",    "gateway-latency-ms", "gateway-failure-rate", "gateway-timeout-ms",
-	"seed", "max-amount", "max-connections"
+	"seed", "max-amount", "max-connections",    "cache-buckets"
 };
 
 /* RACELAB_SERVICE_ + the option's name in upper case, '-' as '_'. */

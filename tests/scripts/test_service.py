@@ -502,6 +502,18 @@ class TestOptions(unittest.TestCase):
                 self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
                 self.assertTrue(r.stderr.startswith("racelab-service: "), r.stderr)
 
+    def test_every_variable_in_help_is_read(self):
+        # --help names each option's variable; one left out of the table
+        # that reads the environment is silently ignored. An invalid value
+        # must be refused, naming its option.
+        names = re.findall(r"\[RACELAB_SERVICE_([A-Z_]+)\]", self.run_bin("--help").stdout)
+        self.assertGreaterEqual(len(names), 9)
+        for name in names:
+            with self.subTest(variable=name):
+                r = self.run_bin(env={f"RACELAB_SERVICE_{name}": "x"})
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn(f"bad --{name.lower().replace('_', '-')} 'x'", r.stderr)
+
     def test_help(self):
         r = self.run_bin("--help")
         self.assertEqual(r.returncode, 0)
