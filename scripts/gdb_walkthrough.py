@@ -13,7 +13,11 @@ one thread at a time at named race points.
                   build did not, 1 otherwise
   --runs K        runs each build K times and counts (transcripts hidden)
 
-Every batch run of gdb is under a time limit (--timeout).
+Every batch run of gdb is under a time limit (--timeout). The schedule is
+checked before gdb starts (scripts/racelab/schedule.py: its race points and
+thread letters against the lab), and by the driver against the build (its
+state expressions) before the program runs its work: a mistake is one line
+naming the schedule's file and line, and exit 2.
 """
 
 import os
@@ -26,12 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from racelab import cli  # noqa: E402
+from racelab import schedule as schedule_mod  # noqa: E402
 from racelab.cli import Failure  # noqa: E402
 
 PROG = "gdb_walkthrough.py"
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "scripts" / "gdb" / "racesched.py"
 RESULT = "racesched: result: "
+SCHEDULE_ERROR = "racesched: schedule error: "
 
 
 def parser():
@@ -69,6 +75,20 @@ def find_schedule(lab, given):
     return found[0]
 
 
+def check_schedule(lab, path):
+    """The schedule read and checked against lab (the one it runs on)."""
+    try:
+        sched = schedule_mod.parse(path)
+        found = schedule_mod.check(sched, ROOT)
+    except schedule_mod.ScheduleError as e:
+        raise Failure(str(e)) from None
+    if found.number != lab:
+        where = sched["lines"].get("args", str(path))
+        raise Failure(f"{where}: the schedule runs lab {found.number} (--lab in its args), "
+                      f"not lab {lab}")
+    return sched
+
+
 def program_for(lab, build, given):
     variant = "fixed" if build == "fixed" else f"broken-{lab}"
     path = Path(given) if given else ROOT / "build" / "debug" / variant / "racelab-stress"
@@ -95,9 +115,12 @@ def gdb_argv(schedule, program, batch, taskset, libc_symbols=False):
             # in half the CPU time; libc's frames keep their exported names
             # (pthread_mutex_lock), which is all a batch run reads.
             argv += ["-iex", "set debug-file-directory"]
-    argv += ["-x", str(DRIVER), "-ex", f"racelab-load {schedule} {program}"]
+    argv += ["-x", str(DRIVER)]
     if batch:
-        argv += ["-ex", "run-schedule"]
+        argv += ["-ex", f"racelab-load {schedule} {program}", "-ex", "run-schedule"]
+    else:
+        # A schedule the build cannot follow: one line, and back to the shell.
+        argv += ["-ex", f"racelab-load --quit-on-error {schedule} {program}"]
     if taskset:
         argv = ["taskset", "-c", taskset] + argv
     return argv
@@ -141,12 +164,6 @@ def run_batch(argv, timeout):
     return text, (results[-1] if results else None), took
 
 
-def shows_symptom(schedule):
-    """False for a schedule that says `symptom none`: a lab whose bug no
-    interleaving can show here (lab 8 on x86)."""
-    return not re.search(r"^symptom\s+none\s*$", schedule.read_text(), re.M)
-
-
 def as_expected(build, result, symptom=True):
     if result is None:
         return False
@@ -165,6 +182,12 @@ def main(argv=None):
         raise Failure("taskset is not installed (util-linux)")
     schedule = find_schedule(args.lab, args.schedule)
     rel_sched = shown(schedule)
+    if args.program and os.access(args.program, os.X_OK):
+        args.program = str(Path(args.program).resolve())
+    # From here on in the repository's root, as gdb runs; paths inside it
+    # are shown repo-relative.
+    os.chdir(ROOT)
+    sched = check_schedule(args.lab, rel_sched)
 
     if args.interactive:
         build = args.build or "broken"
@@ -175,14 +198,15 @@ def main(argv=None):
               "show-state, run-schedule; schedule-help lists them", flush=True)
         argv = gdb_argv(rel_sched, shown(program),
                         batch=False, taskset=args.taskset)
-        os.chdir(ROOT)
         os.execvp(argv[0], argv)
 
     builds = ["broken", "fixed"] if args.build in (None, "both") else [args.build]
     if args.program and len(builds) != 1:
         raise Failure("--program goes with --build broken or --build fixed")
     programs = {b: program_for(args.lab, b, args.program) for b in builds}
-    symptom = shows_symptom(schedule)
+    # False for a schedule that says `symptom none`: a lab whose bug no
+    # interleaving can show here (lab 8 on x86).
+    symptom = sched["symptom"]
     all_ok = True
     for build in builds:
         argv = gdb_argv(rel_sched, shown(programs[build]),
@@ -190,6 +214,9 @@ def main(argv=None):
         good, times, last_bad = 0, [], None
         for i in range(args.runs):
             text, result, took = run_batch(argv, args.timeout)
+            for line in text.splitlines():
+                if line.startswith(SCHEDULE_ERROR):
+                    raise Failure(line[len(SCHEDULE_ERROR):])
             times.append(took)
             ok = as_expected(build, result, symptom)
             good += ok

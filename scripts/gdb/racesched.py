@@ -12,11 +12,21 @@ an edit that moves code does not break a walkthrough.
 Nothing waits forever: every resumption has a time limit (a helper process
 sends SIGINT to the program when it passes), and a schedule that cannot be
 followed (a thread finishes without reaching its point, the program exits
-or crashes) ends with one clear line.
+or crashes) ends with one clear line. A schedule that does not fit its
+lab (a race point or thread letter it does not have) or this build (a
+state expression it cannot read) is refused before the program runs its
+work, one line naming the schedule's file and line.
+
+While a walkthrough holds the threads, gdb's own commands that would move
+them (continue, next, step, finish, until, advance ...) are refused by a
+hook, with one line saying what to use instead; and before every step the
+driver checks that every thread is where the last step left it, so it
+never narrates a state that is gone.
 
 Commands it adds to gdb: racelab-load, step-schedule, show-state,
-run-schedule, schedule-help. scripts/gdb_walkthrough.py starts gdb with
-them (make gdb-lab-N, make demo-lab-N).
+run-schedule, schedule-release, schedule-help (and racelab-guard, the
+hook's). scripts/gdb_walkthrough.py starts gdb with them (make gdb-lab-N,
+make demo-lab-N).
 
 The schedule format is described in GUIDE.md ("Writing a schedule"); in
 short, one directive per line:
@@ -49,6 +59,7 @@ import re
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -57,13 +68,17 @@ import gdb
 PREFIX = "racesched"
 
 
-class ScheduleError(Exception):
-    """The schedule cannot be followed (or cannot be read): one line."""
-
-
 def out(text=""):
     gdb.write(text + "\n")
     gdb.flush()
+
+
+def selected_thread():
+    """gdb's selected thread; None when it has exited (gdb then raises)."""
+    try:
+        return gdb.selected_thread()
+    except (SystemError, gdb.error):
+        return None
 
 
 def quietly(cmd):
@@ -73,85 +88,65 @@ def quietly(cmd):
               "set logging enabled on"):
         gdb.execute(c, to_string=True)
     try:
-        gdb.execute(cmd)
+        driving(cmd)
     finally:
         gdb.execute("set logging enabled off", to_string=True)
 
 
+# The driver's own continue, run and kill pass the guard (racelab-guard,
+# below); the same commands typed by a person are refused.
+DRIVING = False
+
+
+def driving(cmd, to_string=False):
+    global DRIVING
+    DRIVING = True
+    try:
+        return gdb.execute(cmd, to_string=to_string)
+    finally:
+        DRIVING = False
+
+
 # --- the schedule file ------------------------------------------------------
 
-DIRECTIVES = ("title", "symptom", "args", "wait", "limit", "state", "say", "say.broken", "say.fixed", "step",
-              "show", "gdb", "finish")
-SHOWS = ("state", "threads", "stacks")
-THREAD_RE = re.compile(r"^(main|[A-H])$")
+# The schedule is read and checked by scripts/racelab/schedule.py, shared
+# with scripts/gdb_walkthrough.py (which checks it before gdb starts).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from racelab import schedule as schedule_mod  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class ScheduleError(Exception):
+    """The schedule cannot be followed: one line."""
+
+
+class CheckError(ScheduleError):
+    """A schedule that does not fit its lab or this build, found before the
+    program runs its work."""
+
+
+C_WORDS = {"sizeof", "struct", "union", "enum", "unsigned", "signed", "int", "long", "short",
+           "char", "const", "volatile", "float", "double", "void", "_Bool"}
+
+
+def names_in(expr):
+    """The identifiers an expression reads, without members (after . or ->),
+    string and character literals, C keywords and gdb's $variables."""
+    expr = re.sub(r'"(\\.|[^"\\])*"|\'(\\.|[^\'\\])*\'', " ", expr)
+    found = []
+    for m in re.finditer(r"(\$?)([A-Za-z_][A-Za-z0-9_]*)", expr):
+        before = expr[: m.start()].rstrip()
+        if m.group(1) or before.endswith((".", "->")) or m.group(2) in C_WORDS:
+            continue
+        if re.match(r"\d", expr[m.start() - 1:m.start()] or " "):
+            continue  # a suffix of a number (10UL)
+        found.append(m.group(2))
+    return found
+
+
 # A thread in one of these waits for another thread to let it go on.
 WAIT_RE = re.compile(r"lock_wait|mutex_lock|rwlock|cond_wait|cond_timedwait|barrier_wait")
-POINT_RE = re.compile(r"^(end|[a-z0-9_]+(\.[a-z0-9_]+)+)$")
-
-
-def parse_schedule(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except OSError as e:
-        raise ScheduleError(f"cannot read schedule {path}: {e.strerror}") from None
-    sched = {"title": "", "symptom": True, "args": [], "wait": 0.5, "limit": 30.0, "state": [], "actions": []}
-    for n, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        word, _, rest = line.partition(" ")
-        rest = rest.strip()
-        where = f"{path}:{n}"
-        if word not in DIRECTIVES:
-            raise ScheduleError(f"{where}: unknown directive '{word}'")
-        if word == "title":
-            sched["title"] = rest
-        elif word == "symptom":
-            if rest != "none":
-                raise ScheduleError(f"{where}: the only symptom line is 'symptom none'")
-            sched["symptom"] = False
-        elif word == "args":
-            sched["args"] += shlex.split(rest)
-        elif word in ("wait", "limit"):
-            try:
-                sched[word] = float(rest)
-            except ValueError:
-                raise ScheduleError(f"{where}: {word} takes seconds (got '{rest}')") from None
-            if not 0 < sched[word] <= 600:
-                raise ScheduleError(f"{where}: {word} must be in (0, 600] seconds")
-        elif word == "state":
-            parts = [p.strip() for p in rest.split("|")]
-            if len(parts) != 3 or len(parts[1].split()) != 2 or not parts[2]:
-                raise ScheduleError(f"{where}: state takes LABEL | THREAD FUNCTION | EXPR")
-            thread, func = parts[1].split()
-            if not THREAD_RE.match(thread):
-                raise ScheduleError(f"{where}: unknown thread '{thread}' (main, A, B, ...)")
-            sched["state"].append((parts[0], thread, func, parts[2]))
-        elif word == "step":
-            m = re.match(r"^(\S+)\s+to\s+(\S+)$", rest)
-            if not m or not THREAD_RE.match(m.group(1)) or m.group(1) == "main":
-                raise ScheduleError(f"{where}: step takes THREAD to POINT (e.g. A to x.y.window)")
-            if not POINT_RE.match(m.group(2)):
-                raise ScheduleError(f"{where}: '{m.group(2)}' is not a race point name or 'end'")
-            sched["actions"].append(("step", m.group(1), m.group(2), where))
-        elif word == "show":
-            if rest not in SHOWS:
-                raise ScheduleError(f"{where}: show takes one of {', '.join(SHOWS)}")
-            sched["actions"].append(("show", rest, None, where))
-        elif word == "finish":
-            try:
-                secs = float(rest) if rest else None
-            except ValueError:
-                raise ScheduleError(f"{where}: finish takes seconds (got '{rest}')") from None
-            sched["actions"].append(("finish", secs, None, where))
-        elif word.startswith("say."):
-            sched["actions"].append(("say", rest, word[4:], where))
-        else:  # say, gdb
-            sched["actions"].append((word, rest, None, where))
-    if not sched["actions"]:
-        raise ScheduleError(f"{path}: no steps")
-    return sched
 
 
 # --- the running program ----------------------------------------------------
@@ -161,7 +156,13 @@ class Run:
     """One walkthrough: the program under gdb and where each thread is."""
 
     def __init__(self, sched_path, program):
-        self.sched = parse_schedule(sched_path)
+        # Race points and thread letters against the lab, before anything
+        # runs (state expressions are checked against the build at start).
+        try:
+            self.sched = schedule_mod.parse(sched_path)
+            schedule_mod.check(self.sched, ROOT)
+        except schedule_mod.ScheduleError as e:
+            raise CheckError(str(e)) from None
         self.path = sched_path
         self.program = program
         # broken or fixed, from build/<flavour>/<variant>/racelab-stress
@@ -174,6 +175,8 @@ class Run:
         self.workers = {}  # "A" -> gdb.InferiorThread
         self.done = set()  # workers whose work has returned
         self.blocked = {}  # worker -> where it waits
+        self.pcs = {}  # ptid -> pc of every thread, as the last step left it
+        self.released = False  # schedule-release: gdb has the program back
         self.entry = None
         self.end_bp = None
         self.bps = []
@@ -298,6 +301,12 @@ class Run:
         # The work function (each lab has a static "worker"): break after its
         # prologue, found from its address, so that its arguments are read.
         fn = gdb.block_for_pc(int(gdb.parse_and_eval("(unsigned long)fn"))).function
+        # Before any worker runs: every state line against this build.
+        keep = gdb.selected_thread()
+        for label, thread, func, expr, where in s["state"]:
+            self.check_state(thread, func, expr, where)
+        keep.switch()
+        gdb.newest_frame().select()
         release.delete()
         self.bps.remove(release)
         gdb.execute("set scheduler-locking off", to_string=True)
@@ -319,7 +328,128 @@ class Run:
             raise ScheduleError(f"only {len(self.workers)} of {nthreads} workers reached their work")
         names = ", ".join(f"{n} (thread {t.num})" for n, t in sorted(self.workers.items()))
         out(f"{PREFIX}: {nthreads} workers parked at the start of their work: {names}")
+        self.mark()
         self.show_state()
+
+    # --- state lines checked against the build ------------------------------
+
+    def check_state(self, thread, func, expr, where):
+        """A state line's function and expression against this build, at the
+        first stop: main's frames are there, and its expressions are
+        evaluated in full; a worker's function has no frame yet, so every
+        name its expression uses must be visible in that function. A name
+        missing here but present in the other twin's source (lab 2's t,
+        which the fixed ledger has no need for) is "n/a (not in this
+        build)" when shown; one missing from both is a schedule error."""
+        if expr.endswith(" /owner"):
+            expr = expr[: -len(" /owner")]
+        sym = self.function(func)
+        if sym is None:
+            if not self.in_twin(None, rf"\b{re.escape(func)}\s*\("):
+                raise CheckError(f"{where}: state reads from {func}, and this build has "
+                                 f"no function {func}")
+            return
+        frame = self.frame_of(thread, func) if thread == "main" else None
+        if frame is not None:
+            frame.select()
+            try:
+                gdb.parse_and_eval(expr)
+                return
+            except gdb.MemoryError:
+                return  # a pointer not set yet: read later, when it is
+            except gdb.error as e:
+                msg = str(e)
+                if not msg.startswith("No symbol") and "Division by zero" not in msg:
+                    raise CheckError(f"{where}: state '{expr}' in {func}: {msg}") from None
+        blocks = self.blocks_of(sym)
+        for name in names_in(expr):
+            if any(self.visible(name, b) for b in blocks):
+                continue
+            if self.in_twin(sym, rf"\b{re.escape(name)}\b"):
+                continue
+            raise CheckError(f"{where}: state '{expr}': no '{name}' in {func} "
+                             f"({sym.symtab.filename}): not an argument, local, global "
+                             "or type there")
+
+    @staticmethod
+    def function(name):
+        sym = gdb.lookup_global_symbol(name)
+        if sym is None:
+            statics = gdb.lookup_static_symbols(name)
+            sym = statics[0] if statics else None
+        return sym if sym is not None and sym.is_function else None
+
+    def frame_of(self, thread, func):
+        t = next((t for t in gdb.selected_inferior().threads()
+                  if t.ptid[1] == gdb.selected_inferior().pid), None)
+        if t is None:
+            return None
+        t.switch()
+        f = gdb.newest_frame()
+        while f is not None and f.name() != func:
+            f = f.older()
+        return f
+
+    @staticmethod
+    def blocks_of(sym):
+        """Every block of a function, nested ones included (found through
+        its line table's addresses: a gdb.Block lists no children)."""
+        top = gdb.block_for_pc(int(sym.value().address))
+        while top is not None and top.function is None:
+            top = top.superblock
+        if top is None:
+            return []
+        blocks = {(top.start, top.end): top}
+        for line in sym.symtab.linetable():
+            if top.start <= line.pc < top.end:
+                b = gdb.block_for_pc(line.pc)
+                if b is not None:
+                    blocks[(b.start, b.end)] = b
+        return list(blocks.values())
+
+    @staticmethod
+    def visible(name, block):
+        try:
+            if gdb.lookup_symbol(name, block)[0] is not None:
+                return True
+        except gdb.error:
+            pass
+        try:
+            gdb.lookup_type(name)
+            return True
+        except gdb.error:
+            return False
+
+    def in_twin(self, sym, pattern):
+        """Whether pattern is in sym's function in the other twin of its file
+        (broken/x.c for fixed/x.c); with no sym (a function this build does
+        not have), anywhere in the lab's modules' twins."""
+        if sym is not None:
+            m = re.match(r"^(broken|fixed)/(.+)$", sym.symtab.filename)
+            if not m:
+                return False
+            files = [("fixed" if m.group(1) == "broken" else "broken") + "/" + m.group(2)]
+        else:
+            try:
+                lab = schedule_mod.lab_of(self.sched, ROOT)
+            except schedule_mod.ScheduleError:
+                return False
+            files = [f"{t}/{m}.c" for m in lab.modules for t in ("broken", "fixed")]
+        for f in files:
+            try:
+                with open(os.path.join(ROOT, f), encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError:
+                continue
+            if sym is not None:
+                # The function's body: its definition's line (column 0)
+                # to the first "}" in column 0 (the repo's C style).
+                body = re.search(rf"^\w[^;\n]*\b{re.escape(sym.name)}\s*\([^;]*?\n\{{.*?\n\}}",
+                                 text, re.M | re.S)
+                text = body.group(0) if body else ""
+            if re.search(pattern, text):
+                return True
+        return False
 
     def in_function(self, thread, func):
         thread.switch()
@@ -392,7 +522,52 @@ class Run:
         else:
             caller = gdb.selected_frame().older()
             out(f"    {name} stopped at {point}, in {caller.name() if caller else '?'}")
+        self.mark()
         self.show_state()
+
+    # --- the threads stay where the walkthrough left them -------------------
+
+    def mark(self):
+        """Where every thread is now: the walkthrough's next narration is
+        only true if they are all still there (check_in_place)."""
+        keep = gdb.selected_thread()
+        self.pcs = {}
+        for t in gdb.selected_inferior().threads():
+            t.switch()
+            self.pcs[t.ptid] = gdb.newest_frame().pc()
+        if keep is not None and keep.is_valid():
+            keep.switch()
+
+    def check_in_place(self):
+        """A ScheduleError when a thread moved since the last step (the
+        guard refuses continue, next and the like; this catches the rest:
+        a jump, a changed $pc, scheduler locking turned off), so that no
+        narration is told over a state it does not describe."""
+        if not gdb.selected_inferior().pid:
+            raise ScheduleError("the program ended outside the walkthrough: what it would "
+                                "say next is no longer true (racelab-load starts it again)")
+        keep = selected_thread()
+        now = {t.ptid: t for t in gdb.selected_inferior().threads()}
+        moved = None
+        for ptid, pc in self.pcs.items():
+            t = now.get(ptid)
+            if t is None or not t.is_valid():
+                moved = ptid
+                break
+            t.switch()
+            if gdb.newest_frame().pc() != pc:
+                moved = ptid
+                break
+        if moved is None and set(now) - set(self.pcs):
+            moved = min(set(now) - set(self.pcs))
+        if keep is not None and keep.is_valid():
+            keep.switch()
+        if moved is not None:
+            t = now.get(moved)
+            who = self.name_of(t) if t is not None and t.is_valid() else "a thread"
+            raise ScheduleError(f"{who} moved outside the walkthrough since its last step: "
+                                "what it would say next may no longer be true, so it stops "
+                                "here (racelab-load starts it again)")
 
     def waiting_in(self, thread):
         """The functions a stopped thread is in, innermost first."""
@@ -426,6 +601,7 @@ class Run:
     def stuck(self, name, point):
         self.blocked[name] = self.wait_of(self.workers[name])
         out(f"    {name} cannot go on: it waits in {self.blocked[name]} (for another thread)")
+        self.mark()
         self.show_state()
 
     def crash(self, name, sig):
@@ -438,7 +614,7 @@ class Run:
         if not self.sched["state"]:
             return
         keep = gdb.selected_thread()
-        for label, thread, func, expr in self.sched["state"]:
+        for label, thread, func, expr, _ in self.sched["state"]:
             out(f"    {label:<28} {self.read_state(thread, func, expr)}")
         if keep is not None and keep.is_valid():
             keep.switch()
@@ -562,6 +738,7 @@ class Run:
         acts = self.sched["actions"]
         if self.finished or self.pos >= len(acts):
             return False
+        self.check_in_place()
         ran = False
         while self.pos < len(acts):
             kind, a, b, where = acts[self.pos]
@@ -618,21 +795,44 @@ RUN = None
 
 
 def fail(msg):
-    """A schedule that cannot be followed: one line, the program killed."""
-    global RUN
-    out(f"\n{PREFIX}: result: ERROR {msg}")
+    """A schedule that cannot be followed: one line, the program killed.
+    A schedule that does not fit its lab or build says so as a schedule
+    error (gdb_walkthrough.py turns it into its own one-line error)."""
+    if isinstance(msg, CheckError):
+        out(f"{PREFIX}: schedule error: {msg}")
+    else:
+        out(f"\n{PREFIX}: result: ERROR {msg}")
+    kill()
+
+
+def kill():
     try:
         if gdb.selected_inferior().pid:
-            gdb.execute("kill", to_string=True)
+            driving("kill", to_string=True)
     except gdb.error:
         pass
     if RUN is not None:
         RUN.finished = True
 
 
+def guarded(action):
+    """Runs one of the walkthrough's commands: whatever goes wrong ends the
+    walkthrough with one line, never a Python traceback."""
+    try:
+        action()
+    except ScheduleError as e:
+        fail(e if isinstance(e, CheckError) else str(e))
+    except gdb.error as e:
+        fail(f"gdb: {e}")
+    except Exception as e:  # noqa: BLE001 (a thread that no longer exists ...)
+        fail(f"gdb: {e}")
+
+
 class Load(gdb.Command):
-    """racelab-load SCHEDULE PROGRAM: start PROGRAM (a debug build of
-racelab-stress) as SCHEDULE says and park its workers before their work."""
+    """racelab-load [--quit-on-error] SCHEDULE PROGRAM: start PROGRAM (a debug
+build of racelab-stress) as SCHEDULE says and park its workers before their
+work. With --quit-on-error, a schedule that does not fit its lab or this
+build quits gdb with status 1 (make gdb-lab-N)."""
 
     def __init__(self):
         super().__init__("racelab-load", gdb.COMMAND_USER)
@@ -640,15 +840,23 @@ racelab-stress) as SCHEDULE says and park its workers before their work."""
     def invoke(self, arg, from_tty):
         global RUN
         argv = gdb.string_to_argv(arg)
+        quit_on_error = "--quit-on-error" in argv
+        argv = [a for a in argv if a != "--quit-on-error"]
         if len(argv) != 2:
-            raise gdb.GdbError("usage: racelab-load SCHEDULE PROGRAM")
+            raise gdb.GdbError("usage: racelab-load [--quit-on-error] SCHEDULE PROGRAM")
+        if RUN is not None and not RUN.finished:
+            kill()  # the walkthrough before this one
         try:
             RUN = Run(argv[0], argv[1])
             RUN.start()
             RUN.intro()
+        except CheckError as e:
+            fail(e)
+            if quit_on_error:
+                gdb.execute("quit 1")
         except ScheduleError as e:
             fail(str(e))
-        except gdb.error as e:
+        except (gdb.error, RuntimeError) as e:
             fail(f"gdb: {e}")
 
 
@@ -667,19 +875,18 @@ next stop point), then what to say about it and the state."""
 
     def invoke(self, arg, from_tty):
         run = need_run()
-        if run.finished:
-            out(f"{PREFIX}: the schedule is over")
+        if run.finished or run.released:
+            out(f"{PREFIX}: the schedule is over" if run.finished else RELEASED)
             return
-        try:
+
+        def step():
             if not run.next_step():
                 out(f"{PREFIX}: the schedule is over")
             if run.finished or run.pos >= len(run.sched["actions"]):
                 if run.result is not None or run.pos >= len(run.sched["actions"]):
                     run.conclude()
-        except ScheduleError as e:
-            fail(str(e))
-        except gdb.error as e:
-            fail(f"gdb: {e}")
+
+        guarded(step)
 
 
 class RunSchedule(gdb.Command):
@@ -692,14 +899,16 @@ class RunSchedule(gdb.Command):
         run = need_run()
         if run.finished:
             return
-        try:
+        if run.released:
+            out(RELEASED)
+            return
+
+        def steps():
             while run.next_step():
                 pass
             run.conclude()
-        except ScheduleError as e:
-            fail(str(e))
-        except gdb.error as e:
-            fail(f"gdb: {e}")
+
+        guarded(steps)
 
 
 class ShowState(gdb.Command):
@@ -713,15 +922,97 @@ class ShowState(gdb.Command):
         if run.finished:
             out(f"{PREFIX}: the program has ended")
             return
-        keep = gdb.selected_thread()
-        for name, t in sorted(run.workers.items()):
-            if not t.is_valid():
-                continue
-            where = ("finished" if name in run.done else run.blocked.get(name)
-                     or " <- ".join(run.waiting_in(t)[:3]))
-            out(f"    {name}: {where}")
-        keep.switch()
-        run.show_state()
+
+        def show():
+            if not run.released:
+                run.check_in_place()
+            keep = gdb.selected_thread()
+            for name, t in sorted(run.workers.items()):
+                if not t.is_valid():
+                    continue
+                where = ("finished" if name in run.done else
+                         (None if run.released else run.blocked.get(name))
+                         or " <- ".join(run.waiting_in(t)[:3]))
+                out(f"    {name}: {where}")
+            keep.switch()
+            run.show_state()
+
+        guarded(show)
+
+
+# --- the guard: ordinary gdb commands cannot move threads behind its back ---
+
+# Each would let threads run outside the schedule (or end the program), and
+# the next narration would then describe a state that is gone. While a
+# walkthrough holds the program, a hook refuses them with one line; the
+# driver's own continue, run and kill pass (DRIVING). The same command
+# through an alias (c, n, s, fin ...) runs the same hook.
+GUARDED = ("continue", "next", "step", "finish", "until", "advance", "stepi", "nexti",
+           "jump", "signal", "run", "start", "starti", "kill")
+ADVICE = {
+    "continue": "run-schedule runs every remaining step",
+    "next": "step-schedule moves the next thread to its next stop",
+    "step": "step-schedule moves the next thread to its next stop",
+    "finish": "step-schedule moves the next thread to its next stop",
+    "run": "racelab-load starts the walkthrough again",
+    "start": "racelab-load starts the walkthrough again",
+    "starti": "racelab-load starts the walkthrough again",
+    "kill": "racelab-load starts the walkthrough again",
+}
+RELEASED = (f"{PREFIX}: the walkthrough has let go of the program (schedule-release); "
+            "racelab-load starts it again")
+
+
+def holding():
+    """Whether a walkthrough holds the program now."""
+    return RUN is not None and not RUN.finished and not RUN.released and not DRIVING
+
+
+class Guard(gdb.Command):
+    """racelab-guard COMMAND: the walkthrough's hook before COMMAND (defined
+for continue, next, step, finish and the like): refuses it while a
+walkthrough holds the threads."""
+
+    def __init__(self):
+        super().__init__("racelab-guard", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        if not holding():
+            return
+        cmd = arg.strip()
+        advice = ADVICE.get(cmd, "step-schedule moves the next thread to its next stop")
+        raise gdb.GdbError(
+            f"{PREFIX}: '{cmd}' refused: it would move threads behind the walkthrough's back. "
+            f"{advice[0].upper()}{advice[1:]}; bt, frame, print and show-state look without "
+            "moving anything; schedule-release gives the program back to gdb.")
+
+
+class Release(gdb.Command):
+    """schedule-release: the walkthrough lets go of the program: its stop
+points are removed, scheduler locking is turned off, and continue, next,
+step ... work as usual (the schedule cannot be taken up again)."""
+
+    def __init__(self):
+        super().__init__("schedule-release", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        run = need_run()
+        if run.finished or run.released:
+            out(f"{PREFIX}: the walkthrough does not hold the program")
+            return
+        run.released = True
+        for bp in run.bps:
+            if bp.is_valid():
+                bp.delete()
+        run.bps = []
+        gdb.execute("set scheduler-locking off", to_string=True)
+        out(f"{PREFIX}: the walkthrough has let go: gdb's own commands now move the threads "
+            "(racelab-load starts the walkthrough again)")
+
+
+def define_hooks():
+    for cmd in GUARDED:
+        gdb.execute(f"define hook-{cmd}\nracelab-guard {cmd}\nend", to_string=True)
 
 
 class ScheduleHelp(gdb.Command):
@@ -732,17 +1023,22 @@ class ScheduleHelp(gdb.Command):
 
     def invoke(self, arg, from_tty):
         out("""walkthrough commands:
-  step-schedule   the next step: one thread runs to its next stop point (a race
-                  point or the end of its work), the others stay where they are
-  show-state      where each worker is, and the values the walkthrough follows
-  run-schedule    every remaining step, then the result in numbers
-  schedule-help   this text
-Any gdb command works between steps (info threads, bt, print, frame ...);
-keep "set scheduler-locking on" so that only the scheduled thread runs.""")
+  step-schedule    the next step: one thread runs to its next stop point (a race
+                   point or the end of its work), the others stay where they are
+  show-state       where each worker is, and the values the walkthrough follows
+  run-schedule     every remaining step, then the result in numbers
+  schedule-release give the program back to gdb (continue, next ... then work)
+  schedule-help    this text
+Between steps, gdb commands that only look work: info threads, bt, frame N,
+print EXPR, list. Those that would move threads (continue, next, step,
+finish, until, advance, ...) are refused while the walkthrough holds them.""")
 
 
 Load()
 StepSchedule()
 RunSchedule()
 ShowState()
+Guard()
+Release()
 ScheduleHelp()
+define_hooks()

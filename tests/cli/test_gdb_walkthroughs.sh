@@ -9,6 +9,11 @@ W="timeout 60 python3 scripts/gdb_walkthrough.py"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# result_of FILE: a transcript's result line (empty when none).
+result_of() {
+	sed -n 's/^racesched: result: //p' "$1" | tail -n 1
+}
+
 # result LAB BUILD: the transcript's result line (empty when none); the
 # transcript is left in $tmp/out.
 result() {
@@ -49,19 +54,77 @@ for sched in labs/lab-*/walkthrough.sched; do
 done
 
 # A schedule that cannot be followed ends with one clear line, never hangs:
-# lab 2's schedule asks for a race point that does not exist.
-sed 's/^step A to ledger.add.window$/step A to ledger.add.nowhere/' \
+# lab 2's A is asked for its race point a second time, and has one add.
+awk '/^step B to end$/ && !done { print "step A to ledger.add.window"; done = 1; next } { print }' \
 	labs/lab-2-ledger/walkthrough.sched >"$tmp/bad.sched"
 $W --lab 2 --build broken --schedule "$tmp/bad.sched" >"$tmp/out" 2>&1
 rc=$?
-if [ $rc = 1 ] && grep -q '^racesched: result: ERROR .*: A finished its work without reaching ledger.add.nowhere' "$tmp/out"; then
+if [ $rc = 1 ] && grep -q '^racesched: result: ERROR .*bad.sched:[0-9]*: A finished its work without reaching ledger.add.window' "$tmp/out"; then
 	echo "ok - a point never reached: one ERROR line, exit 1"
 else
 	echo "not ok - a point never reached: exit $rc, $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
 fi
+
+# A schedule that does not fit its lab or this build is refused before the
+# program runs its work: one line naming the file and line, exit 2, no
+# transcript. The race point and the thread letter are checked before gdb
+# starts (tests/scripts/test_schedule.py has one test per kind); the state
+# expressions by the driver in gdb, against the build, at the first stop.
+bad_state() { # bad_state WHAT LINE: lab 2's schedule with LINE as a state line
+	{ sed -n '1,/^state/p' labs/lab-2-ledger/walkthrough.sched | sed '$d'; echo "$2"
+	  sed -n '/^state/,$p' labs/lab-2-ledger/walkthrough.sched; } >"$tmp/$1.sched"
+	n=$(grep -n -F -x "$2" "$tmp/$1.sched" | cut -d: -f1)
+}
+for build in broken fixed; do
+	bad_state member "state a typo | main lab2_round | l->totl[0]"
+	expect_fail 2 "a state expression with no such member ($build): refused before the work" \
+		$W --lab 2 --build $build --schedule "$tmp/member.sched"
+	$W --lab 2 --build $build --schedule "$tmp/member.sched" 2>&1 |
+		grep -q "^gdb_walkthrough.py: error: .*member.sched:$n: state 'l->totl\[0\]' in lab2_round: There is no member named totl\.$" &&
+		echo "ok - ... the error names member.sched:$n and gdb's reason" ||
+		echo "not ok - ... the error does not name member.sched:$n"
+	bad_state local "state a typo | A ledger_add | cnts"
+	$W --lab 2 --build $build --schedule "$tmp/local.sched" >"$tmp/out" 2>&1
+	rc=$?
+	if [ $rc = 2 ] && [ "$(wc -l <"$tmp/out")" = 1 ] &&
+		grep -q "^gdb_walkthrough.py: error: .*local.sched:$n: state 'cnts': no 'cnts' in ledger_add" "$tmp/out"; then
+		echo "ok - a worker's state expression reading no such name ($build): $(cat "$tmp/out")"
+	else
+		echo "not ok - a worker's state expression reading no such name ($build): exit $rc, $(head -c 300 "$tmp/out")"
+	fi
+	bad_state func "state a typo | A ledger_ad | cents"
+	$W --lab 2 --build $build --schedule "$tmp/func.sched" >"$tmp/out" 2>&1
+	rc=$?
+	if [ $rc = 2 ] && grep -q "^gdb_walkthrough.py: error: .*func.sched:$n: state reads from ledger_ad, and this build has no function ledger_ad$" "$tmp/out"; then
+		echo "ok - a state line's function not in the build ($build)"
+	else
+		echo "not ok - a state line's function not in the build ($build): exit $rc, $(head -c 300 "$tmp/out")"
+	fi
+done
+# In gdb itself the schedule error comes before the workers are parked;
+# make gdb-lab-N's racelab-load --quit-on-error ends gdb with status 1.
+timeout 60 gdb -q -nx -batch -iex "set debug-file-directory" -x scripts/gdb/racesched.py \
+	-ex "racelab-load --quit-on-error $tmp/member.sched build/debug/broken-2/racelab-stress" \
+	-ex "echo not quit\n" >"$tmp/out" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -q '^racesched: schedule error: .*member.sched' "$tmp/out" &&
+	! grep -q 'workers parked\|not quit' "$tmp/out"; then
+	echo "ok - in gdb: the schedule error before any worker runs, gdb quits with status 1"
+else
+	echo "not ok - in gdb: exit $rc, $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
+fi
+# A name only the other twin has (lab 2's t, which the fixed ledger has no
+# need for) is no error: the fixed build shows it as n/a.
+$W --lab 2 --build fixed >"$tmp/out" 2>&1
+if grep -q "what A read (t) .*n/a (not in this build)" "$tmp/out" && [ "$(result_of "$tmp/out")" != "" ]; then
+	echo "ok - a name only the broken twin has: n/a on the fixed build, the walkthrough runs"
+else
+	echo "not ok - a name only the broken twin has: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
+fi
+
 printf 'args --lab 2\nstep A to\n' >"$tmp/syntax.sched"
 $W --lab 2 --build broken --schedule "$tmp/syntax.sched" >"$tmp/out" 2>&1
-if grep -q "^racesched: result: ERROR .*syntax.sched:2: step takes THREAD to POINT" "$tmp/out"; then
+if grep -q "^gdb_walkthrough.py: error: .*syntax.sched:2: step takes THREAD to POINT" "$tmp/out"; then
 	echo "ok - a malformed schedule: the file and line named"
 else
 	echo "not ok - a malformed schedule: $(tail -n 3 "$tmp/out" | tr '\n' ' ')"
