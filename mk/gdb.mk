@@ -5,11 +5,16 @@
 #                                (GDB_BUILD=fixed for the fixed build)
 #   make demo-lab-N              the walkthrough in batch, broken build then
 #                                fixed: transcripts ending in numbers
+#   SCHEDULE=FILE                either one follows FILE instead of the
+#                                lab's walkthrough.sched (GUIDE.md, "Writing
+#                                a schedule"); it is checked first
 # The batch run is under `timeout` here and under a limit per gdb run and
 # per step inside.
 
 GDB_BUILD ?= broken
 GDB_DEMO_TIMEOUT := 120
+SCHEDULE ?=
+GDB_SCHEDULE := $(if $(SCHEDULE),--schedule '$(SCHEDULE)')
 
 # gdb-lab-N and demo-lab-N of every lab, with make help's line for each
 # (the manifest's gdb_help and demo_help, or the usual wording), and the
@@ -22,7 +27,7 @@ DEMO_LAB_TARGETS := $(foreach l,$(LABS),demo-lab-$(l))
 .PHONY: $(GDB_LAB_TARGETS) $(DEMO_LAB_TARGETS)
 
 $(GDB_LAB_TARGETS): gdb-lab-%: build/debug/fixed/racelab-stress build/debug/broken-%/racelab-stress
-	@$(PYTHON) scripts/gdb_walkthrough.py --lab $* --interactive --build $(GDB_BUILD)
+	@$(PYTHON) scripts/gdb_walkthrough.py --lab $* --interactive --build $(GDB_BUILD) $(GDB_SCHEDULE)
 
 $(DEMO_LAB_TARGETS): demo-lab-%: build/debug/fixed/racelab-stress build/debug/broken-%/racelab-stress
-	@timeout $(GDB_DEMO_TIMEOUT) $(PYTHON) scripts/gdb_walkthrough.py --lab $*
+	@timeout $(GDB_DEMO_TIMEOUT) $(PYTHON) scripts/gdb_walkthrough.py --lab $* $(GDB_SCHEDULE)
