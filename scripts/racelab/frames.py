@@ -95,7 +95,7 @@ def own_path(path, obj=None):
     configured root, relative as printed, or the base name of an absolute
     path outside every root."""
     slashed = (path or "").replace("\\", "/")
-    # A configured root comes first: a program built in /work/x/ is not in
+    # A configured root comes first: a program built in ~/work/x/ is not in
     # racelab's work/ folder because its path holds a part called work.
     for root in _ROOTS:
         if slashed.startswith(root) and not is_system(slashed, obj):
