@@ -128,11 +128,16 @@ def fmt_row(row):
     def num(x, f):
         return "-" if x is None else format(x, f)
 
+    def secs(x):
+        # Short runs (a small program's native run lasts milliseconds) keep
+        # a figure that is not 0.00.
+        return "-" if x is None else format(x, ".3f" if x < 0.1 else ".2f")
+
     def mb(kb):
         return "-" if kb is None else f"{kb / 1024:.0f}"
 
     return (str(row.lab), row.build, row.tool, row.config,
-            f"{row.n} ({row.n_native} native)", num(row.wall, ".2f"), num(row.native_wall, ".2f"),
+            f"{row.n} ({row.n_native} native)", secs(row.wall), secs(row.native_wall),
             num(row.slowdown, ".1f") + ("x" if row.slowdown is not None else ""),
             num(row.cpu_slowdown, ".1f") + ("x" if row.cpu_slowdown is not None else ""),
             mb(row.rss_kb), mb(row.max_rss_kb), mb(row.native_rss_kb))

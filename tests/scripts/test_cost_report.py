@@ -55,6 +55,11 @@ class Cost(unittest.TestCase):
         self.assertEqual(cost.fmt_row(row), ("1", "fixed", "tsan-clang", "spread", "3 (3 native)",
                                              "2.00", "0.20", "10.0x", "10.0x", "40", "50", "20"))
 
+    def test_a_native_run_of_milliseconds_is_not_shown_as_zero(self):
+        row = cost.table(self.recs())[0]
+        row.native_wall = 0.0034
+        self.assertEqual(cost.fmt_row(row)[5:7], ("2.00", "0.003"))
+
     def test_no_baseline_no_row(self):
         self.assertEqual(cost.table([record(1, tool="helgrind", elapsed=3.0)]), [])
 
