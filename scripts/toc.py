@@ -41,10 +41,11 @@ def parser():
     return p
 
 
-def headings(text):
-    """[(level, title)] of the ATX headings (`## Title`) outside fenced code."""
-    out, fence = [], None
-    for line in text.splitlines():
+def outside_fences(lines):
+    """(line number, line) of the lines outside fenced code (``` or ~~~,
+    closed by a fence of the same character at least as long)."""
+    fence = None
+    for number, line in enumerate(lines, 1):
         m = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
         if m:
             if fence is None:
@@ -52,8 +53,14 @@ def headings(text):
             elif m.group(1).startswith(fence):
                 fence = None
             continue
-        if fence is not None:
-            continue
+        if fence is None:
+            yield number, line
+
+
+def headings(text):
+    """[(level, title)] of the ATX headings (`## Title`) outside fenced code."""
+    out = []
+    for _, line in outside_fences(text.splitlines()):
         m = re.match(r"^(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$", line)
         if m:
             out.append((len(m.group(1)), m.group(2).strip()))
@@ -103,21 +110,12 @@ def dead_links(text):
     """[(line number, anchor)] of the links to #anchor, outside fenced
     code and outside the list (a stale list is reported as such), that no
     heading of the text gives."""
-    have, out, fence, listing = anchors(text), [], None, False
-    for number, line in enumerate(text.splitlines(), 1):
+    have, out, listing = anchors(text), [], False
+    for number, line in outside_fences(text.splitlines()):
         if line.strip() in (START, END):
             listing = line.strip() == START
             continue
-        if listing:
-            continue
-        m = re.match(r"^ {0,3}(`{3,}|~{3,})", line)
-        if m:
-            if fence is None:
-                fence = m.group(1)[0] * len(m.group(1))
-            elif m.group(1).startswith(fence):
-                fence = None
-            continue
-        if fence is None:
+        if not listing:
             out += [(number, a) for a in re.findall(r"\]\(#([^)\s]+)\)", line) if a not in have]
     return out
 
