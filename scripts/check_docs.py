@@ -708,37 +708,28 @@ def _calls(line, callee):
 def check_frames(doc, text, sources, problems, start, end):
     """In one excerpt: each frame's line is in its function, and each
     caller's line calls the frame above it."""
-    prev = None  # (index or None, callee name)
-    offset = start
-    for raw in text[start:end].split("\n"):
-        here, offset = offset, offset + len(raw) + 1
-        m = FRAME.match(raw)
-        ext = None if m else FRAME_EXTERNAL.match(raw)
-        if not m and not ext:
-            prev = None
-            continue
-        g = (m or ext).groups()
-        index, func = (int(g[0]), g[1]) if g[0] is not None else (None, g[3])
-        continues = prev is not None and ((index is not None and prev[0] is not None
-                                           and index == prev[0] + 1)
-                                          or (index is None and g[2] == "by"))
+    lines = text[start:end].split("\n")
+    starts = [start]
+    for raw in lines:
+        starts.append(starts[-1] + len(raw) + 1)
+    for i, m, func, prev in _frame_chain(lines):
+        here, continues = starts[i], prev is not None
         if m:
             path, number = m.group(5), int(m.group(6))
             f, _ = sources.resolve(path, doc=doc)
             if f and f.endswith((".c", ".h")) and number <= len(sources.lines(f)):
                 line = sources.lines(f)[number - 1]
-                if continues and "?" not in prev[1] and not _calls(line, _callee(prev[1])):
+                if continues and "?" not in prev and not _calls(line, _callee(prev)):
                     problems.add(doc, text, here, f"says {path}:{number} ({func}) calls "
-                                 f"{_callee(prev[1])}; {f}:{number} is '{line.strip()}'")
-        prev = (index, func)
+                                 f"{_callee(prev)}; {f}:{number} is '{line.strip()}'")
 
 
-def fix_frames(text, sources, doc=None):
-    """The excerpts' caller frames moved to the line that makes the call,
-    when the function has exactly one such line (make docs): a module edited
-    above a call moves the line a tool would print, not the call."""
-    lines = text.split("\n")
-    prev = None
+def _frame_chain(lines):
+    """(i, FRAME match or None, function, caller's callee) for each line of
+    an excerpt that is a stack frame (FRAME, or FRAME_EXTERNAL: m is None);
+    the last is the function of the frame just above when this frame
+    continues its stack (the next #N, or Valgrind's "by"), else None."""
+    prev = None  # (index or None, function) of the frame above
     for i, raw in enumerate(lines):
         m = FRAME.match(raw)
         ext = None if m else FRAME_EXTERNAL.match(raw)
@@ -750,10 +741,21 @@ def fix_frames(text, sources, doc=None):
         continues = prev is not None and ((index is not None and prev[0] is not None
                                            and index == prev[0] + 1)
                                           or (index is None and g[2] == "by"))
-        if m and continues and "?" not in prev[1]:
+        yield i, m, func, prev[1] if continues else None
+        prev = (index, func)
+
+
+def fix_frames(text, sources, doc=None):
+    """The excerpts' caller frames moved to the line that makes the call,
+    when the function has exactly one such line (make docs): a module edited
+    above a call moves the line a tool would print, not the call."""
+    lines = text.split("\n")
+    for i, m, func, prev in _frame_chain(lines):
+        if m and prev is not None and "?" not in prev:
+            raw = lines[i]
             f, _ = sources.resolve(m.group(5), doc=doc)
             n = int(m.group(6))
-            callee = _callee(prev[1])
+            callee = _callee(prev)
             if f and f.endswith(".c") and (
                     n > len(sources.lines(f)) or sources.function_at(f, n) != func
                     or not _calls(sources.lines(f)[n - 1], callee)):
@@ -765,7 +767,6 @@ def fix_frames(text, sources, doc=None):
                     calls = [k for k in body if _calls(sources.lines(f)[k - 1], callee)]
                 if len(calls) == 1:
                     lines[i] = raw[:m.start(6)] + str(calls[0]) + raw[m.end(6):]
-        prev = (index, func)
     return "\n".join(lines)
 
 
