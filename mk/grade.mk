@@ -40,7 +40,7 @@ build: $(STUDENT_SHARED_OBJS)
 
 define STUDENT_RULE
 build/$(1)/student-$(2)/racelab-stress: $$(call student_objs,$(1),$(2)) build/$(1)/student-$(2)/main.o | deps
-	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LIBS)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LDFLAGS_$(1)) $$(LIBS)
 build/$(1)/student-$(2)/main.o: stress/main.c $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"student-$(2)"' \
