@@ -163,11 +163,31 @@ FINDING = {
 # A /1 record's findings may be as short as {"kind": ...}.
 _FINDING = _object(FINDING, optional=tuple(k for k in FINDING if k != "kind"))
 
+# The sched build's schedule (stress/main.c, common/racesched.c): the
+# strategy (random, pct:D, replay, prefix), the steps the trial took and
+# its trace, one thread letter a step, run-length encoded (A3B = AAAB),
+# rounds separated by '/'.
+def _pattern(regex, what):
+    def rule(value):
+        if not isinstance(value, str) or not re.fullmatch(regex, value):
+            return f"should be {what} (not {json.dumps(value)})"
+        return None
+    return rule
+
+
+_SCHEDULE = _object({
+    "strategy": _pattern(r"random|pct:[0-9]+|replay|prefix", "random, pct:D, replay or prefix"),
+    "steps": _kind(int, minimum=0),
+    "trace": _pattern(r"(?:[A-Za-z][0-9]*|/)*",
+                      "a trace: thread letters, each with an optional count, '/' between rounds"),
+})
+
 # The driver's own part of the record (racelab-stress's JSON line,
 # stress/main.c): what it ran and saw. A hang's line, written by the
 # watchdog, stops after time_limit_s and adds outcome, manifested,
 # invariants (null) and, with --hang-stacks, stacks: so only those three
-# are required.
+# are required. The sched build adds schedule to every line, and detail
+# "deadlock" to a hang its scheduler found (every thread blocked).
 PROGRAM = {
     "lab": _kind(int, minimum=1), "variant": _STR, "build": _STR, "flavour": _STR,
     "trial": _kind(int, minimum=1), "threads": _kind(int, minimum=1),
@@ -177,6 +197,7 @@ PROGRAM = {
     "elapsed_s": _NUM, "outcome": _one_of("clean", "manifested", "hang"),
     "manifested": _BOOL, "invariants": _object({}, null=True, other=_INT),
     "first_violation": _STR_OR_NULL, "stacks": _list_of(_STR),
+    "schedule": _SCHEDULE, "detail": _one_of("deadlock"),
 }
 _PROGRAM = _object(PROGRAM, optional=tuple(k for k in PROGRAM
                                            if k not in ("outcome", "manifested", "invariants")),

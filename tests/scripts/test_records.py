@@ -137,6 +137,38 @@ class Schema(unittest.TestCase):
             with self.subTest(path=path):
                 self.assertEqual(self.problem(path, value), why)
 
+    def test_the_sched_builds_schedule_is_optional_and_checked(self):
+        sched = {"strategy": "pct:2", "steps": 12, "trace": "A3B2A/AB6"}
+        program = dict(full()["program"], flavour="sched", schedule=sched)
+        self.assertIsNone(records.problem(full(program=program)))
+        deadlock = dict(program, outcome="hang", detail="deadlock", invariants=None)
+        self.assertIsNone(records.problem(full(program=deadlock, outcome="hang")))
+        for path, value, why in (
+                ("program.schedule", "A3B", "field 'program.schedule' should be an object"),
+                ("program.schedule.steps", -1, "field 'program.schedule.steps' should be at "
+                                               "least 0"),
+                ("program.schedule.strategy", "pct", "field 'program.schedule.strategy' should "
+                                                     "be random, pct:D, replay or prefix "
+                                                     "(not \"pct\")"),
+                ("program.schedule.trace", "A3-B", "field 'program.schedule.trace' should be a "
+                                                   "trace: thread letters, each with an "
+                                                   "optional count, '/' between rounds "
+                                                   "(not \"A3-B\")"),
+                ("program.schedule.trace", KeyError, "missing field 'program.schedule.trace'"),
+                ("program.detail", "stuck", "field 'program.detail' should be one of deadlock "
+                                            "(not \"stuck\")")):
+            with self.subTest(path=path):
+                r = json.loads(json.dumps(full(program=dict(program, detail="deadlock"))))
+                *parents, last = path.split(".")
+                target = r
+                for p in parents:
+                    target = target[p]
+                if value is KeyError:
+                    del target[last]
+                else:
+                    target[last] = value
+                self.assertEqual(records.problem(r), why)
+
     def test_schemas(self):
         self.assertIn("is not racelab.trial/2", self.problem("schema", "racelab.trial/9"))
         self.assertEqual(self.problem("schema", KeyError), "no field 'schema': not a trial record")
