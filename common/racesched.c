@@ -67,7 +67,6 @@
 #ifdef RACELAB_SCHED
 
 int __real_pthread_mutex_lock(pthread_mutex_t *m);
-int __real_pthread_mutex_trylock(pthread_mutex_t *m);
 int __real_pthread_mutex_unlock(pthread_mutex_t *m);
 int __real_pthread_rwlock_rdlock(pthread_rwlock_t *l);
 int __real_pthread_rwlock_wrlock(pthread_rwlock_t *l);
@@ -199,7 +198,9 @@ static struct lockobj *obj(const void *addr)
 		if (o->addr == addr)
 			return o;
 		if (!o->addr) {
-			*o = (struct lockobj){ .addr = addr, .owner = NOBODY };
+			/* a condition's clock is CLOCK_REALTIME unless its
+			 * pthread_cond_init() said otherwise */
+			*o = (struct lockobj){ .addr = addr, .owner = NOBODY, .realtime = 1 };
 			return o;
 		}
 	}
@@ -714,18 +715,6 @@ int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 		return __real_pthread_mutex_lock(m);
 	struct lockobj *o = obj(m);
 	wait_for(LOCK, o, "mutex_lock");
-	o->owner = self;
-	return __real_pthread_mutex_lock(m);
-}
-
-int __wrap_pthread_mutex_trylock(pthread_mutex_t *m)
-{
-	if (self == NOBODY)
-		return __real_pthread_mutex_trylock(m);
-	struct lockobj *o = obj(m);
-	decide(self, "mutex_trylock", 0);
-	if (o->owner != NOBODY)
-		return EBUSY;
 	o->owner = self;
 	return __real_pthread_mutex_lock(m);
 }
