@@ -632,6 +632,7 @@ static void print_trial(const struct stress_run *run, const struct plan *p, long
  * record head too. */
 static struct watchdog wd;
 
+#ifdef RACELAB_SCHED
 /* The scheduler found every managed thread blocked: the trial's record,
  * as a hang's with detail "deadlock", and exit 3. */
 static void on_deadlock(const char *why)
@@ -639,6 +640,7 @@ static void on_deadlock(const char *why)
 	fprintf(stderr, "racelab-stress: %s\n", why);
 	report_hang(&wd, "deadlock");
 }
+#endif
 
 /* The sched build's strategy: --sched, else the scenario's
  * sched_strategy, else random; other builds refuse the options. */
