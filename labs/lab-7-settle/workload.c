@@ -367,7 +367,7 @@ static void lab7_thread_main(const struct stress_run *run, int index, void *arg)
 		return;
 	}
 	if (index == 0) {
-		timer_t tm;
+		timer_t tm = 0; /* set by preempt_start() when timed */
 		/* Not under Valgrind: it runs one thread at a time, so a stalled
 		 * producer gains nothing there, and with the timer on Helgrind
 		 * once reported a "misc" error on a correct worker's timed wait
