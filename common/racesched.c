@@ -369,21 +369,24 @@ long sched_steps(void)
 	return S.steps;
 }
 
+/* The trace so far, with its open run. The watchdog reads it too, from
+ * its own thread, while a hung managed thread may still be stepping: so
+ * this only reads, and that one record of a hang may miss its last steps. */
 const char *sched_trace(void)
 {
 	static char *out;
 	free(out);
-	size_t keep = S.tlen;
-	char last = S.last;
-	long lastn = S.lastn;
-	trace_flush(); /* written out, then the open run is restored */
-	out = strdup(S.trace ? S.trace : "");
-	S.tlen = keep;
-	if (S.trace)
-		S.trace[keep] = '\0';
-	S.last = last;
-	S.lastn = lastn;
-	return out ? out : "";
+	size_t len = S.tlen;
+	out = malloc(len + 32);
+	if (!out)
+		return "";
+	memcpy(out, S.trace ? S.trace : "", len);
+	out[len] = '\0';
+	if (S.last && S.lastn > 1)
+		snprintf(out + len, 32, "%c%ld", S.last, S.lastn);
+	else if (S.last)
+		snprintf(out + len, 32, "%c", S.last);
+	return out;
 }
 
 void sched_on_deadlock(void (*fn)(const char *why))
