@@ -13,7 +13,10 @@ runs its work:
                        RACE_POINT("...") in the lab's broken and fixed
                        modules: race_points lists the points the detectors
                        are matched on, not every marked one), and every
-                       thread letter one of the workers the args start
+                       thread letter one of the workers the args start,
+                       and every {label} a check names one of its state
+                       lines
+  points(sched, root)  the race points a step may name in its lab
 
 State expressions need the build: the driver checks them in gdb.
 Python 3 standard library only (gdb's Python imports it too).
@@ -27,7 +30,9 @@ from . import labs as labs_mod
 from .cli import Failure
 
 DIRECTIVES = ("title", "symptom", "args", "wait", "limit", "state", "say", "say.broken",
-              "say.fixed", "step", "show", "gdb", "finish")
+              "say.fixed", "step", "show", "gdb", "finish", "predict", "check", "check.broken",
+              "check.fixed")
+LABEL_RE = re.compile(r"\{([^{}]+)\}")
 SHOWS = ("state", "threads", "stacks")
 THREAD_RE = re.compile(r"^(main|[A-H])$")
 POINT_RE = re.compile(r"^(end|[a-z0-9_]+(\.[a-z0-9_]+)+)$")
@@ -107,6 +112,14 @@ def parse(path):
             sched["actions"].append(("finish", secs, None, where))
         elif word.startswith("say."):
             sched["actions"].append(("say", rest, word[4:], where))
+        elif word.startswith("check"):
+            if not rest:
+                raise ScheduleError(f"{where}: check takes a condition over {{state labels}}")
+            sched["actions"].append(("check", rest, word[6:] or None, where))
+        elif word == "predict":
+            if not rest:
+                raise ScheduleError(f"{where}: predict takes the question to ask")
+            sched["actions"].append(("predict", rest, None, where))
         else:  # say, gdb
             sched["actions"].append((word, rest, None, where))
     if not sched["actions"]:
@@ -155,6 +168,12 @@ def lab_of(sched, root):
                         + ", ".join(str(lab.number) for lab in known))
 
 
+def points(sched, root):
+    """The race points a step may stop at in the schedule's lab."""
+    lab = lab_of(sched, root)
+    return set(lab.get("race_points").split()) | marked_points(root, lab.modules)
+
+
 def check(sched, root):
     """Every race point and thread letter of the schedule against its lab;
     a ScheduleError naming the line of the first one that is wrong."""
@@ -181,7 +200,13 @@ def check(sched, root):
 
     for _label, thread, _func, _expr, where in sched["state"]:
         known_thread(thread, where, True)
+    labels = {label for label, *_ in sched["state"]}
     for kind, a, b, where in sched["actions"]:
+        if kind == "check":
+            for label in LABEL_RE.findall(a):
+                if label not in labels:
+                    raise ScheduleError(f"{where}: check names {{{label}}}, which is not a state "
+                                        "label (the state lines' first field)")
         if kind != "step":
             continue
         known_thread(a, where, False)
