@@ -923,7 +923,11 @@ class Run:
                 break
             self.pos += 1
             if kind == "predict":
-                out(f"\n  ? {a}")
+                if self.off_script is not None:
+                    continue  # a question about the script's story, not this one
+                out("")
+                for line in a.splitlines():
+                    out(f"  ? {line}")
                 if batch:
                     continue
                 out("    (predict, then step-schedule shows what happens)")
@@ -979,11 +983,18 @@ class Run:
         for label, thread, func, expr, _ in self.sched["state"]:
             v = self.state_value(label, thread, func, expr)
             values[label] = re.sub(r" \(last seen\)$", "", v)
+        known = r'^(-?\d+|"[^"]*")$'  # a number or a string
         missing = [m for m in schedule_mod.LABEL_RE.findall(cond)
-                   if not re.match(r"^-?\d+$", values.get(m, ""))]
+                   if not re.match(known, values.get(m, ""))]
         text = schedule_mod.LABEL_RE.sub(lambda m: f"({values.get(m.group(1), '')})", cond)
+        strings = re.match(r'^\s*\(?("[^"]*")\)?\s*(==|!=)\s*\(?("[^"]*")\)?\s*$', text)
         if missing:
             holds, why = False, f"{{{missing[0]}}} is not known"
+        elif strings:
+            # Two strings: compared here (gdb's C has no string ==).
+            same = strings.group(1) == strings.group(3)
+            holds = same if strings.group(2) == "==" else not same
+            why = f"{text} is false"
         else:
             try:
                 holds, why = bool(int(gdb.parse_and_eval(text))), f"{text} is false"
@@ -991,7 +1002,7 @@ class Run:
                 holds, why = False, str(e)
         self.muted = not holds
         if self.muted:
-            out(f"  | (the script's next lines are left out: they would say {cond}, "
+            out(f"  | (the script's next lines are left out: they assume {cond}, "
                 f"and the state does not show it: {why})")
 
     def intro(self):

@@ -119,6 +119,11 @@ def parse(path):
         elif word == "predict":
             if not rest:
                 raise ScheduleError(f"{where}: predict takes the question to ask")
+            if sched["actions"] and sched["actions"][-1][0] == "predict":
+                # A question over several lines: one predict.
+                kind, text, _, first = sched["actions"].pop()
+                rest = f"{text}\n{rest}"
+                where = first
             sched["actions"].append(("predict", rest, None, where))
         else:  # say, gdb
             sched["actions"].append((word, rest, None, where))
