@@ -213,7 +213,10 @@ class Run:
         # save replay them.
         self.taken = []
         self.seen = {}  # state label -> its last value read (a frame gone)
-        self.polled = []  # (thread, seconds, held): polls the driver held up
+        # The time each worker ran alone, the others held (its steps that
+        # did not end waiting on a lock): a clock it polls ran meanwhile.
+        self.alone = {}
+        self.held_while = {}  # worker -> whom the driver held meanwhile
         self.muted = False  # a check failed: the says after it are not told
         self.asked = False  # a predict was asked: its step runs next
         self.off_script = None  # the first live step the script does not take
@@ -528,7 +531,9 @@ class Run:
             raise ScheduleError(f"{where}: there is no worker {name} (workers: "
                                 f"{', '.join(sorted(self.workers))})")
         if name in self.done and point in ("end", "next"):
-            out(f"\n>>> {name} runs to {point}\n    {name} has already finished its work")
+            out(f"\n>>> {name} runs to "
+                f"{'its next race point' if point == 'next' else point}\n"
+                f"    {name} has already finished its work")
             return
         if not t.is_valid() or name in self.done:
             raise ScheduleError(f"{where}: {name} has already finished its work")
@@ -563,10 +568,6 @@ class Run:
                 sig = getattr(ev, "stop_signal", "a stop")
                 return self.crash(name, sig)
             self.blocked.pop(name, None)
-            if samples:
-                # It ran past a time limit before it got here, the others
-                # held: a clock it polled may have run out meanwhile.
-                self.polled.append((name, time.monotonic() - began, self.held(name)))
             samples = []
             if self.end_bp in ev.breakpoints:
                 self.done.add(name)
@@ -590,6 +591,7 @@ class Run:
             # by B on its way): shown later as its last value.
             self.remember(name)
         self.taken.append((name, point, "end" if point == "end" else "reached"))
+        self.ran_alone(name, time.monotonic() - began)
         self.after_step(name, passed)
         if point == "end":
             out(f"    {name} has finished its work")
@@ -648,6 +650,12 @@ class Run:
                 found[m.group(1)] = int(m.group(2))
         return min(found.values()) if found else None
 
+    def ran_alone(self, name, secs):
+        if self.held(name) == "nobody":
+            return  # the last one left: nobody held
+        self.alone[name] = self.alone.get(name, 0.0) + secs
+        self.held_while[name] = self.held(name)
+
     def held(self, name):
         """The workers the driver holds while name runs."""
         others = [n for n in sorted(self.workers) if n != name and n not in self.done]
@@ -658,7 +666,7 @@ class Run:
         func = where[0] if where else "?"
         held = self.held(name)
         self.blocked[name] = f"polling in {func}"
-        self.polled.append((name, secs, held))
+        self.ran_alone(name, secs)
         self.taken.append((name, "end" if point == "next" else point, "polling"))
         out(f"    {name} is polling in {func} ({where[1] if where else '?'}): it reached no race "
             f"point in {secs:.1f} s and is still in the same loop; it cannot finish until "
@@ -887,18 +895,20 @@ class Run:
             out(f"    first violation: {rec['first_violation']}")
         bad = {k: v for k, v in inv.items() if v}
         limit = self.time_limit_ms()
-        self.polled = [p for p in self.polled if limit is not None and p[1] * 1000 >= limit]
-        if bad and self.polled:
+        long = [(secs, n) for n, secs in self.alone.items()
+                if limit is not None and secs * 1000 >= limit]
+        if bad and long:
             # A thread polled a flag or a clock while the driver held the
             # others: a deadline may have passed because of the schedule,
             # not the code. Said, not claimed as the code's symptom.
-            name, secs, held = self.polled[-1]
+            secs, name = max(long)
+            held = self.held_while[name]
             found = " ".join(f"{k}={v}" for k, v in bad.items())
             out(f"    note: {name} ran {secs:.1f} s alone (polling) while the driver held "
                 f"{held}: a deadline that passed then is the schedule's doing, not the code's")
             self.result = (f"no symptom the code made: {found} came after {name} ran "
                            f"{secs:.1f} s alone while the driver held {held} (a deadline passed "
-                           "while the driver held it)")
+                           f"while the driver held {held})")
         elif bad:
             self.result = "SYMPTOM " + " ".join(f"{k}={v}" for k, v in bad.items())
         elif rec.get("outcome") == "clean":
