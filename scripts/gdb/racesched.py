@@ -986,30 +986,37 @@ class Run:
 
     def check_says(self, cond):
         """The says after a check are told only when its condition holds:
-        {label} is that state line's value now (or its last value)."""
+        {label} is that state line's value now (or its last value); parts
+        joined by && must all hold; numbers are compared by gdb, two
+        strings here (a thread's name, as a lock's owner, is a string)."""
         if self.off_script is not None:
             return
         values = {}
         for label, thread, func, expr, _ in self.sched["state"]:
-            v = self.state_value(label, thread, func, expr)
-            values[label] = re.sub(r" \(last seen\)$", "", v)
-        known = r'^(-?\d+|"[^"]*")$'  # a number or a string
-        missing = [m for m in schedule_mod.LABEL_RE.findall(cond)
-                   if not re.match(known, values.get(m, ""))]
-        text = schedule_mod.LABEL_RE.sub(lambda m: f"({values.get(m.group(1), '')})", cond)
-        strings = re.match(r'^\s*\(?("[^"]*")\)?\s*(==|!=)\s*\(?("[^"]*")\)?\s*$', text)
+            v = re.sub(r" \(last seen\)$", "", self.state_value(label, thread, func, expr))
+            if v in ("-", "") or v.startswith(("?", "n/a")):
+                continue  # not known
+            if not re.match(r'^(-?\d+|"[^"]*")$', v):
+                v = f'"{v}"'
+            values[label] = v
+        missing = [m for m in schedule_mod.LABEL_RE.findall(cond) if m not in values]
+        text = schedule_mod.LABEL_RE.sub(lambda m: values.get(m.group(1), "?"), cond)
+        holds, why = True, ""
         if missing:
             holds, why = False, f"{{{missing[0]}}} is not known"
-        elif strings:
-            # Two strings: compared here (gdb's C has no string ==).
-            same = strings.group(1) == strings.group(3)
-            holds = same if strings.group(2) == "==" else not same
-            why = f"{text} is false"
-        else:
+        for part in text.split("&&") if holds else []:
+            strings = re.match(r'^\s*("[^"]*")\s*(==|!=)\s*("[^"]*")\s*$', part)
             try:
-                holds, why = bool(int(gdb.parse_and_eval(text))), f"{text} is false"
+                if strings:
+                    same = strings.group(1) == strings.group(3)
+                    ok = same if strings.group(2) == "==" else not same
+                else:
+                    ok = bool(int(gdb.parse_and_eval(part)))
             except gdb.error as e:
-                holds, why = False, str(e)
+                ok, part = False, f"{part.strip()} ({e})"
+            if not ok:
+                holds, why = False, f"{part.strip()} is false"
+                break
         self.muted = not holds
         if self.muted:
             out(f"  | (the script's next lines are left out: they assume {cond}, "
