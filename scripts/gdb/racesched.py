@@ -10,7 +10,10 @@ race-point names and function entries and returns, never line numbers, so
 an edit that moves code does not break a walkthrough.
 
 Nothing waits forever: every resumption has a time limit (a helper process
-sends SIGINT to the program when it passes), and a schedule that cannot be
+sends SIGINT to the program when it passes). A thread that cannot go on is
+said to wait: on a lock or condition variable (its stack says so), or
+polling (the same loop in two samples, no race point between: lab 8's
+sender before the flag is set). A schedule that cannot be
 followed (a thread finishes without reaching its point, the program exits
 or crashes) ends with one clear line. A schedule that does not fit its
 lab (a race point or thread letter it does not have) or this build (a
@@ -25,7 +28,11 @@ never narrates a state that is gone.
 
 Commands it adds to gdb: racelab-load, step-schedule, show-state,
 run-schedule, schedule-release, schedule-help (and racelab-guard, the
-hook's). scripts/gdb_walkthrough.py starts gdb with them (make gdb-lab-N,
+hook's); and for driving live, the instructor as the scheduler:
+step-thread (ts), run-to (rt), rshow, undo, restart, finish-all (rf) and
+save. undo and restart start the program again with the same seed and
+replay the steps taken, each thread alone to the same stop, so they are
+deterministic; save writes those steps as a schedule. scripts/gdb_walkthrough.py starts gdb with them (make gdb-lab-N,
 make demo-lab-N).
 
 The schedule format is described in GUIDE.md ("Writing a schedule"); in
@@ -44,6 +51,11 @@ short, one directive per line:
                               shown as the thread that holds it
   say    TEXT                 the instructor's line (say.broken, say.fixed:
                               only on that build)
+  check  COND                 the says after it (to the next step) are told
+                              only when COND holds over {state label}s,
+                              parts joined by && (check.broken, check.fixed)
+  predict QUESTION            asked before the next step, which the next
+                              step-schedule runs: the answer
   step   THREAD to POINT      resume only THREAD until it reaches the race
                               point POINT, or "end" (its work returns)
   show   state|threads|stacks
