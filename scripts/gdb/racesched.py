@@ -1110,6 +1110,8 @@ class Run:
         if f is None:
             return f"{name}: (no source line)", []
         status = self.blocked.get(name)
+        if status is not None and not status.startswith("polling"):
+            status = "waits in " + status
         if status is None and t.is_valid():
             inner = gdb.newest_frame()
             if inner.name() == "racepoint_hit":
@@ -1147,11 +1149,46 @@ class Run:
                 out(h)
                 for ln in lines:
                     out("  " + ln[: max(20, width - 2)])
-        waits = [f"{n} waits in {w}" for n, w in sorted(self.blocked.items())
-                 if n not in self.done]
+        waits = [f"{n} waits in {w}{self.lock_wanted(n)}"
+                 for n, w in sorted(self.blocked.items()) if n not in self.done]
+        if keep is not None and keep.is_valid():
+            keep.switch()
         if waits:
             out("locks and waits: " + "; ".join(waits))
         self.show_state()
+
+    def lock_wanted(self, name):
+        """For a worker waiting on a lock: which lock and who holds it, read
+        from the call in its module's line (pthread_mutex_lock(&EXPR)) and
+        the lock's owner field; "" when that cannot be read."""
+        t = self.workers.get(name)
+        if t is None or not t.is_valid():
+            return ""
+        t.switch()
+        f = gdb.newest_frame()
+        while f is not None:
+            sal = f.find_sal()
+            file = sal.symtab.filename if sal.symtab is not None else ""
+            if file and not file.startswith((".", "/")) and file != "common/racepoint.c":
+                break
+            f = f.older()
+        if f is None:
+            return ""
+        try:
+            with open(os.path.join(ROOT, file), encoding="utf-8") as fh:
+                line = fh.read().splitlines()[sal.line - 1]
+        except (OSError, IndexError):
+            return ""
+        m = re.search(r"pthread_(mutex_lock|rwlock_wrlock|rwlock_rdlock)\(\s*&(.+?)\);", line)
+        if m is None:
+            return ""
+        field = "__owner" if m.group(1) == "mutex_lock" else "__cur_writer"
+        try:
+            f.select()
+            lwp = int(gdb.parse_and_eval(f"({m.group(2)}).__data.{field}"))
+        except gdb.error:
+            return ""
+        return f" for {m.group(2)}, held by {self.owner_name(lwp)}"
 
     def conclude(self):
         if self.result is None:
