@@ -1499,17 +1499,22 @@ def replay(run, steps):
     return new, time.monotonic() - began
 
 
-def live_step(run, name, point):
-    """A typed step: name runs to point; the script follows if it is its
-    own next step."""
+def live_check(run, name, point):
+    """A typed step's thread and point, before anything runs: a mistake is
+    one line, and the walkthrough stays where it is."""
     if name not in run.workers:
-        raise ScheduleError(f"there is no worker {name} (workers: "
-                            f"{', '.join(sorted(run.workers))})")
+        raise gdb.GdbError(f"{PREFIX}: there is no worker {name} (workers: "
+                           f"{', '.join(sorted(run.workers))})")
     if point not in ("next", "end"):
         points = schedule_mod.points(run.sched, ROOT)
         if point not in points:
             raise gdb.GdbError(f"{PREFIX}: no race point '{point}' in this lab (its points: "
                                f"{', '.join(sorted(points))}; or end)")
+
+
+def live_step(run, name, point):
+    """A typed step: name runs to point; the script follows if it is its
+    own next step."""
     run.check_in_place()
     run.live = True
     try:
@@ -1543,6 +1548,7 @@ cannot take, a flag or a clock it polls). The others stay where they are."""
         if len(argv) != 1:
             raise gdb.GdbError("usage: step-thread THREAD (A, B, ...)")
         run = live_ready()
+        live_check(run, argv[0].upper(), "next")
         guarded(lambda: live_step(run, argv[0].upper(), "next"))
 
 
@@ -1558,6 +1564,7 @@ race point POINT (or "end": its work returns), or waits for another thread."""
         if len(argv) != 2:
             raise gdb.GdbError("usage: run-to THREAD POINT (a race point, or end)")
         run = live_ready()
+        live_check(run, argv[0].upper(), argv[1])
         guarded(lambda: live_step(run, argv[0].upper(), argv[1]))
 
 

@@ -125,6 +125,13 @@ def script_then_save(term, ok):
     on the next command; a live step leaves the script; save writes the
     steps as a schedule that replays them to the same result."""
     term.type("restart")
+    text = term.type("rt A ledger.add.windw") + term.type("ts C")
+    ok("no race point 'ledger.add.windw' in this lab (its points: ledger.add.window; or end)"
+       in text and "there is no worker C (workers: A, B)" in text and ">>>" not in text,
+       "a misspelled point or thread: one line with the valid names, nothing runs", text[-300:])
+    text = term.type("next")
+    ok("'next' refused" in text and "Traceback" not in text,
+       "gdb's next is refused with one line", text[-300:])
     text = term.type("step-schedule") + term.type("step-schedule")
     ok("B ran its whole add while A waited" in text,
        "step-schedule after restart: the script from its beginning, its lines told",
