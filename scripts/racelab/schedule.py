@@ -93,43 +93,50 @@ def parse(path):
             if not THREAD_RE.match(thread):
                 raise ScheduleError(f"{where}: unknown thread '{thread}' (main, A, B, ...)")
             sched["state"].append((parts[0], thread, func, parts[2], where))
-        elif word == "step":
-            m = re.match(r"^(\S+)\s+to\s+(\S+)$", rest)
-            if not m or not THREAD_RE.match(m.group(1)) or m.group(1) == "main":
-                raise ScheduleError(f"{where}: step takes THREAD to POINT (e.g. A to x.y.window)")
-            if not POINT_RE.match(m.group(2)):
-                raise ScheduleError(f"{where}: '{m.group(2)}' is not a race point name or 'end'")
-            sched["actions"].append(("step", m.group(1), m.group(2), where))
-        elif word == "show":
-            if rest not in SHOWS:
-                raise ScheduleError(f"{where}: show takes one of {', '.join(SHOWS)}")
-            sched["actions"].append(("show", rest, None, where))
-        elif word == "finish":
-            try:
-                secs = float(rest) if rest else None
-            except ValueError:
-                raise ScheduleError(f"{where}: finish takes seconds (got '{rest}')") from None
-            sched["actions"].append(("finish", secs, None, where))
-        elif word.startswith("say."):
-            sched["actions"].append(("say", rest, word[4:], where))
-        elif word.startswith("check"):
-            if not rest:
-                raise ScheduleError(f"{where}: check takes a condition over {{state labels}}")
-            sched["actions"].append(("check", rest, word[6:] or None, where))
-        elif word == "predict":
-            if not rest:
-                raise ScheduleError(f"{where}: predict takes the question to ask")
-            if sched["actions"] and sched["actions"][-1][0] == "predict":
-                # A question over several lines: one predict.
-                kind, text, _, first = sched["actions"].pop()
-                rest = f"{text}\n{rest}"
-                where = first
-            sched["actions"].append(("predict", rest, None, where))
-        else:  # say, gdb
-            sched["actions"].append((word, rest, None, where))
+        else:
+            action(sched, word, rest, where)
     if not sched["actions"]:
         raise ScheduleError(f"{path}: no steps")
     return sched
+
+
+def action(sched, word, rest, where):
+    """One of the steps and the lines between them (step, show, finish,
+    say, check, predict, gdb), appended to sched["actions"]."""
+    if word == "step":
+        m = re.match(r"^(\S+)\s+to\s+(\S+)$", rest)
+        if not m or not THREAD_RE.match(m.group(1)) or m.group(1) == "main":
+            raise ScheduleError(f"{where}: step takes THREAD to POINT (e.g. A to x.y.window)")
+        if not POINT_RE.match(m.group(2)):
+            raise ScheduleError(f"{where}: '{m.group(2)}' is not a race point name or 'end'")
+        sched["actions"].append(("step", m.group(1), m.group(2), where))
+    elif word == "show":
+        if rest not in SHOWS:
+            raise ScheduleError(f"{where}: show takes one of {', '.join(SHOWS)}")
+        sched["actions"].append(("show", rest, None, where))
+    elif word == "finish":
+        try:
+            secs = float(rest) if rest else None
+        except ValueError:
+            raise ScheduleError(f"{where}: finish takes seconds (got '{rest}')") from None
+        sched["actions"].append(("finish", secs, None, where))
+    elif word.startswith("say."):
+        sched["actions"].append(("say", rest, word[4:], where))
+    elif word.startswith("check"):
+        if not rest:
+            raise ScheduleError(f"{where}: check takes a condition over {{state labels}}")
+        sched["actions"].append(("check", rest, word[6:] or None, where))
+    elif word == "predict":
+        if not rest:
+            raise ScheduleError(f"{where}: predict takes the question to ask")
+        if sched["actions"] and sched["actions"][-1][0] == "predict":
+            # A question over several lines: one predict.
+            kind, text, _, first = sched["actions"].pop()
+            rest = f"{text}\n{rest}"
+            where = first
+        sched["actions"].append(("predict", rest, None, where))
+    else:  # say, gdb
+        sched["actions"].append((word, rest, None, where))
 
 
 def option(args, name):
