@@ -28,16 +28,26 @@ struct worker {
 	struct http_conn conn;
 	uint64_t rng;
 	bool oom;
+	FILE *paid; /* --payments: this worker's lines, a memstream */
+	char *paid_buf;
+	size_t paid_len;
 };
 
 static pthread_barrier_t start_line;
 static int64_t start_ns, end_ns;
 static _Atomic uint64_t issued;
+static atomic_bool stop_early; /* set from a signal handler: lock-free, so safe there */
 
-void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t *rng,
-			  char *user, size_t size)
+void loadgen_stop(void)
+{
+	atomic_store(&stop_early, true);
+}
+
+void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t s,
+			  uint64_t *rng, char *user, size_t size)
 {
 	switch (o->users) {
+	case USERS_SEQ: snprintf(user, size, "seq-%llu", (unsigned long long)s); break;
 	case USERS_STORY: snprintf(user, size, "user-%d-%d", w, (int)(j % 10)); break;
 	case USERS_UNIQUE: snprintf(user, size, "user-%d-%llu", w, (unsigned long long)j); break;
 	case USERS_SHARED:
@@ -97,6 +107,10 @@ static void account(struct worker *wk, enum http_result res, const struct http_r
 		t->cached += p.cached;
 		if (!paymap_add(&t->pay, user, p.payment_id, p.cents))
 			wk->oom = true;
+		if (wk->paid &&
+		    fprintf(wk->paid, "%s %llu %lld %d\n", user, (unsigned long long)p.payment_id,
+			    (long long)p.cents, p.cached) < 0)
+			wk->oom = true;
 		return;
 	case CHECK_LEAK:
 		t->leaks++;
@@ -110,26 +124,43 @@ static void account(struct worker *wk, enum http_result res, const struct http_r
 	note_error(wk, t1);
 }
 
+/* The request's text: the story's body, the merchant's key and, unless
+ * --no-idempotency-key, the user's idempotency key. */
+static int request_text(const struct loadgen_options *o, const char *user, int64_t cents, char *req,
+			size_t size)
+{
+	char body[160], auth[200] = "", key[200] = "";
+	int blen = snprintf(body, sizeof(body), "{\"user_id\": \"%s\", \"amount\": %lld.%02lld}",
+			    user, (long long)(cents / 100), (long long)(cents % 100));
+	if (o->api_key)
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s\r\n", o->api_key);
+	if (o->idempotency)
+		snprintf(key, sizeof(key), "Idempotency-Key: %s%s\r\n", o->key_prefix, user);
+	return snprintf(req, size,
+			"POST /process-payment HTTP/1.1\r\nHost: %s:%s\r\n"
+			"Content-Type: application/json\r\nContent-Length: %d\r\n%s%s%s\r\n%s",
+			o->host, o->port, blen, auth, key,
+			o->keepalive ? "" : "Connection: close\r\n", body);
+}
+
 static void *work(void *arg)
 {
 	struct worker *wk = arg;
 	const struct loadgen_options *o = wk->o;
-	char user[64], body[160], req[512];
+	char user[64], req[1024];
 	pthread_barrier_wait(&start_line);
 	for (uint64_t j = 0;; j++) {
-		if (o->requests ? atomic_fetch_add(&issued, 1) >= o->requests
-				: http_now_ns() >= end_ns)
+		/* seq numbers the run's requests, so it takes one even when
+		 * the run is timed */
+		uint64_t s =
+			o->requests || o->users == USERS_SEQ ? atomic_fetch_add(&issued, 1) : 0;
+		if (o->requests ? s >= o->requests : http_now_ns() >= end_ns)
 			break;
-		loadgen_request_user(o, wk->w, j, &wk->rng, user, sizeof(user));
+		if (atomic_load_explicit(&stop_early, memory_order_relaxed))
+			break;
+		loadgen_request_user(o, wk->w, j, s, &wk->rng, user, sizeof(user));
 		int64_t cents = loadgen_request_cents(o, user);
-		int blen = snprintf(body, sizeof(body),
-				    "{\"user_id\": \"%s\", \"amount\": %lld.%02lld}", user,
-				    (long long)(cents / 100), (long long)(cents % 100));
-		int rlen = snprintf(
-			req, sizeof(req),
-			"POST /process-payment HTTP/1.1\r\nHost: %s:%s\r\n"
-			"Content-Type: application/json\r\nContent-Length: %d\r\n%s\r\n%s",
-			o->host, o->port, blen, o->keepalive ? "" : "Connection: close\r\n", body);
+		int rlen = request_text(o, user, cents, req, sizeof(req));
 		struct http_response r;
 		int64_t t0 = http_now_ns();
 		enum http_result res =
@@ -205,6 +236,10 @@ bool loadgen_run(const struct loadgen_options *o, struct loadgen_totals *t)
 		wk->t.first_error_ns = -1;
 		wk->rng = rng_seed_k(o->seed, (uint64_t)started);
 		http_init(&wk->conn);
+		if (o->payments && !(wk->paid = open_memstream(&wk->paid_buf, &wk->paid_len))) {
+			ok = false;
+			break;
+		}
 		if (!paymap_init(&wk->t.pay) || pthread_create(&wk->tid, &attr, work, wk) != 0) {
 			ok = false;
 			break;
@@ -226,6 +261,13 @@ bool loadgen_run(const struct loadgen_options *o, struct loadgen_totals *t)
 		if (!merge(t, &ws[i]))
 			ok = false;
 		paymap_free(&ws[i].t.pay);
+		if (ws[i].paid) {
+			/* fclose sets paid_buf and paid_len */
+			if (fclose(ws[i].paid) != 0 || fwrite(ws[i].paid_buf, 1, ws[i].paid_len,
+							      o->payments) != ws[i].paid_len)
+				ok = false;
+			free(ws[i].paid_buf);
+		}
 	}
 	free(ws);
 	pthread_attr_destroy(&attr);

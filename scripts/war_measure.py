@@ -196,10 +196,12 @@ def do_sweep(args):
     return 0
 
 
-WRK_LUA = """\
+WRK_LUA = f"""\
 wrk.method = "POST"
-wrk.body = '{"user_id": "user-s-0", "amount": 49.99}'
+wrk.body = '{{"user_id": "user-s-0", "amount": 49.99}}'
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {svc.API_KEY}"
+wrk.headers["Idempotency-Key"] = "user-s-0"
 """
 
 
