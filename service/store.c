@@ -1,8 +1,17 @@
 /*
  * store.c: the ledger in SQLite. Statements are prepared once and reused
- * under the store's mutex; every write is its own transaction, so a commit
- * returns only once the row is in the write-ahead log (and, with
- * synchronous=FULL, on the disk).
+ * under the store's mutex. A write returns only once its transaction is
+ * committed: in the write-ahead log and, with synchronous=FULL, on the
+ * disk.
+ *
+ * Writes are group-committed: a thread queues its write, and if no other
+ * thread is committing it becomes the leader, takes every write queued so
+ * far and runs them in one transaction, one fsync for all; the writes
+ * queued meanwhile go in the next leader's. With one transaction per write,
+ * the fsyncs were taken one at a time under the lock, and at 200
+ * connections the durable ledger's p99 was 600 ms above the gateway's.
+ * A write that fails on its own (a taken key) fails alone; a commit that
+ * fails fails every write of its batch.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -40,10 +49,25 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS payments ("
 			     "CREATE INDEX IF NOT EXISTS payments_created ON payments (created)"
 			     " WHERE idem_key IS NOT NULL;";
 
+/* A queued write: RESERVE, CHARGED or VOID, its values and its result. */
+struct write {
+	enum stmt which;
+	const char *merchant, *key, *user_id;
+	int64_t cents, now;
+	uint64_t id, charge;
+	int result; /* as the store_ function returns it */
+	bool done;
+	struct write *next;
+};
+
 struct store {
 	pthread_mutex_t lock; /* guards db and every statement */
 	sqlite3 *db;
 	sqlite3_stmt *st[STMTS];
+	pthread_mutex_t qlock;	    /* guards the queue and leading */
+	pthread_cond_t committed;   /* broadcast when a batch is done */
+	struct write *queue, *last; /* waiting for the next leader */
+	bool leading;		    /* a thread is committing a batch */
 };
 
 void store_close(struct store *s)
@@ -53,6 +77,8 @@ void store_close(struct store *s)
 	for (int i = 0; i < STMTS; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);
+	pthread_cond_destroy(&s->committed);
+	pthread_mutex_destroy(&s->qlock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -70,6 +96,8 @@ struct store *store_open(const char *path, bool full_sync, long *voided, char *e
 		return NULL;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->qlock, NULL);
+	pthread_cond_init(&s->committed, NULL);
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
 	const char *step = "open it";
 	if (sqlite3_open_v2(path ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK)
@@ -169,53 +197,110 @@ int store_get(struct store *s, uint64_t id, const char *merchant, struct store_p
 	return rc;
 }
 
-int store_reserve(struct store *s, const char *merchant, const char *key, const char *user_id,
-		  int64_t cents, int64_t now, uint64_t *id)
+/* Runs one queued write inside the leader's transaction. */
+static void run_write(struct store *s, struct write *w)
 {
-	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = s->st[RESERVE];
-	sqlite3_bind_text(st, 1, merchant, -1, SQLITE_STATIC);
-	if (key)
-		sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, cents);
-	sqlite3_bind_int64(st, 5, now);
+	sqlite3_stmt *st = s->st[w->which];
+	switch (w->which) {
+	case RESERVE:
+		sqlite3_bind_text(st, 1, w->merchant, -1, SQLITE_STATIC);
+		if (w->key)
+			sqlite3_bind_text(st, 2, w->key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, w->user_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, w->cents);
+		sqlite3_bind_int64(st, 5, w->now);
+		break;
+	case CHARGED: sqlite3_bind_int64(st, 2, (sqlite3_int64)w->charge); /* fall through */
+	default: sqlite3_bind_int64(st, 1, (sqlite3_int64)w->id); break;
+	}
 	int rc = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(s->db);
 	done(st);
-	int ret = -1;
-	if (rc == SQLITE_DONE) {
-		*id = (uint64_t)sqlite3_last_insert_rowid(s->db);
-		ret = 1;
-	} else if (ext == SQLITE_CONSTRAINT_UNIQUE) {
-		ret = 0;
-	}
-	pthread_mutex_unlock(&s->lock);
-	return ret;
+	if (rc == SQLITE_DONE && w->which == RESERVE)
+		w->id = (uint64_t)sqlite3_last_insert_rowid(s->db);
+	w->result = rc == SQLITE_DONE		      ? (w->which == RESERVE ? 1 : 0)
+		    : ext == SQLITE_CONSTRAINT_UNIQUE ? 0
+						      : -1;
 }
 
-/* Runs CHARGED or VOID on one id. */
-static int update(struct store *s, enum stmt which, uint64_t id, uint64_t charge)
+/* Commits a batch in one transaction; on a failed commit every write of
+ * it failed. */
+static void commit_batch(struct store *s, struct write *batch)
 {
 	pthread_mutex_lock(&s->lock);
-	sqlite3_stmt *st = s->st[which];
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (which == CHARGED)
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)charge);
-	int rc = sqlite3_step(st);
-	done(st);
+	bool ok = exec(s, "BEGIN IMMEDIATE") == 0;
+	for (struct write *w = batch; w; w = w->next) {
+		if (ok)
+			run_write(s, w);
+		else
+			w->result = -1;
+	}
+	if (ok && exec(s, "COMMIT") != 0) {
+		exec(s, "ROLLBACK");
+		ok = false;
+	}
+	for (struct write *w = batch; w && !ok; w = w->next)
+		w->result = -1;
 	pthread_mutex_unlock(&s->lock);
-	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Queues w and returns once a leader (this thread, or another) has
+ * committed it. */
+static int submit(struct store *s, struct write *w)
+{
+	pthread_mutex_lock(&s->qlock);
+	w->next = NULL;
+	w->done = false;
+	if (s->last)
+		s->last->next = w;
+	else
+		s->queue = w;
+	s->last = w;
+	while (!w->done) {
+		if (s->leading) {
+			pthread_cond_wait(&s->committed, &s->qlock);
+			continue;
+		}
+		s->leading = true;
+		struct write *batch = s->queue;
+		s->queue = s->last = NULL;
+		pthread_mutex_unlock(&s->qlock);
+		commit_batch(s, batch);
+		pthread_mutex_lock(&s->qlock);
+		for (struct write *b = batch; b; b = b->next)
+			b->done = true; /* read by its owner under qlock, after we drop it */
+		s->leading = false;
+		pthread_cond_broadcast(&s->committed);
+	}
+	pthread_mutex_unlock(&s->qlock);
+	return w->result;
+}
+
+int store_reserve(struct store *s, const char *merchant, const char *key, const char *user_id,
+		  int64_t cents, int64_t now, uint64_t *id)
+{
+	struct write w = { .which = RESERVE,
+			   .merchant = merchant,
+			   .key = key,
+			   .user_id = user_id,
+			   .cents = cents,
+			   .now = now };
+	int rc = submit(s, &w);
+	if (rc == 1)
+		*id = w.id;
+	return rc;
 }
 
 int store_charged(struct store *s, uint64_t id, uint64_t gateway_charge)
 {
-	return update(s, CHARGED, id, gateway_charge);
+	struct write w = { .which = CHARGED, .id = id, .charge = gateway_charge };
+	return submit(s, &w);
 }
 
 int store_void(struct store *s, uint64_t id)
 {
-	return update(s, VOID, id, 0);
+	struct write w = { .which = VOID, .id = id };
+	return submit(s, &w);
 }
 
 /* Rare (a sweep every few seconds): prepared per call, in one transaction
