@@ -7,7 +7,9 @@ one payment per key, every 200 of the first run under its id, the
 replayed keys' answers, and no id handed out twice.
 
 Bounded: one load, one replay, loopback only. The kill's moment is
-printed, so a failure can be replayed (RACELAB_CRASH_AT=SECONDS).
+printed, so a failure can be replayed (RACELAB_CRASH_AT=SECONDS). The
+issue's measurement, 200 connections for 30 s, is the same test with
+RACELAB_CRASH_CONNECTIONS=200 RACELAB_CRASH_SECONDS=30.
 """
 
 import json
@@ -27,6 +29,8 @@ from test_service import ACME, BUILD, Service
 
 LOADGEN = BUILD / "release" / "loadgen" / "racelab-loadgen"
 GATEWAY = ("--gateway-latency-ms", "10-30", "--gateway-failure-rate", "0")
+CONNECTIONS = int(os.environ.get("RACELAB_CRASH_CONNECTIONS") or 50)
+SECONDS = float(os.environ.get("RACELAB_CRASH_SECONDS") or 10)
 
 
 def read_payments(path):
@@ -45,19 +49,20 @@ def read_payments(path):
 class TestCrash(unittest.TestCase):
     def loadgen(self, port, d, name, *args):
         return [str(LOADGEN), "--url", f"http://127.0.0.1:{port}", "--api-key", ACME,
-                "-c", "50", "--users", "seq", "--key-prefix", "crash-", "--timeout-ms", "10000",
-                "--threshold", "100", "-q", "--payments", f"{d}/{name}.txt",
-                "--json", f"{d}/{name}.json", *args]
+                "-c", str(CONNECTIONS), "--users", "seq", "--key-prefix", "crash-",
+                "--timeout-ms", "10000", "--threshold", "100", "-q",
+                "--payments", f"{d}/{name}.txt", "--json", f"{d}/{name}.json", *args]
 
     def test_kill_9_mid_load_then_the_same_keys(self):
         if not LOADGEN.exists():
             raise AssertionError("racelab-loadgen is not built (run make build)")
-        at = float(os.environ.get("RACELAB_CRASH_AT") or random.uniform(1.5, 8.0))
-        print(f"\n(test_service_crash: SIGKILL {at:.2f} s into the load)", file=sys.stderr)
+        at = float(os.environ.get("RACELAB_CRASH_AT") or random.uniform(0.15, 0.8) * SECONDS)
+        print(f"\n(test_service_crash: {CONNECTIONS} connections, SIGKILL {at:.2f} s into "
+              f"the load)", file=sys.stderr)
         with tempfile.TemporaryDirectory() as d:
             ledger = f"sqlite:{d}/ledger.db"
             svc = Service(*GATEWAY, ledger=ledger)
-            load = subprocess.Popen(self.loadgen(svc.port, d, "first", "-d", "10"),
+            load = subprocess.Popen(self.loadgen(svc.port, d, "first", "-d", str(SECONDS)),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
                 time.sleep(at)
