@@ -200,11 +200,16 @@ lab-$(1): # lab $(1): the symptom, the detectors' reports, the fixed build, the 
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
 
-check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 under Helgrind); fails when a cell misses its band
-	@$(PYTHON) scripts/check_rates.py --profile quick
+# SHARD=I/N measures the I-th of N shares of the cells (RESULTS=DIR: where
+# its records go); report.py --check --results DIR1 --results DIR2 ...
+# merges the N folders (engines/ runs them on Slurm or CI).
+SHARD_ARGS = $(if $(SHARD),--shard $(SHARD)) $(if $(RESULTS),--results $(RESULTS))
 
-measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review
-	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new
+check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 under Helgrind); fails when a cell misses its band (SHARD=I/N: one share)
+	@$(PYTHON) scripts/check_rates.py --profile quick $(SHARD_ARGS)
+
+measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review (SHARD=I/N: one share, merged by report.py)
+	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new $(SHARD_ARGS)
 
 report: ## rates of every record under results/ against the labs' expected tables
 	@$(PYTHON) scripts/report.py --results results

@@ -252,7 +252,12 @@ FIELDS = {
     "findings_matched": _kind(int, minimum=0),
     "error": _STR_OR_NULL,                # why a tool error, a crash or a hang
     "stderr_tail": _list_of(_STR, null=True),  # the program's last words (crash, hang)
+    # Optional: the shard of a sharded check (check_rates.py --shard I/N,
+    # racelab.shards) that ran the trial; absent from an unsharded run's.
+    "shard": _object({"index": _kind(int, minimum=1), "count": _kind(int, minimum=1)}),
 }
+# The fields a record of the current schema may leave out.
+OPTIONAL = ("shard",)
 
 # A program's record. racelab run (racelab/run.py) and a course pack's check
 # (racelab/pack.py) run an outside C program, with its own main(), not the
@@ -347,7 +352,7 @@ def problem(record):
     # /1 records may lack a field; these were required even then.
     core = ("run", "trial", "lab", "build", "tool", "config", "outcome", "manifested",
             "detected", "findings")
-    optional = () if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
+    optional = OPTIONAL if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
     of_program = isinstance(record.get("lab"), str)
     why = _members(record, PROGRAM_FIELDS if of_program else FIELDS, optional)
     if why:
@@ -355,6 +360,9 @@ def problem(record):
         return f"missing field '{name}'" if rest == "missing" else f"field '{name}' {rest}"
     if of_program and record.get("variant", record["lab"]) != record["lab"]:
         return f"field 'variant' should be the program's name, {record['lab']} (as 'lab')"
+    shard = record.get("shard")
+    if shard and shard["index"] > shard["count"]:
+        return f"field 'shard' is {shard['index']} of {shard['count']}: past the last"
     if record["outcome"] == "detected" and not record["detected"]:
         return "outcome 'detected' but field 'detected' is false"
     for key, count in (("findings_total", len(record["findings"])),
