@@ -68,7 +68,7 @@ $(STUDENT_SOURCES):
 .PHONY: FORCE
 FORCE:
 
-.PHONY: grade grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+.PHONY: grade grade-batch grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
 
 # What every student's grading reuses, built once (the Gradescope bundle's
 # setup.sh): the shared objects of the five flavours and the reference's
@@ -80,6 +80,13 @@ autograder: ## the Gradescope autograder bundle, build/autograder/*.zip (LAB=N: 
 
 grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
 	@$(PYTHON) scripts/grade.py --all
+
+# A course's submissions, one folder per student: DIR=folder, JOBS=N at
+# once, LAB=N when every one is for that lab (engines/slurm/submit.sh
+# grade-batch shares them across a Slurm job array).
+grade-batch: ## grade a folder of submissions, one per student (DIR=folder, JOBS=2, LAB=N): results/batch-<time>/grades.csv and summary.md
+	@test -n "$(DIR)" || { echo "racelab: make grade-batch DIR=folder (one folder per student)" >&2; exit 2; }
+	@$(PYTHON) scripts/grade_batch.py "$(DIR)" -j $(or $(JOBS),1) $(if $(LAB),--lab $(LAB))
 
 grade-selftest: ## grade the catalogue of wrong and right fixes (labs/lab-N-*/mutants/): the confusion matrix
 	@$(PYTHON) scripts/grade_selftest.py

@@ -5,7 +5,8 @@
 # 4 shards of a small rate check (lab 1, the stress driver, its two
 # configurations, 5 trials a cell) and the merge job after it
 # (afterok): the merged verdict must pass, with every shard's records in
-# it. Starting daemons needs root: as anyone else this test says so in one
+# it; then batch grading of three submissions in 2 shares and its merge.
+# Starting daemons needs root: as anyone else this test says so in one
 # line and checks nothing (CI runs as root). About a minute.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/cli/lib.sh
@@ -82,3 +83,31 @@ if [ "$shards" = 4 ] && [ "$tasks" -ge 4 ] && grep -q '^4 cells: 4 ok' "$rates/r
 else
 	echo "not ok - slurm: $shards shard folders, $tasks files of shard records; $(tail -n 1 "$rates/report.md")"
 fi
+
+# Batch grading over the array: three submissions of lab 10 in 2 shares
+# (a wrong fix, one with no module, one editing outside its module), then
+# the merged grades.
+subs=$tmp/subs
+mkdir -p "$subs/wrong" "$subs/nomodule" "$subs/outside/broken"
+cp labs/lab-10-claim/mutants/wrong-relaxed.c "$subs/wrong/claim.c"
+echo "my notes" >"$subs/nomodule/notes.txt"
+cp broken/claim.c "$subs/outside/claim.c"
+{ cat broken/claim.c; echo "/* mine now */"; } >"$subs/outside/broken/claim.c"
+grades=$tmp/grades
+out=$(sh engines/slurm/submit.sh grade-batch 2 "$subs" "$grades" --lab 10 2>&1)
+merge=$(echo "$out" | sed -n 's/.*merge \([0-9]*\):.*/\1/p')
+if [ -z "$merge" ]; then
+	echo "not ok - slurm: grade-batch was not submitted: $out"
+	exit 0
+fi
+state=$(wait_for "$merge" 150)
+case $state in
+*COMPLETED*ExitCode=0:0*) echo "ok - slurm: grading in 2 shares and the merge job ended well" ;;
+*) echo "not ok - slurm: the grades' merge ended $state: $(tail -n 20 "$grades"/slurm-*.out 2>/dev/null)" ;;
+esac
+rows=$(tail -n +2 "$grades/grades.csv" 2>/dev/null | cut -d, -f1,3,6,7 | tr '\n' ' ')
+case $rows in
+"nomodule,not graded,-,- outside,not graded,-,- wrong,graded,pass,FAIL ")
+	echo "ok - slurm: the merged grades.csv has each submission's verdict ($rows)" ;;
+*) echo "not ok - slurm: the merged grades: '$rows'" ;;
+esac
