@@ -19,7 +19,7 @@ ones); either way its row says so and scores 0. -j N grades N at once.
 student k of them, from 0, to shard k mod N + 1), for a Slurm job array
 or a CI job matrix; --merge OUT then joins OUT/*/grades.csv, checking
 that every shard is there once. Writes OUT/grades.csv (one row a
-submission) and OUT/summary.md (pass rates per lab, the most common
+submission) and OUT/summary.txt (pass rates per lab, the most common
 failing reasons, the throughput).
 """
 
@@ -61,7 +61,7 @@ def parser():
     p.add_argument("submissions", nargs="?", metavar="DIR",
                    help="one folder per student (not with --merge)")
     p.add_argument("--out", metavar="OUT",
-                   help="where grades.csv, summary.md and each submission's log go "
+                   help="where grades.csv, summary.txt and each submission's log go "
                         "(default: results/batch-<time>)")
     p.add_argument("--lab", type=cli.positive_int, metavar="N",
                    help="the lab every submission is for (default: told by each "
@@ -79,7 +79,7 @@ def parser():
                    help="grade only the I-th of N shares of the submissions")
     p.add_argument("--merge", action="store_true",
                    help="join OUT/*/grades.csv (the shards') into OUT/grades.csv and "
-                        "OUT/summary.md; grades nothing")
+                        "OUT/summary.txt; grades nothing")
     p.add_argument("--keep", action="store_true",
                    help="keep each submission's folder (OUT/<student>/: the tree's "
                         "copy, the submission, results.json)")
@@ -254,7 +254,7 @@ def common_reason(text):
 
 
 def summary(rows, seconds=None, jobs=None):
-    """summary.md: pass rates per lab, the most common failing reasons and
+    """summary.txt: pass rates per lab, the most common failing reasons and
     (when given) the throughput."""
     by_lab = defaultdict(list)
     for r in rows:
@@ -308,7 +308,7 @@ def merge(out):
         raise Failure(f"shard {', '.join(map(str, missing))} missing from {out}")
     rows.sort(key=lambda r: r["student"])
     write_csv(out / "grades.csv", rows)
-    (out / "summary.md").write_text(summary(rows), encoding="utf-8")
+    (out / "summary.txt").write_text(summary(rows), encoding="utf-8")
     say(f"{scenario.shown(out / 'grades.csv')}: {len(rows)} submissions from {len(seen)} shards")
     say(summary(rows))
     return 0
@@ -347,7 +347,7 @@ def main(argv=None):
     spent = time.monotonic() - started
     write_csv(out / "grades.csv", rows)
     text = summary(rows, spent, args.jobs)
-    (out / "summary.md").write_text(text, encoding="utf-8")
+    (out / "summary.txt").write_text(text, encoding="utf-8")
     say(text)
     say(f"grades: {scenario.shown(out / 'grades.csv')}")
     return 1 if any(r["status"] in ("time limit", "output cap", "error") for r in rows) else 0

@@ -10,11 +10,11 @@ usage: engines/slurm/submit.sh check-rates N RESULTS [check-rates ARGS...]
 
 check-rates  racelab check-rates --shard I/N in an array of N tasks
              (check-rates.sbatch), each into RESULTS/shard-I/, then the
-             merged verdict (merge-rates.sbatch): RESULTS/report.md
+             merged verdict (merge-rates.sbatch): RESULTS/report.txt
 grade-batch  racelab grade-batch SUBMISSIONS --shard I/N in an array of N
              tasks (grade-batch.sbatch), each into OUT/shard-I/, then the
              merged grades (grade-merge.sbatch): OUT/grades.csv and
-             OUT/summary.md
+             OUT/summary.txt
 
 Run it from anywhere: the jobs run in this racelab tree, which must be
 built (make build) and on a file system the nodes share. sbatch's own
@@ -47,7 +47,7 @@ check-rates)
 	merge=$(sbatch --parsable --chdir="$tree" --dependency="afterok:${array%%;*}" \
 		--output="$out/slurm-%x-%j.out" "$here/merge-rates.sbatch" "$out") ||
 		die "sbatch refused the merge job"
-	echo "array ${array%%;*} (${n} shards), merge ${merge%%;*}: the verdict in $out/report.md"
+	echo "array ${array%%;*} (${n} shards), merge ${merge%%;*}: the verdict in $out/report.txt"
 	;;
 grade-batch)
 	[ $# -ge 4 ] || die "grade-batch wants N SUBMISSIONS OUT"

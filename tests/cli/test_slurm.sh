@@ -73,15 +73,15 @@ case $deps in
 esac
 state=$(wait_for "$merge" 150)
 case $state in
-*COMPLETED*ExitCode=0:0*) echo "ok - slurm: the merged verdict passes ($(tail -n 1 "$rates/report.md"))" ;;
-*) echo "not ok - slurm: the merge job ended $state: $(tail -n 3 "$rates/report.md" "$rates"/slurm-*.out 2>/dev/null | tail -n 20)" ;;
+*COMPLETED*ExitCode=0:0*) echo "ok - slurm: the merged verdict passes ($(tail -n 1 "$rates/report.txt"))" ;;
+*) echo "not ok - slurm: the merge job ended $state: $(tail -n 3 "$rates/report.txt" "$rates"/slurm-*.out 2>/dev/null | tail -n 20)" ;;
 esac
 shards=$(ls -d "$rates"/shard-*/ 2>/dev/null | wc -l)
 tasks=$(grep -l '"count":4' "$rates"/shard-*/*.jsonl 2>/dev/null | wc -l)
-if [ "$shards" = 4 ] && [ "$tasks" -ge 4 ] && grep -q '^4 cells: 4 ok' "$rates/report.md"; then
+if [ "$shards" = 4 ] && [ "$tasks" -ge 4 ] && grep -q '^4 cells: 4 ok' "$rates/report.txt"; then
 	echo "ok - slurm: 4 shard folders, records carrying their shard, 4 cells merged"
 else
-	echo "not ok - slurm: $shards shard folders, $tasks files of shard records; $(tail -n 1 "$rates/report.md")"
+	echo "not ok - slurm: $shards shard folders, $tasks files of shard records; $(tail -n 1 "$rates/report.txt")"
 fi
 
 # Batch grading over the array: three submissions of lab 10 in 2 shares

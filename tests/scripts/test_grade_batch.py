@@ -1,9 +1,9 @@
 """grade_batch.py: a folder of submissions graded into one CSV and a
 summary. The limits (a time limit, an output cap) on real processes; the
 rows from canned results.json; the merge of shards; then SlowRealBatch,
-which grades five submissions of lab 10 for real with -j2 (right, wrong,
-not compiling, an edit outside the module, one that hangs), about a
-minute on 2 busy CPUs once the tree is built."""
+which grades six submissions of lab 10 for real with -j2 (right, wrong,
+not compiling, an edit outside the module, one that hangs, one that
+crashes), one to two minutes on 2 busy CPUs once the tree is built."""
 
 import csv
 import json
@@ -153,7 +153,7 @@ class Batch(unittest.TestCase):
         self.assertEqual(code, 0, out + err)
         with open(self.tmp / "out" / "grades.csv") as f:
             self.assertEqual([r["student"] for r in csv.DictReader(f)], ["a", "b", "c"])
-        summary = (self.tmp / "out" / "summary.md").read_text()
+        summary = (self.tmp / "out" / "summary.txt").read_text()
         self.assertIn("| 10 | 3 | 3 | 3/3 | 3/3 | 0/3 | 0/3 (0%) |", summary)
         self.assertIn("- 3 x slow: N of it", summary)
 
@@ -168,12 +168,17 @@ class Batch(unittest.TestCase):
         self.refused("shard 1/3 twice", "--merge", "--out", self.tmp / "out")
 
 
-def hanging():
-    """The reference's claim_try with a spin no other thread ends."""
+def with_claim_try_starting(code):
+    """The reference fix with `code` first in claim_try."""
     text = (REPO / "fixed" / "claim.c").read_text()
     head = "bool claim_try(struct claim *c, enum claim_side side)\n{\n"
     assert head in text
-    return text.replace(head, head + "\twhile (atomic_load(&c->up[side]) != 7)\n\t\t;\n", 1)
+    return text.replace(head, head + code, 1)
+
+
+HANGS = "\twhile (atomic_load(&c->up[side]) != 7) /* a spin nothing ends */\n\t\t;\n"
+CRASHES = "\tvolatile int *nowhere = 0; /* a write through a null pointer */\n" \
+          "\tif (side)\n\t\t*nowhere = 1;\n"
 
 
 class SlowRealBatch(unittest.TestCase):
@@ -193,7 +198,8 @@ class SlowRealBatch(unittest.TestCase):
                 "nocompile/claim.c": broken + "int oops(void) { return }\n",
                 "outside/claim.c": broken,
                 "outside/broken/claim.c": broken + "/* mine now */\n",
-                "hangs/claim.c": hanging()}
+                "hangs/claim.c": with_claim_try_starting(HANGS),
+                "crashes/claim.c": with_claim_try_starting(CRASHES)}
         for rel, text in subs.items():
             (tmp / "subs" / rel).parent.mkdir(parents=True, exist_ok=True)
             (tmp / "subs" / rel).write_text(text)
@@ -213,7 +219,8 @@ class SlowRealBatch(unittest.TestCase):
 
     def test_every_submission_has_its_row_and_the_run_ends_well(self):
         self.assertEqual(self.code, 0, self.stdout + self.stderr)
-        self.assertEqual(sorted(self.rows), ["hangs", "nocompile", "outside", "right", "wrong"])
+        self.assertEqual(sorted(self.rows),
+                         ["crashes", "hangs", "nocompile", "outside", "right", "wrong"])
         self.assertEqual(sorted(p.name for p in self.out.iterdir() if p.is_dir()), [],
                          "each submission's folder is thrown away")
 
@@ -226,14 +233,16 @@ class SlowRealBatch(unittest.TestCase):
         self.assertIn("broken/claim.c", self.rows["outside"]["reason"])
         self.assertEqual(self.verdicts("hangs"), ("graded", "pass", "FAIL"))
         self.assertIn("hung", self.rows["hangs"]["reason"])
+        self.assertEqual(self.verdicts("crashes"), ("graded", "pass", "FAIL"))
+        self.assertIn("SIGSEGV", self.rows["crashes"]["reason"])
         for r in self.rows.values():
             self.assertEqual(r["lab"], "10")
             self.assertEqual(int(r["score"]) > 0, r["student"] == "right", r)
 
     def test_the_summary(self):
-        summary = (self.out / "summary.md").read_text()
-        self.assertIn("| 10 | 5 | 4 | 4/5 | 1/5 |", summary)
-        self.assertIn("Throughput: 5 submissions in ", summary)
+        summary = (self.out / "summary.txt").read_text()
+        self.assertIn("| 10 | 6 | 5 | 5/6 | 1/6 |", summary)
+        self.assertIn("Throughput: 6 submissions in ", summary)
         self.assertIn("a minute with -j2", summary)
         self.assertIn("Most common failing reasons", summary)
 
