@@ -142,12 +142,15 @@ def capped_run(argv, env, cwd, log_path, limit_s, cap):
 
         def drain():
             written = 0
-            for chunk in iter(lambda: proc.stdout.read1(65536), b""):
-                if written < cap:
-                    log.write(chunk[:cap - written])
-                written += len(chunk)
-                if written > cap:
-                    stop("output cap")
+            try:
+                for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+                    if written < cap:
+                        log.write(chunk[:cap - written])
+                    written += len(chunk)
+                    if written > cap:
+                        stop("output cap")
+            except (OSError, ValueError):
+                pass  # the log or the pipe closed under a reader given up on
         reader = threading.Thread(target=drain, daemon=True)
         reader.start()
         try:
