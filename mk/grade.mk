@@ -84,7 +84,7 @@ grade: ## grade every started lab (work/lab-N/) and print the total; JSON in wor
 # A course's submissions, one folder per student: DIR=folder, JOBS=N at
 # once, LAB=N when every one is for that lab (engines/slurm/submit.sh
 # grade-batch shares them across a Slurm job array).
-grade-batch: ## grade a folder of submissions, one per student (DIR=folder, JOBS=2, LAB=N): results/batch-<time>/grades.csv and summary.txt
+grade-batch: ## grade a folder of submissions, one per student (DIR=folder, JOBS=N at once, LAB=N): results/batch-<time>/grades.csv and summary.txt
 	@test -n "$(DIR)" || { echo "racelab: make grade-batch DIR=folder (one folder per student)" >&2; exit 2; }
 	@$(PYTHON) scripts/grade_batch.py "$(DIR)" -j $(or $(JOBS),1) $(if $(LAB),--lab $(LAB))
 
