@@ -36,6 +36,9 @@ struct gateway {
 	struct gateway_faults faults; /* likewise */
 	uint64_t draws;		      /* calls that drew a fault; under lock */
 	struct gateway_stats stats;   /* under lock */
+	pthread_mutex_t abort_lock;   /* guards aborted; wakes a faulty call's wait */
+	pthread_cond_t aborted_cv;
+	bool aborted;
 };
 
 struct gateway *gateway_create(size_t buckets, long latency_us)
@@ -52,6 +55,13 @@ struct gateway *gateway_create(size_t buckets, long latency_us)
 	g->latency_us = latency_us > 0 ? latency_us : 0;
 	g->next_charge = 1;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->abort_lock, NULL);
+	/* CLOCK_MONOTONIC: a wait must not stretch when the wall clock steps */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->aborted_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	return g;
 }
 
@@ -69,6 +79,8 @@ void gateway_destroy(struct gateway *g)
 	}
 	free(g->buckets);
 	pthread_mutex_destroy(&g->lock);
+	pthread_cond_destroy(&g->aborted_cv);
+	pthread_mutex_destroy(&g->abort_lock);
 	free(g);
 }
 
@@ -87,6 +99,36 @@ static void wait_latency(long us)
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+}
+
+/* A faulty gateway's wait: the latency, or less if gateway_abort() comes
+ * first. Returns false when aborted. A condition variable, not a sleep,
+ * so that the abort wakes every waiting call at once. */
+static bool wait_abortable(struct gateway *g, long us)
+{
+	struct timespec end;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += us / 1000000;
+	end.tv_nsec += (us % 1000000) * 1000;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&g->abort_lock);
+	int rc = 0;
+	while (!g->aborted && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&g->aborted_cv, &g->abort_lock, &end);
+	bool ok = !g->aborted;
+	pthread_mutex_unlock(&g->abort_lock);
+	return ok;
+}
+
+void gateway_abort(struct gateway *g)
+{
+	pthread_mutex_lock(&g->abort_lock);
+	g->aborted = true;
+	pthread_cond_broadcast(&g->aborted_cv);
+	pthread_mutex_unlock(&g->abort_lock);
 }
 
 void gateway_set_faults(struct gateway *g, const struct gateway_faults *faults)
@@ -118,11 +160,12 @@ static long draw_fault(struct gateway *g, bool *fail)
 }
 
 /* Counts a failed call. */
-static void count_failure(struct gateway *g, bool timeout)
+static void count_failure(struct gateway *g, bool timeout, bool aborted)
 {
 	pthread_mutex_lock(&g->lock);
 	g->stats.failures++;
 	g->stats.timeouts += timeout;
+	g->stats.aborted += aborted;
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -131,12 +174,12 @@ uint64_t gateway_charge(struct gateway *g, const char *user_id, int64_t cents)
 	if (cents <= 0 || strlen(user_id) >= GATEWAY_USER_ID_MAX)
 		return 0;
 	long latency = g->latency_us;
-	bool fail = false;
+	bool fail = false, aborted = false;
 	if (g->faulty) {
 		latency = draw_fault(g, &fail);
 		if (g->faults.timeout_us && latency > g->faults.timeout_us) {
-			wait_latency(g->faults.timeout_us);
-			count_failure(g, true);
+			bool ok = wait_abortable(g, g->faults.timeout_us);
+			count_failure(g, ok, !ok);
 			return 0;
 		}
 	}
@@ -145,11 +188,15 @@ uint64_t gateway_charge(struct gateway *g, const char *user_id, int64_t cents)
 	struct gateway_entry *fresh = calloc(1, sizeof(*fresh));
 	if (!fresh)
 		return 0;
-	if (latency)
+	if (g->faulty) {
+		aborted = !wait_abortable(g, latency);
+		fail = fail || aborted;
+	} else if (latency) {
 		wait_latency(latency);
+	}
 	if (fail) {
 		free(fresh);
-		count_failure(g, false);
+		count_failure(g, false, aborted);
 		return 0;
 	}
 	pthread_mutex_lock(&g->lock);

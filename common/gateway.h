@@ -67,11 +67,18 @@ struct gateway_faults {
 };
 void gateway_set_faults(struct gateway *g, const struct gateway_faults *faults);
 
+/* The service's shutdown deadline: from now on a faulty gateway's call
+ * that is waiting out its latency (or its timeout), and every later call,
+ * returns 0 at once and books nothing. A call already booking is not
+ * undone: the booking is under the lock, after the wait. */
+void gateway_abort(struct gateway *g);
+
 /* The gateway's counters, read together under its lock. */
 struct gateway_stats {
 	long calls;	     /* gateway_charge() calls that reached the gateway */
 	long failures;	     /* of those, failed (injected) or timed out */
 	long timeouts;	     /* of the failures, the timeouts */
+	long aborted;	     /* of the failures, those cut off by gateway_abort() */
 	long charges;	     /* charges booked */
 	int64_t total_cents; /* their sum */
 };
