@@ -17,7 +17,7 @@ CC_asan := clang
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -fno-omit-frame-pointer
 SERVICE_SRC := service/main.c service/http.c service/request.c service/metrics.c \
-               service/keys.c service/payments.c service/store.c \
+               service/keys.c service/payments.c service/store.c service/guard.c \
                common/money.c common/gateway.c common/racepoint.c
 SERVICE_HEADERS := $(wildcard service/*.h) $(HEADERS)
 SERVICE_LIBS := -lmicrohttpd -ljansson -lsqlite3

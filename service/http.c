@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@
 
 #include "cache.h"
 #include "gateway.h"
+#include "guard.h"
 #include "ledger.h"
 #include "money.h"
 #include "payments.h"
@@ -45,7 +47,6 @@ struct req {
 	struct timespec start;
 	enum route route;
 	uint64_t payment_id; /* ROUTE_PAYMENT's */
-	bool too_large;	     /* the body passed REQUEST_BODY_MAX: answer 413 at its end */
 	bool answered;	     /* a response is queued */
 	size_t len;
 	char body[REQUEST_BODY_MAX];
@@ -87,6 +88,8 @@ static enum MHD_Result send_body(struct service *s, struct MHD_Connection *conn,
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+	if (status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	if (atomic_load(&s->stopping))
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	enum MHD_Result ret = MHD_queue_response(conn, status, resp);
@@ -210,6 +213,9 @@ static enum MHD_Result process_payment(struct service *s, struct MHD_Connection 
 	case PAYMENTS_FAILED: break;
 	}
 	metrics_outcome(&s->metrics, METRICS_FAILED);
+	if (atomic_load(&s->aborting))
+		return send_error(s, conn, r, 503,
+				  "cut off at the shutdown deadline: nothing was charged", NULL);
 	return send_error(s, conn, r, 500, "payment processing failed", NULL);
 }
 
@@ -303,8 +309,6 @@ static enum MHD_Result respond(struct service *s, struct MHD_Connection *conn, s
 	case ROUTE_PAY:
 		if (strcmp(method, "POST") != 0)
 			return send_error(s, conn, r, 405, "method not allowed", "POST");
-		if (r->too_large)
-			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
 		if (!(m = keys_find(&s->keys,
 				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 								MHD_HTTP_HEADER_AUTHORIZATION))))
@@ -334,20 +338,105 @@ static bool declared_too_large(struct MHD_Connection *conn)
 	return end != cl && n > REQUEST_BODY_MAX;
 }
 
+/* What the request's headers say about its framing. */
+struct framing {
+	unsigned content_length, transfer_encoding, host;
+	bool chunked; /* Transfer-Encoding is exactly "chunked" */
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	(void)kind;
+	struct framing *fr = cls;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		fr->content_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		fr->transfer_encoding++;
+		fr->chunked = value && strcasecmp(value, "chunked") == 0;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+		fr->host++;
+	}
+	return MHD_YES;
+}
+
+/*
+ * What makes a request unsafe to read at all, or NULL. libmicrohttpd
+ * 0.9.75 takes the first of two Content-Length headers and leaves the
+ * rest of the body to be parsed as the next request (smuggling); takes a
+ * Transfer-Encoding that is not chunked as "read until the connection
+ * closes"; accepts HTTP/1.1 without Host; and decodes %00 in the path to
+ * a NUL that ends the string we route on. An answer queued here, before
+ * the body, makes MHD close the connection after it: the rest is never
+ * parsed.
+ */
+static const char *bad_framing(struct MHD_Connection *conn, const char *version)
+{
+	struct framing fr = { 0 };
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &fr);
+	if (fr.content_length > 1)
+		return "more than one Content-Length header";
+	if (fr.transfer_encoding && fr.content_length)
+		return "both Transfer-Encoding and Content-Length";
+	if (fr.transfer_encoding > 1 || (fr.transfer_encoding && !fr.chunked))
+		return "a Transfer-Encoding other than chunked";
+	if (fr.host > 1)
+		return "more than one Host header";
+	if (fr.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+		return "an HTTP/1.1 request without a Host header";
+	if (guard_nul_in_path(conn))
+		return "a NUL byte (%00) in the path";
+	return NULL;
+}
+
+/* Content-Type is application/json, with or without parameters. */
+static bool is_json(struct MHD_Connection *conn)
+{
+	const char *ct =
+		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	static const char want[] = "application/json";
+	if (!ct || strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return false;
+	char next = ct[sizeof(want) - 1];
+	return next == '\0' || next == ';' || next == ' ' || next == '\t';
+}
+
+/* The headers are in: the checks that come before any body is read. */
+static enum MHD_Result first_call(struct service *s, struct MHD_Connection *conn, struct req *r,
+				  const char *method, const char *version)
+{
+	const char *bad = bad_framing(conn, version);
+	if (bad)
+		return send_error(s, conn, r, 400, bad, NULL);
+	if (atomic_load(&s->stopping))
+		return send_error(s, conn, r, 503, "shutting down", NULL);
+	if (r->route == ROUTE_PAY && strcmp(method, "POST") == 0) {
+		/* Refused before the body is read: MHD then sends no
+		 * "100 Continue", reads nothing more and closes. */
+		if (declared_too_large(conn))
+			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
+		if (!is_json(conn))
+			return send_error(s, conn, r, 415, "Content-Type must be application/json",
+					  NULL);
+	}
+	guard_phase(s->guard, conn, GUARD_BODY);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **ctx)
 {
-	(void)version;
 	struct service *s = cls;
 	struct req *r = *ctx;
 	if (!r) {
+		if (guard_refused(conn))
+			return MHD_NO; /* answered 503 at accept */
 		/* The headers are in; the body (if any) comes in later calls. */
 		r = malloc(sizeof(*r));
 		if (!r)
 			return MHD_NO;
 		clock_gettime(CLOCK_MONOTONIC, &r->start);
-		r->too_large = false;
 		r->answered = false;
 		r->len = 0;
 		r->route = strcmp(url, "/process-payment") == 0			   ? ROUTE_PAY
@@ -358,38 +447,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->payment_id = r->route == ROUTE_PAYMENT ? payment_id_of(url) : 0;
 		*ctx = r;
 		atomic_fetch_add(&s->in_flight, 1);
-		/* Refused before the body is read: MHD then sends no
-		 * "100 Continue", reads nothing more and closes. */
-		if (r->route == ROUTE_PAY && strcmp(method, "POST") == 0 &&
-		    declared_too_large(conn))
-			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
-		return MHD_YES;
+		return first_call(s, conn, r, method, version);
 	}
 	if (r->answered) {
 		*upload_size = 0; /* a body after an early answer: dropped */
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		/* Past the limit the rest is read and dropped (a chunked body
-		 * has no length up front), and the answer is 413 at its end. */
-		if (r->too_large || r->len + *upload_size > REQUEST_BODY_MAX) {
-			r->too_large = true;
-		} else {
-			memcpy(r->body + r->len, upload, *upload_size);
-			r->len += *upload_size;
+		if (r->len + *upload_size > REQUEST_BODY_MAX) {
+			/* A chunked body has no length up front: it is cut off
+			 * here, at the limit. MHD 0.9.75 queues no response
+			 * mid-body, so the 413 goes straight to the socket, and
+			 * MHD_NO makes MHD close the connection. */
+			r->answered = true;
+			guard_answer_raw(s->guard, conn, 413, "body is larger than 4096 bytes");
+			return MHD_NO;
 		}
+		memcpy(r->body + r->len, upload, *upload_size);
+		r->len += *upload_size;
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	guard_phase(s->guard, conn, GUARD_BUSY);
 	return respond(s, conn, r, method);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 			 enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	(void)toe;
 	struct service *s = cls;
+	/* the next request's headers are due from now (keep-alive) */
+	guard_phase(s->guard, conn, GUARD_HEADERS);
 	if (*ctx) {
 		free(*ctx);
 		*ctx = NULL;
@@ -402,6 +491,7 @@ int service_start(struct service *s, char *err, size_t errlen)
 	metrics_init(&s->metrics);
 	atomic_init(&s->in_flight, 0);
 	atomic_init(&s->stopping, false);
+	atomic_init(&s->aborting, false);
 	long voided = 0;
 	s->store = store_open(s->cfg.ledger_path, s->cfg.ledger_full_sync, &voided, err, errlen);
 	if (!s->store)
@@ -418,7 +508,14 @@ int service_start(struct service *s, char *err, size_t errlen)
 			      ? payments_create(s->cache, s->gateway, s->ledger, s->store, &s->keys,
 						s->cfg.idempotency_ttl_s)
 			      : NULL;
-	if (!s->payments) {
+	struct guard_limits limits = {
+		.cap = s->cfg.max_connections,
+		.per_client = s->cfg.max_per_client,
+		.header_ms = s->cfg.header_timeout_ms,
+		.body_ms = s->cfg.body_timeout_ms,
+	};
+	s->guard = guard_create(&limits, &s->metrics);
+	if (!s->payments || !s->guard) {
 		snprintf(err, errlen, "out of memory, or the ledger cannot be read");
 		return -1;
 	}
@@ -446,11 +543,25 @@ int service_start(struct service *s, char *err, size_t errlen)
 	 * and request.c caps JSON nesting, so jansson's recursion is short);
 	 * 1000 threads at the default 8 MiB would reserve 8 GiB of address
 	 * space for nothing. */
+	/* MHD's limits sit GUARD_OVERFLOW above the guard's, so that the
+	 * guard sees the connections past its cap and answers them 503;
+	 * past MHD's, MHD closes them unanswered. MHD's idle timeout (whole
+	 * seconds) backs the guard's deadlines, and covers a client that
+	 * reads its response too slowly. */
+	unsigned per_ip = s->cfg.max_per_client ? s->cfg.max_per_client + GUARD_OVERFLOW : 0;
+	long longest = s->cfg.header_timeout_ms > s->cfg.body_timeout_ms ? s->cfg.header_timeout_ms
+									 : s->cfg.body_timeout_ms;
+	unsigned idle_s = longest > 0 ? (unsigned)((longest + 999) / 1000) : 0;
 	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)guard_log, s->guard },
 		{ MHD_OPTION_SOCK_ADDR, 0, &addr },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s },
-		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)s->cfg.max_connections, NULL },
-		{ MHD_OPTION_CONNECTION_TIMEOUT, 30, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify, s->guard },
+		{ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)guard_uri, s->guard },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(s->cfg.max_connections + GUARD_OVERFLOW),
+		  NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)per_ip, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)idle_s, NULL },
 		{ MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL },
 		{ MHD_OPTION_THREAD_STACK_SIZE, 512 * 1024, NULL },
 		/* last, so that thread-per-connection can leave it out */
@@ -475,21 +586,43 @@ unsigned service_port(struct service *s)
 	return info ? info->port : s->cfg.port;
 }
 
+/* Waits up to ms for the requests in flight to finish; returns how many
+ * are left. */
+static long wait_in_flight(struct service *s, long ms)
+{
+	for (long waited = 0; atomic_load(&s->in_flight) > 0 && waited < ms; waited += 10)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	return atomic_load(&s->in_flight);
+}
+
+/*
+ * The drain. New connections wait in the backlog, unaccepted; a new
+ * request on an open connection is answered 503; the requests in flight
+ * have until the deadline. Then every gateway call still waiting is
+ * aborted before it books anything, and its request is answered 503:
+ * a charge is either booked and answered, or neither. A second later the
+ * daemon stops and closes what is left: requests whose body never came,
+ * which had not reached the gateway.
+ */
 long service_stop(struct service *s, long wait_ms)
 {
 	atomic_store(&s->stopping, true);
 	MHD_socket lsock = MHD_quiesce_daemon(s->daemon);
-	for (long waited = 0; atomic_load(&s->in_flight) > 0 && waited < wait_ms; waited += 10)
-		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
-	long left = atomic_load(&s->in_flight);
+	long cut = wait_in_flight(s, wait_ms);
+	if (cut) {
+		atomic_store(&s->aborting, true);
+		gateway_abort(s->gateway);
+		wait_in_flight(s, 1000);
+	}
 	MHD_stop_daemon(s->daemon);
 	if (lsock != MHD_INVALID_SOCKET)
 		close(lsock);
-	return left;
+	return cut;
 }
 
 void service_free(struct service *s)
 {
+	guard_destroy(s->guard);
 	payments_destroy(s->payments);
 	store_close(s->store);
 	keys_free(&s->keys);

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 
 #include "gateway.h"
+#include "guard.h"
 #include "ledger.h"
 #include "money.h"
 #include "service.h"
@@ -57,8 +58,24 @@ static void usage(FILE *f)
 		"[RACELAB_SERVICE_LEDGER_SYNC]\n"
 		"  --idempotency-ttl S      seconds an Idempotency-Key is kept (86400)\n"
 		"                           [RACELAB_SERVICE_IDEMPOTENCY_TTL]\n"
+		"  --max-connections-per-client N  connections open at once from one\n"
+		"                           address, 0: no limit (2048; at most the cap)\n"
+		"                           [RACELAB_SERVICE_MAX_CONNECTIONS_PER_CLIENT]\n"
+		"  --header-timeout-ms N    a request's headers must all arrive within N ms of\n"
+		"                           the connection (or the last response), 0: never "
+		"(10000)\n"
+		"                           [RACELAB_SERVICE_HEADER_TIMEOUT_MS]\n"
+		"  --body-timeout-ms N      its body within N ms of its headers, 0: never (10000)\n"
+		"                           [RACELAB_SERVICE_BODY_TIMEOUT_MS]\n"
+		"  --drain-ms N             at SIGINT or SIGTERM, how long the requests in\n"
+		"                           flight have to finish (5000) "
+		"[RACELAB_SERVICE_DRAIN_MS]\n"
+		"Past the cap (or the limit per client) a connection is answered 503 with\n"
+		"Retry-After; the cap is lowered to fit the descriptor limit (ulimit -n).\n"
 		"Prints '" PROG ": listening on http://127.0.0.1:PORT' once listening;\n"
-		"SIGINT or SIGTERM: finish the requests in flight (5 s at most), exit 0.\n");
+		"SIGINT or SIGTERM: stop accepting, finish the requests in flight, exit 0;\n"
+		"at the drain deadline a payment still at the gateway is aborted, answered\n"
+		"503 and not charged.\n");
 }
 
 static void die_usage(const char *name, const char *value, const char *want)
@@ -120,6 +137,14 @@ static void set_option(struct service_config *c, const char *name, const char *v
 		c->max_connections = (unsigned)parse_uint("--max-connections", v, 65536);
 		if (c->max_connections == 0)
 			die_usage("--max-connections", v, "at least 1");
+	} else if (strcmp(name, "max-connections-per-client") == 0) {
+		c->max_per_client = (unsigned)parse_uint("--max-connections-per-client", v, 65536);
+	} else if (strcmp(name, "header-timeout-ms") == 0) {
+		c->header_timeout_ms = (long)parse_uint("--header-timeout-ms", v, 3600000);
+	} else if (strcmp(name, "body-timeout-ms") == 0) {
+		c->body_timeout_ms = (long)parse_uint("--body-timeout-ms", v, 3600000);
+	} else if (strcmp(name, "drain-ms") == 0) {
+		c->drain_ms = (long)parse_uint("--drain-ms", v, 3600000);
 	} else if (strcmp(name, "cache-buckets") == 0) {
 		c->cache_buckets = (unsigned)parse_uint("--cache-buckets", v, 1u << 20);
 		if (c->cache_buckets == 0)
@@ -149,11 +174,23 @@ static void set_option(struct service_config *c, const char *name, const char *v
 
 /* Every option of set_option(): one left out here is silently ignored in
  * the environment (a test reads --help and tries each variable). */
-static const char *const option_names[] = {
-	"port",	  "threads",	 "gateway-latency-ms", "gateway-failure-rate", "gateway-timeout-ms",
-	"seed",	  "max-amount",	 "max-connections",    "cache-buckets",	       "keys",
-	"ledger", "ledger-sync", "idempotency-ttl"
-};
+static const char *const option_names[] = { "port",
+					    "threads",
+					    "gateway-latency-ms",
+					    "gateway-failure-rate",
+					    "gateway-timeout-ms",
+					    "seed",
+					    "max-amount",
+					    "max-connections",
+					    "cache-buckets",
+					    "keys",
+					    "ledger",
+					    "ledger-sync",
+					    "idempotency-ttl",
+					    "max-connections-per-client",
+					    "header-timeout-ms",
+					    "body-timeout-ms",
+					    "drain-ms" };
 
 /* RACELAB_SERVICE_ + the option's name in upper case, '-' as '_'. */
 static void read_environment(struct service_config *c)
@@ -223,6 +260,38 @@ static void load_keys(struct service *s)
 		die_usage("--keys", s->cfg.keys_path, why);
 }
 
+/*
+ * Every connection is a descriptor. With the cap above the descriptor
+ * limit, accept() fails with EMFILE while the listening socket stays
+ * readable, and MHD's accept loop in thread-per-connection mode spins on
+ * it, one stderr line per failure. So the cap is lowered to what the
+ * limit leaves after the service's own descriptors and the connections
+ * past the cap that are accepted only to be answered 503.
+ */
+static void fit_descriptor_limit(struct service_config *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	long own = 16 + 3L * c->threads; /* stdio, listener, ITC, files; epoll per pool thread */
+	long room = (long)rl.rlim_cur - own - GUARD_OVERFLOW;
+	if (room < 1) {
+		fprintf(stderr,
+			PROG ": the descriptor limit (%ld) leaves no room for a connection\n",
+			(long)rl.rlim_cur);
+		exit(1);
+	}
+	if (c->max_connections > room) {
+		fprintf(stderr,
+			PROG ": --max-connections lowered from %u to %ld: the descriptor limit is "
+			     "%ld (%ld kept for the service, %d for answering 503 past the cap)\n",
+			c->max_connections, room, (long)rl.rlim_cur, own, GUARD_OVERFLOW);
+		c->max_connections = (unsigned)room;
+	}
+	if (c->max_per_client > c->max_connections)
+		c->max_per_client = c->max_connections;
+}
+
 int main(int argc, char **argv)
 {
 	static struct service s; /* large (the metrics), and shared with every thread */
@@ -240,11 +309,16 @@ int main(int argc, char **argv)
 		.ledger_path = "racelab-ledger.db",
 		.ledger_full_sync = true,
 		.idempotency_ttl_s = 86400,
+		.max_per_client = 2048,
+		.header_timeout_ms = 10000,
+		.body_timeout_ms = 10000,
+		.drain_ms = 5000,
 	};
 	read_environment(&s.cfg);
 	read_flags(&s.cfg, argc, argv);
 	load_keys(&s);
 	raise_fd_limit();
+	fit_descriptor_limit(&s.cfg);
 
 	sigset_t stop;
 	sigemptyset(&stop);
@@ -263,12 +337,20 @@ int main(int argc, char **argv)
 
 	int sig = 0;
 	sigwait(&stop, &sig);
-	long left = service_stop(&s, 5000);
+	long cut = service_stop(&s, s.cfg.drain_ms);
 	struct gateway_stats gs;
 	gateway_stats(s.gateway, &gs);
-	fprintf(stderr, PROG ": shutdown: %ld requests, %ld charges, ledger %lld cents%s\n",
-		metrics_requests(&s.metrics), gs.charges, (long long)ledger_total(s.ledger, 0),
-		left ? " (requests still in flight were cut off)" : "");
+	/* the guard's last summary lines first: this line is the last */
+	guard_destroy(s.guard);
+	s.guard = NULL;
+	fprintf(stderr, PROG ": shutdown: %ld requests, %ld charges, ledger %lld cents",
+		metrics_requests(&s.metrics), gs.charges, (long long)ledger_total(s.ledger, 0));
+	if (cut)
+		fprintf(stderr,
+			" (%ld requests in flight at the %ld ms drain deadline were cut off, "
+			"%ld gateway calls aborted: not charged)",
+			cut, s.cfg.drain_ms, gs.aborted);
+	fputc('\n', stderr);
 	service_free(&s);
 	return 0;
 }

@@ -39,6 +39,17 @@ void metrics_outcome(struct metrics *m, enum metrics_outcome o)
 	atomic_fetch_add_explicit(&m->outcomes[o], 1, memory_order_relaxed);
 }
 
+void metrics_status(struct metrics *m, unsigned status)
+{
+	if (status < 600)
+		atomic_fetch_add_explicit(&m->by_status[status], 1, memory_order_relaxed);
+}
+
+void metrics_guard(struct metrics *m, enum metrics_guard what)
+{
+	atomic_fetch_add_explicit(&m->guard[what], 1, memory_order_relaxed);
+}
+
 long metrics_requests(struct metrics *m)
 {
 	return atomic_load_explicit(&m->latency_count, memory_order_relaxed);
@@ -78,6 +89,20 @@ char *metrics_render(struct metrics *m, struct gateway *g, int64_t ledger_cents,
 		"racelab_payments_total{outcome=\"cached\"} %ld\n"
 		"racelab_payments_total{outcome=\"failed\"} %ld\n",
 		charged, cached, failed);
+	fprintf(f,
+		"# HELP racelab_connections_refused_total Connections answered 503 at accept.\n"
+		"# TYPE racelab_connections_refused_total counter\n"
+		"racelab_connections_refused_total{reason=\"cap\"} %ld\n"
+		"racelab_connections_refused_total{reason=\"client\"} %ld\n"
+		"# HELP racelab_deadline_closes_total Connections closed at a deadline.\n"
+		"# TYPE racelab_deadline_closes_total counter\n"
+		"racelab_deadline_closes_total{phase=\"headers\"} %ld\n"
+		"racelab_deadline_closes_total{phase=\"body\"} %ld\n",
+		get(&m->guard[METRICS_REFUSED_CAP]), get(&m->guard[METRICS_REFUSED_CLIENT]),
+		get(&m->guard[METRICS_DEADLINE_HEADERS]), get(&m->guard[METRICS_DEADLINE_BODY]));
+	counter(f, "racelab_mhd_error_answers_total",
+		"Errors libmicrohttpd answered itself (HTML, also in racelab_requests_total).",
+		get(&m->guard[METRICS_MHD_ANSWER]));
 	counter(f, "racelab_cache_hits_total", "Payments answered from the cache.", cached);
 	counter(f, "racelab_cache_misses_total", "Payments that went on to the gateway.",
 		charged + failed);

@@ -34,6 +34,10 @@ struct service_config {
 	const char *ledger_path;  /* the SQLite file; NULL: in memory */
 	bool ledger_full_sync;	  /* synchronous=FULL, else NORMAL */
 	long idempotency_ttl_s;	  /* a key is released this long after its payment */
+	unsigned max_per_client;  /* open at once from one address, 0: no limit */
+	long header_timeout_ms;	  /* a request's headers must be in by then */
+	long body_timeout_ms;	  /* its body, from the headers */
+	long drain_ms;		  /* at shutdown, how long requests in flight have */
 };
 
 struct service {
@@ -47,6 +51,8 @@ struct service {
 	struct metrics metrics;
 	atomic_int in_flight; /* requests between their first byte and their response */
 	atomic_bool stopping; /* set at shutdown: answer with Connection: close */
+	atomic_bool aborting; /* the drain's deadline passed: gateway calls aborted */
+	struct guard *guard;  /* caps, deadlines (guard.c) */
 	struct MHD_Daemon *daemon;
 };
 
@@ -55,7 +61,8 @@ struct service {
 int service_start(struct service *s, char *err, size_t errlen);
 /* The port actually bound (the one asked for, or the one picked for 0). */
 unsigned service_port(struct service *s);
-/* Stops accepting, waits for requests in flight (at most wait_ms), then
+/* Stops accepting, waits for requests in flight (at most wait_ms), aborts
+ * the gateway calls still waiting (nothing charged, answered 503), then
  * closes every connection. Returns the requests still in flight when the
  * wait ran out (0 normally). */
 long service_stop(struct service *s, long wait_ms);
