@@ -35,7 +35,8 @@ class Service:
     key file and its own SQLite ledger (ledger= "sqlite:FILE" to share one
     between services, "memory" for none)."""
 
-    def __init__(self, *args, flavour="release", variant="fixed", env=None, ledger=None):
+    def __init__(self, *args, flavour="release", variant="fixed", env=None, ledger=None,
+                 preexec_fn=None):
         binary = BUILD / flavour / variant / "racelab-service"
         if not binary.exists():
             raise AssertionError(f"{binary.relative_to(REPO)} is not built (run make build)")
@@ -51,6 +52,7 @@ class Service:
             stderr=subprocess.PIPE,
             text=True,
             env=full_env,
+            preexec_fn=preexec_fn,
         )
         line = self._readline(10)
         m = LISTENING.match(line.rstrip("\n"))
@@ -68,10 +70,13 @@ class Service:
         return box[0] if box else ""
 
     def request(self, method, path, body=None, headers=None, timeout=10, api_key=ACME):
-        """One request, as the merchant of api_key (None: no Authorization)."""
+        """One request, as the merchant of api_key (None: no Authorization);
+        a POST says its body is JSON unless headers say otherwise."""
         headers = dict(headers or {})
         if api_key:
             headers.setdefault("Authorization", f"Bearer {api_key}")
+        if method == "POST":
+            headers.setdefault("Content-Type", "application/json")
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             conn.request(method, path, body=body, headers=headers)
@@ -199,7 +204,8 @@ class TestBadInput(ServiceCase):
 
         conn = http.client.HTTPConnection("127.0.0.1", self.svc.port, timeout=10)
         try:
-            conn.request("POST", "/process-payment", body=chunks(), encode_chunked=True)
+            conn.request("POST", "/process-payment", body=chunks(), encode_chunked=True,
+                         headers={"Content-Type": "application/json"})
             r = conn.getresponse()
             self.assertError(r.status, dict(r.getheaders()), r.read(), 413)
         finally:
@@ -227,8 +233,8 @@ class TestBadInput(ServiceCase):
         body = b'{"user_id": "slow", "amount": 12.34}'
         raw = (
             b"POST /process-payment HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
-            b"Authorization: Bearer %s\r\nConnection: close\r\n\r\n%s"
-            % (len(body), ACME.encode(), body)
+            b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\n\r\n%s" % (len(body), ACME.encode(), body)
         )
         with socket.create_connection(("127.0.0.1", self.svc.port), timeout=10) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -250,7 +256,8 @@ class TestBadInput(ServiceCase):
         before = self.svc.metrics()["racelab_charges_total"]
         with socket.create_connection(("127.0.0.1", self.svc.port), timeout=10) as s:
             s.sendall(
-                b"POST /process-payment HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n\r\n"
+                b"POST /process-payment HTTP/1.1\r\nHost: x\r\nContent-Length: 40\r\n"
+                b"Content-Type: application/json\r\n\r\n"
                 b'{"user_id": "gone",'
             )
         time.sleep(0.1)
@@ -548,7 +555,8 @@ def concurrent_load(svc, threads=8, per_thread=30, users_per_thread=5):
                     "POST",
                     "/process-payment",
                     '{"user_id": "%s", "amount": %s}' % (user, amount),
-                    {"Authorization": f"Bearer {ACME}", "Idempotency-Key": user},
+                    {"Authorization": f"Bearer {ACME}", "Idempotency-Key": user,
+                     "Content-Type": "application/json"},
                 )
                 r = conn.getresponse()
                 doc = json.loads(r.read())
