@@ -229,9 +229,16 @@ void *guard_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
 	(void)cls;
 	struct conn *cn = conn_of(c);
+	if (!cn)
+		return NULL;
+	/* A raw NUL byte ends the string early, and MHD routes on what is
+	 * left. MHD 0.9.75 calls this with the request line split in place:
+	 * the space before the version became the target's NUL, and the
+	 * version ("HTTP/1.x", checked before this call) follows it. If
+	 * something else follows the first NUL, the target held one. */
+	const char *end = uri + strlen(uri);
 	/* Only this connection's thread reads nul, after this. */
-	if (cn)
-		cn->nul = strstr(uri, "%00") != NULL;
+	cn->nul = strstr(uri, "%00") != NULL || strncmp(end + 1, "HTTP/", 5) != 0;
 	return NULL;
 }
 

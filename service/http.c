@@ -366,7 +366,7 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
  * rest of the body to be parsed as the next request (smuggling); takes a
  * Transfer-Encoding that is not chunked as "read until the connection
  * closes"; accepts HTTP/1.1 without Host; and decodes %00 in the path to
- * a NUL that ends the string we route on. An answer queued here, before
+ * a NUL that ends the string we route on (as a raw NUL byte does). An answer queued here, before
  * the body, makes MHD close the connection after it: the rest is never
  * parsed.
  */
@@ -385,7 +385,7 @@ static const char *bad_framing(struct MHD_Connection *conn, const char *version)
 	if (fr.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
 		return "an HTTP/1.1 request without a Host header";
 	if (guard_nul_in_path(conn))
-		return "a NUL byte (%00) in the path";
+		return "a NUL byte (raw or %00) in the request target";
 	return NULL;
 }
 

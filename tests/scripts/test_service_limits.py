@@ -125,9 +125,16 @@ class TestStrictHTTP(LimitsCase):
         self.assertEqual(status, 200)  # HTTP/1.0 has no Host to require
 
     def test_nul_in_path_is_400(self):
+        """%00, or a raw NUL byte, ended the path MHD routes on."""
         before = self.charges()
         for target in [b"/healthz%00x", b"/process-payment%00.html", b"/%00"]:
             with self.subTest(target=target):
+                probe = post(target, PAY % b"nul", b"Host: x", b"Content-Type: application/json",
+                             b"Content-Length: %d" % len(PAY % b"nul"))
+                self.assertJsonError(raw(self.svc.port, probe), 400, "NUL")
+        self.assertEqual(self.charges(), before)
+        for target in [b"/healthz\0x", b"/process-payment\0"]:
+            with self.subTest(raw=target):
                 probe = post(target, PAY % b"nul", b"Host: x", b"Content-Type: application/json",
                              b"Content-Length: %d" % len(PAY % b"nul"))
                 self.assertJsonError(raw(self.svc.port, probe), 400, "NUL")
