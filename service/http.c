@@ -366,9 +366,9 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
  * rest of the body to be parsed as the next request (smuggling); takes a
  * Transfer-Encoding that is not chunked as "read until the connection
  * closes"; accepts HTTP/1.1 without Host; and decodes %00 in the path to
- * a NUL that ends the string we route on (as a raw NUL byte does). An answer queued here, before
- * the body, makes MHD close the connection after it: the rest is never
- * parsed.
+ * a NUL that ends the string we route on (as a raw NUL byte does). An
+ * answer queued here, before the body, makes MHD close the connection
+ * after it: the rest is never parsed.
  */
 static const char *bad_framing(struct MHD_Connection *conn, const char *version)
 {
@@ -535,14 +535,11 @@ int service_start(struct service *s, char *err, size_t errlen)
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* poll(), not select(): select() stops at descriptor 1024, and the
 	 * story's load is 1000 connections. ITC: MHD_quiesce_daemon needs it.
-	 * ERROR_LOG: MHD's own failures (a bind, a thread it could not start)
-	 * reach stderr; a client that goes away is not one of them. */
+	 * ERROR_LOG: MHD's messages (a bind, a thread it could not start, a
+	 * client that sent garbage) reach guard_log(), which says each kind at
+	 * most once a second and counts the errors MHD answers itself. */
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	flags |= s->cfg.threads ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
-	/* 512 KiB stacks: a request needs a few KiB (its body is on the heap,
-	 * and request.c caps JSON nesting, so jansson's recursion is short);
-	 * 1000 threads at the default 8 MiB would reserve 8 GiB of address
-	 * space for nothing. */
 	/* MHD's limits sit GUARD_OVERFLOW above the guard's, so that the
 	 * guard sees the connections past its cap and answers them 503;
 	 * past MHD's, MHD closes them unanswered. MHD's idle timeout (whole
@@ -552,6 +549,10 @@ int service_start(struct service *s, char *err, size_t errlen)
 	long longest = s->cfg.header_timeout_ms > s->cfg.body_timeout_ms ? s->cfg.header_timeout_ms
 									 : s->cfg.body_timeout_ms;
 	unsigned idle_s = longest > 0 ? (unsigned)((longest + 999) / 1000) : 0;
+	/* 512 KiB stacks: a request needs a few KiB (its body is on the heap,
+	 * and request.c caps JSON nesting, so jansson's recursion is short);
+	 * 1000 threads at the default 8 MiB would reserve 8 GiB of address
+	 * space for nothing. */
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)guard_log, s->guard },
 		{ MHD_OPTION_SOCK_ADDR, 0, &addr },
