@@ -486,48 +486,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **ctx,
 	}
 }
 
-int service_start(struct service *s, char *err, size_t errlen)
+/* MHD's daemon on 127.0.0.1, with the guard's callbacks and limits. */
+static struct MHD_Daemon *start_daemon(struct service *s)
 {
-	metrics_init(&s->metrics);
-	atomic_init(&s->in_flight, 0);
-	atomic_init(&s->stopping, false);
-	atomic_init(&s->aborting, false);
-	long voided = 0;
-	s->store = store_open(s->cfg.ledger_path, s->cfg.ledger_full_sync, &voided, err, errlen);
-	if (!s->store)
-		return -1;
-	if (voided)
-		fprintf(stderr,
-			"racelab-service: voided %ld payments left pending by a crash (never "
-			"answered; the simulated gateway's books died with that process)\n",
-			voided);
-	s->cache = cache_create(s->cfg.cache_buckets);
-	s->gateway = gateway_create(4096, 0);
-	s->ledger = ledger_create(1);
-	s->payments = s->cache && s->gateway && s->ledger
-			      ? payments_create(s->cache, s->gateway, s->ledger, s->store, &s->keys,
-						s->cfg.idempotency_ttl_s)
-			      : NULL;
-	struct guard_limits limits = {
-		.cap = s->cfg.max_connections,
-		.per_client = s->cfg.max_per_client,
-		.header_ms = s->cfg.header_timeout_ms,
-		.body_ms = s->cfg.body_timeout_ms,
-	};
-	s->guard = guard_create(&limits, &s->metrics);
-	if (!s->payments || !s->guard) {
-		snprintf(err, errlen, "out of memory, or the ledger cannot be read");
-		return -1;
-	}
-	struct gateway_faults faults = {
-		.min_latency_us = s->cfg.latency_min_ms * 1000,
-		.max_latency_us = s->cfg.latency_max_ms * 1000,
-		.timeout_us = s->cfg.gateway_timeout_ms * 1000,
-		.failure_ppm = s->cfg.failure_ppm,
-		.seed = s->cfg.seed,
-	};
-	gateway_set_faults(s->gateway, &faults);
-
 	struct sockaddr_in addr;
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
@@ -570,8 +531,52 @@ int service_start(struct service *s, char *err, size_t errlen)
 		  (intptr_t)s->cfg.threads, NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
-				     MHD_OPTION_END);
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+				MHD_OPTION_END);
+}
+
+int service_start(struct service *s, char *err, size_t errlen)
+{
+	metrics_init(&s->metrics);
+	atomic_init(&s->in_flight, 0);
+	atomic_init(&s->stopping, false);
+	atomic_init(&s->aborting, false);
+	long voided = 0;
+	s->store = store_open(s->cfg.ledger_path, s->cfg.ledger_full_sync, &voided, err, errlen);
+	if (!s->store)
+		return -1;
+	if (voided)
+		fprintf(stderr,
+			"racelab-service: voided %ld payments left pending by a crash (never "
+			"answered; the simulated gateway's books died with that process)\n",
+			voided);
+	s->cache = cache_create(s->cfg.cache_buckets);
+	s->gateway = gateway_create(4096, 0);
+	s->ledger = ledger_create(1);
+	s->payments = s->cache && s->gateway && s->ledger
+			      ? payments_create(s->cache, s->gateway, s->ledger, s->store, &s->keys,
+						s->cfg.idempotency_ttl_s)
+			      : NULL;
+	struct guard_limits limits = {
+		.cap = s->cfg.max_connections,
+		.per_client = s->cfg.max_per_client,
+		.header_ms = s->cfg.header_timeout_ms,
+		.body_ms = s->cfg.body_timeout_ms,
+	};
+	s->guard = guard_create(&limits, &s->metrics);
+	if (!s->payments || !s->guard) {
+		snprintf(err, errlen, "out of memory, or the ledger cannot be read");
+		return -1;
+	}
+	struct gateway_faults faults = {
+		.min_latency_us = s->cfg.latency_min_ms * 1000,
+		.max_latency_us = s->cfg.latency_max_ms * 1000,
+		.timeout_us = s->cfg.gateway_timeout_ms * 1000,
+		.failure_ppm = s->cfg.failure_ppm,
+		.seed = s->cfg.seed,
+	};
+	gateway_set_faults(s->gateway, &faults);
+	s->daemon = start_daemon(s);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot listen on 127.0.0.1:%u (in use, or no permission)",
 			 s->cfg.port);
