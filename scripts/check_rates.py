@@ -37,6 +37,15 @@ names the campaign), never on the shard or the order cells ran in, so the
 N shards run the same trials as one unsharded run. --list prints the
 cells (of the shard) with their trials and seeds, and runs nothing.
 
+On one CPU (an affinity mask of one CPU, `taskset -c 0`, or a cgroup
+quota under two CPUs: racelab/cpus.py) a cell whose band holds only where
+two threads run at once (a rate that must show, measured with threads
+spread across CPUs, or a row whose note says "needs 2 CPUs") is not run:
+the report shows it as "needs 2 CPUs here", it fails nothing, and one line
+says how many were left out. Every other cell runs: the fixed builds (one
+finding is a bug on one CPU too) and the rows measured on one CPU
+(same-cpu).
+
 A lab in labs/ (or asked for with --lab) that has no expected table is
 refused before anything runs (one line, exit 2): there would be nothing to
 check it against.
@@ -47,7 +56,7 @@ import sys
 import time
 from pathlib import Path
 
-from racelab import cli, expected, records, scenario, shards, stats, tools
+from racelab import cli, cpus, expected, records, scenario, shards, stats, tools
 from racelab.cells import collect
 from racelab.cli import Failure
 
@@ -164,6 +173,38 @@ def with_baselines(plan):
                 seen.append(base)
         out += seen
     return out
+
+
+def split_one_cpu(plan, args):
+    """(the plan's cells to run, those left out, why) where this process
+    has one CPU (cpus.one_cpu; why is None elsewhere): a cell whose
+    expected row needs two CPUs (cpus.needs_two) is left out, and one line
+    says so. A measurement (--write-expected) leaves nothing out and warns."""
+    why = cpus.one_cpu()
+    if not why:
+        return plan, [], None
+    if args.write_expected:
+        print(f"{why}: the spread cells measured now will not hold on two",
+              file=sys.stderr, flush=True)
+        return plan, [], why
+    table = expected.read_dir()
+    run, skipped = [], []
+    for entry in plan:
+        lab, build, tool, extra = entry
+        config = config_of(lab, tool, extra)
+        needs = cpus.needs_two(tool, config, table.get((lab, build, tool, config)))
+        (skipped if needs else run).append(entry)
+    print(f"{why}: {len(skipped)} of {len(plan)} cells need 2 CPUs and are left out "
+          f"('needs 2 CPUs here' below)", file=sys.stderr, flush=True)
+    return run, skipped, why
+
+
+def said_skipped(skipped, why):
+    """The last line of a one-CPU check: how many cells were not run."""
+    if skipped:
+        print(f"{len(skipped)} cells need 2 CPUs here and were not run ({why}): "
+              f"{', '.join(describe(*e) for e in skipped[:3])}"
+              f"{', ...' if len(skipped) > 3 else ''}", file=sys.stderr)
 
 
 def labs_with_tables():
@@ -397,6 +438,7 @@ def main(argv=None):
             if not args.tool or cell[1] in args.tool]
     if args.explain:
         return explain(plan, lambda tool: trials_for(tool, args), args.rerun)
+    plan, skipped, one_cpu = split_one_cpu(plan, args)
     if args.cost or args.profile == "full":
         plan = with_baselines(plan)
     if args.shard:
@@ -439,9 +481,11 @@ def main(argv=None):
     partial = not every or args.tool or args.shard
     # The HTML page and the CSV go next to the records they were made from.
     report += ["--html", str(results), "--csv", str(results / "trials.csv")]
-    report += ["--part"] if args.shard else []
-    return subprocess.run(report + ["--check"] + (["--measured-only"] if partial else
-                                                  ["--require-data"])).returncode
+    report += (["--part"] if args.shard else []) + (["--one-cpu"] if one_cpu else [])
+    rc = subprocess.run(report + ["--check"] + (["--measured-only"] if partial else
+                                                ["--require-data"])).returncode
+    said_skipped(skipped, one_cpu)
+    return rc
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from racelab import (cli, cost, expected, export, htmlreport, records, scenario, shards, stats,
                      tools)
-from racelab.cells import FAILING, collect, markdown, read_all, summary
+from racelab.cells import FAILING, ONE_CPU, collect, markdown, read_all, summary
 from racelab.cli import Failure
 
 PROG = "report.py"
@@ -51,6 +51,11 @@ def parser():
     p.add_argument("--measured-only", action="store_true",
                    help="leave out the cells that have an expectation but no trials "
                         "(a run that measured some configurations on purpose)")
+    p.add_argument("--one-cpu", action="store_true",
+                   help="the records were measured where threads cannot run at once (one "
+                        "CPU): a cell whose band holds only on two CPUs is shown as 'needs "
+                        "2 CPUs here', measured or not, and fails neither --check nor "
+                        "--require-data (make check-rates on one CPU passes this)")
     p.add_argument("--format", choices=("markdown", "tsv"), default="markdown",
                    help="markdown table (default) or TSV with raw numbers; with tsv "
                         "the summary line goes to stderr")
@@ -195,6 +200,18 @@ def whole(folders, recs, lab, part=False):
     return not problems
 
 
+def measured(cells):
+    """The cells measured, plus, on one CPU (--one-cpu), the cells left out
+    because they need two: those whose lab was measured under their tool
+    and in their configuration, in other cells (check_rates.py skips them
+    from a plan of every tool in every configuration)."""
+    done = [c for c in cells if c.n or c.tool_errors]
+    tools_of = {(c.lab, c.tool) for c in done}
+    configs_of = {(c.lab, c.config) for c in done}
+    return [c for c in cells if c.n or c.tool_errors or (
+        c.verdict == ONE_CPU and (c.lab, c.tool) in tools_of and (c.lab, c.config) in configs_of)]
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     args.results = args.results or ["results"]
@@ -202,12 +219,12 @@ def main(argv=None):
         scenario.lab_dir(args.lab)  # Failure for an unknown lab
     if args.write_expected and (args.html or args.csv):
         raise Failure("--html and --csv go with a report, not with --write-expected")
-    cells = collect(args.results, args.expected, args.lab)
+    cells = collect(args.results, args.expected, args.lab, one_cpu=args.one_cpu)
     # The native runs of a detector's workload are the cost table's
     # baselines, not cells of the matrix (racelab.cost).
     cells = [c for c in cells if not cost.is_baseline(c.config)]
     if args.measured_only:
-        cells = [c for c in cells if c.n or c.tool_errors]
+        cells = measured(cells)
     recs = [r for r in read_all(args.results) if args.lab is None or r["lab"] == args.lab]
     if args.write_expected:
         # A table from some shards only would lack their cells' rows.

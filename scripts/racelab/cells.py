@@ -7,13 +7,16 @@ course pack's. (Not grading's SafeCell, one row of SAFE's plan.)"""
 from collections import defaultdict
 from pathlib import Path
 
-from . import expected, records, stats, tools
+from . import cpus, expected, records, stats, tools
 from .cli import Failure
 
 COLUMNS = ("lab", "build", "tool", "config", "metric", "rate", "95% CI",
            f"{stats.CHECK_CONFIDENCE} CI", "expected", "n", "tool errors", "verdict")
 # The verdicts that fail a check (report.py --check, check_pack.py).
 FAILING = ("OUT", "tool errors")
+# A cell whose band holds only on two CPUs (cpus.needs_two), measured or
+# skipped where there is one: neither a pass nor a failure.
+ONE_CPU = "needs 2 CPUs here"
 
 
 class Cell:
@@ -23,8 +26,9 @@ class Cell:
         self.key = key
         self.lab, self.build, self.tool, self.config = key
         self.metric = stats.metric(self.build, self.tool)
-        self.n = self.successes = self.tool_errors = 0
+        self.n = self.successes = self.tool_errors = self.on_one_cpu = 0
         self.expected = None
+        self.one_cpu_here = False  # collect(one_cpu=True): this machine has one
 
     def add(self, record):
         if record["outcome"] == "tool-error":
@@ -32,6 +36,7 @@ class Cell:
         else:
             self.n += 1
             self.successes += stats.success(record, self.metric)
+            self.on_one_cpu += cpus.ran_on_one(record)
 
     @property
     def rate(self):
@@ -48,13 +53,22 @@ class Cell:
         return stats.wilson(self.successes, self.n, stats.Z_CHECK)
 
     @property
+    def needs_two_cpus(self):
+        """Whether this cell's band holds only on two CPUs, and it was
+        measured (every trial's threads on one CPU) or is to be measured
+        (collect(one_cpu=True)) where there is one."""
+        if not cpus.needs_two(self.tool, self.config, self.expected):
+            return False
+        return self.one_cpu_here or (self.n > 0 and self.on_one_cpu == self.n)
+
+    @property
     def verdict(self):
         if self.n == 0 and self.tool_errors == 0:
-            return "no data"
+            return ONE_CPU if self.needs_two_cpus else "no data"
         if self.expected is None:
             return "no expectation"
         if self.n and not stats.meets(self.check_interval, self.expected["band"]):
-            return "OUT"
+            return ONE_CPU if self.needs_two_cpus else "OUT"
         if self.tool_errors:
             return "tool errors"
         return "ok"
@@ -84,11 +98,12 @@ def read_all(folders):
             seen.add(key)
             yield record
 
-
-def collect(results_dir, expected_dir, lab):
+def collect(results_dir, expected_dir, lab, one_cpu=False):
     """Every cell with records under results_dir (a folder or a list of
     them) or a row under expected_dir (of lab `lab` alone, unless None), in
-    the report's order."""
+    the report's order. one_cpu: the records were measured where threads
+    cannot run at once, so a cell whose band needs two CPUs says so
+    (ONE_CPU), measured or not."""
     cells = {}
     for record in read_all(results_dir):
         if lab is not None and record["lab"] != lab:
@@ -101,6 +116,8 @@ def collect(results_dir, expected_dir, lab):
             cell.expected = row
             if row["metric"] == stats.EXPECTED_FP:  # the same count, named as intended
                 cell.metric = row["metric"]
+    for cell in cells.values():
+        cell.one_cpu_here = one_cpu
     return sorted(cells.values(), key=Cell.sort_key)
 
 
@@ -122,7 +139,9 @@ def summary(cells):
     for c in cells:
         counts[c.verdict] += 1
     line = f"{len(cells)} cells: {counts['ok']} ok, {counts['OUT']} out"
-    for verdict in ("tool errors", "no expectation", "no data"):
+    for verdict in ("tool errors", ONE_CPU, "no expectation", "no data"):
         if counts[verdict]:
             line += f", {counts[verdict]} {verdict}"
+    if counts[ONE_CPU]:
+        line += " (their bands were measured with threads on two CPUs at once)"
     return line
