@@ -106,6 +106,7 @@ help: ## list the targets
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" lab-$(l) "lab $(l): the symptom, the detectors' reports, the fixed build, the rates (about a minute)";)
 	$(HELP_MORE)
 	$(HELP_ANSWER)
+	$(HELP_SCHED)
 	@$(foreach f,$(FLAVOURS),printf "  %-22s %s\n" $(f) "build the $(f) flavour of every variant";)
 	@$(foreach l,$(LABS),printf "  %-22s %s\n" broken-$(l) "every flavour of lab $(l)'s broken build";)
 	@printf "  %-22s %s\n" "build/F/V/racelab-stress" "one flavour F of one variant V ($(VARIANTS))"
@@ -192,7 +193,9 @@ check: test-bins $(RUSAGE_BIN) ## the CMocka suites, the scripts' tests and chec
 # --- labs, rates and reports --------------------------------------------------
 # lab-N builds only what lab N needs (in parallel), then walks through it.
 # The flavours `make lab-N` runs (scripts/lab.py): not the chaos build.
-LAB_FLAVOURS := release debug tsan-clang tsan-gcc
+# On one CPU lab.py shows the symptom through racelab's scheduler: the
+# sched flavour, when the Makefile has it.
+LAB_FLAVOURS := release debug tsan-clang tsan-gcc $(filter sched,$(FLAVOURS))
 define LAB_RULE
 lab-$(1): # lab $(1): the symptom, the detectors' reports, the fixed build, the rates (about a minute)
 	@$$(MAKE) -s -j2 $$(foreach f,$$(LAB_FLAVOURS),build/$$(f)/fixed/racelab-stress build/$$(f)/broken-$(1)/racelab-stress)
@@ -230,6 +233,7 @@ toc: ## rewrite GUIDE.md's table of contents from its headings
 	@$(PYTHON) scripts/toc.py
 
 include mk/gdb.mk
+include mk/sched.mk
 
 .PHONY: check-labs
 check-labs: ## every lab folder complete and agreeing with its modules (the manifests)

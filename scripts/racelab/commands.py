@@ -39,6 +39,10 @@ COMMANDS = (
                              "(make answer-N)"),
     ("grade-selftest", "grade_selftest", (), "grade the catalogue of wrong and right fixes "
                                              "(make grade-selftest)"),
+    ("replay", "replay", (), "re-run a sched trial's interleaving from its record, seed or "
+                             "trace; --gdb-schedule writes it for gdb (make replay)"),
+    ("explore", "explore", (), "every interleaving of a lab's smallest workload in the sched "
+                               "flavour, how many break (make explore-lab-N)"),
     ("walkthrough", "gdb_walkthrough", (), "a lab's forced interleaving in gdb, live or in batch "
                                            "(make gdb-lab-N, demo-lab-N)"),
     ("war-story", "war_story", (), "the war story over HTTP (make war-story)"),

@@ -8,6 +8,10 @@ Valgrind tool or sanitizer flavour should be too.
   stress      build/release/<variant>/racelab-stress      invariants only
   chaos       build/chaos/<variant>/racelab-stress        invariants only, with
               delays injected at the race points (common/chaos.c)
+  sched       build/sched/<variant>/racelab-stress        invariants only, the
+              threads run one at a time by racelab's scheduler, which
+              switches at race points and synchronisation calls as the
+              trial's seed and strategy (--sched) say: the same on 1 CPU or 2
   tsan-clang  build/tsan-clang/<variant>/racelab-stress   TSan text on stderr
   tsan-gcc    build/tsan-gcc/<variant>/racelab-stress
   helgrind    valgrind --tool=helgrind --xml=yes --xml-file=F build/debug/...
@@ -29,6 +33,7 @@ Tool = namedtuple("Tool", "name flavour profile wrapper report")
 TOOLS = {
     "stress": Tool("stress", "release", None, (), None),
     "chaos": Tool("chaos", "chaos", "chaos", (), None),
+    "sched": Tool("sched", "sched", "sched", (), None),
     "tsan-clang": Tool("tsan-clang", "tsan-clang", "tsan", (), "tsan"),
     "tsan-gcc": Tool("tsan-gcc", "tsan-gcc", "tsan", (), "tsan"),
     "helgrind": Tool("helgrind", "debug", "valgrind", ("valgrind", "--tool=helgrind"), "valgrind-xml"),
@@ -38,7 +43,7 @@ TOOLS = {
 BUILDS = ("broken", "fixed", "student")
 
 # The tools that run the program alone and judge it by its invariants.
-NATIVE = ("stress", "chaos")
+NATIVE = ("stress", "chaos", "sched")
 
 
 def variant(build, lab):
