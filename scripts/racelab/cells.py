@@ -140,8 +140,10 @@ def summary(cells):
         counts[c.verdict] += 1
     line = f"{len(cells)} cells: {counts['ok']} ok, {counts['OUT']} out"
     for verdict in ("tool errors", ONE_CPU, "no expectation", "no data"):
-        if counts[verdict]:
+        if counts[verdict] and verdict == ONE_CPU:
+            n = counts[verdict]
+            line += (f", {n} need{'s' if n == 1 else ''} 2 CPUs here (measured with "
+                     f"threads on two CPUs at once)")
+        elif counts[verdict]:
             line += f", {counts[verdict]} {verdict}"
-    if counts[ONE_CPU]:
-        line += " (their bands were measured with threads on two CPUs at once)"
     return line
