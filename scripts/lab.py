@@ -12,6 +12,14 @@
 
 Every number printed is counted from this run's trial records, written
 under results/lab-N-<time>/ so they can be reported on again later.
+
+On one CPU (racelab/cpus.py: the affinity mask, or the cgroup's quota) the
+two threads take turns and a race window is almost never cut, so the
+header says so instead of naming a placement that cannot happen, and step
+1 runs the broken build in the sched flavour: racelab's own scheduler runs
+the threads one at a time and switches at the race points, choosing by
+each trial's seed, so the symptom shows and any trial can be replayed
+(make replay LAB=N SEED=S).
 """
 
 import subprocess
@@ -20,7 +28,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from racelab import cli, records, scenario, stats, tools, tsan, valgrind, workcopy
+from racelab import cli, cpus, records, scenario, sched, stats, tools, tsan, valgrind, workcopy
 from racelab.cli import Failure, say, heading
 from racelab.frames import trim_stacks
 
@@ -28,11 +36,12 @@ PROG = "lab.py"
 HERE = Path(__file__).resolve().parent
 
 # Trials per step: enough to show a rate, few enough for about a minute.
-BROKEN = {"stress": 10, "tsan-clang": 3, "tsan-gcc": 3, "helgrind": 3}
-FIXED = {"stress": 5, "tsan-clang": 2, "tsan-gcc": 2, "helgrind": 2}
+BROKEN = {"stress": 10, "tsan-clang": 3, "tsan-gcc": 3, "helgrind": 3, "sched": 10}
+FIXED = {"stress": 5, "tsan-clang": 2, "tsan-gcc": 2, "helgrind": 2, "sched": 5}
 WARM_TRIALS = 5
 NAMES = {"stress": "the stress driver", "tsan-clang": "ThreadSanitizer (clang)",
-         "tsan-gcc": "ThreadSanitizer (gcc)", "helgrind": "Helgrind"}
+         "tsan-gcc": "ThreadSanitizer (gcc)", "helgrind": "Helgrind",
+         "sched": "racelab's scheduler"}
 
 
 def parser():
@@ -144,17 +153,21 @@ def main(argv=None):
         raise Failure(f"{scenario.shown(results)} is not empty")
     started = time.monotonic()
     threads, pin = scen.get("threads"), scen.get("pinning")
+    one_cpu = cpus.one_cpu()
     say(f"racelab lab {lab}: {title}")
-    say(f"({threads} threads pinned '{pin}'; records go to {scenario.shown(results)})")
+    say(placement_line(threads, pin, results, one_cpu))
 
-    step_symptom(scen, lab, results)
+    if one_cpu and sched_built(lab):
+        step_symptom_sched(scen, lab, results)
+    else:
+        step_symptom(scen, lab, results, one_cpu)
     step_detectors(scen, lab, results)
     step_configs(scen, lab, results)
-    step_fixed(scen, lab, results)
+    step_fixed(scen, lab, results, bool(one_cpu) and sched_built(lab))
 
     heading("4. This run's rates against the lab's expected.tsv (a few trials: wide intervals)")
     subprocess.run([sys.executable, str(HERE / "report.py"), "--results", str(results),
-                    "--lab", str(lab)])
+                    "--lab", str(lab)] + (["--one-cpu"] if one_cpu else []))
 
     heading("5. Next")
     next_steps(lab)
@@ -162,17 +175,32 @@ def main(argv=None):
     return 0
 
 
+def placement_line(threads, pin, results, one_cpu):
+    """The header's second line: where the threads run. On one CPU it says
+    so (cpus.one_cpu's reason): 'pinned spread' would name a placement
+    the driver cannot make there."""
+    where = f"records go to {scenario.shown(results)}"
+    if one_cpu:
+        return f"({one_cpu}: the {threads} threads take turns on it; {where})"
+    return f"({threads} threads pinned '{pin}'; {where})"
+
+
 def extra_words(scen, key):
     return scen.words(key) if scen.get(key) else []
 
 
-def step_symptom(scen, lab, results):
+def step_symptom(scen, lab, results, one_cpu=None):
     """1. The broken build under the stress driver, then at each of the
     scenario's extra_stress settings."""
     heading(f"1. The symptom: the broken build ({scen.require('race_file')}) under the "
             "stress driver")
     recs, _ = run_trials(scen, lab, "broken", "stress", BROKEN["stress"], results)
     say(f"   {rate_text(recs, 'manifested')} trials went wrong: {outcomes(recs)}.")
+    if one_cpu and not any(r["manifested"] for r in recs):
+        say("   On one CPU the threads take turns, and a turn is far longer than the race's "
+            "window: the bug is there, the timing to show it is not. The sched flavour "
+            f"shows it on one CPU (build {scenario.shown(sched_binary(lab))} with make, "
+            "then run this again).")
     last_words = Counter(r["stderr_tail"][-1] for r in recs if r.get("stderr_tail"))
     for words, n in last_words.most_common(3):
         say(f"   {n} x the program's last words: {words}")
@@ -194,6 +222,45 @@ def step_symptom(scen, lab, results):
         if totals:
             say("   invariant counters over those trials: "
                 + ", ".join(f"{k} {v}" for k, v in totals.items()))
+
+
+def sched_binary(lab, build="broken"):
+    return sched.binary(build, lab)
+
+
+def sched_built(lab):
+    """Whether both builds of the sched flavour are there for this lab."""
+    return sched_binary(lab).is_file() and sched_binary(lab, "fixed").is_file()
+
+
+def step_symptom_sched(scen, lab, results):
+    """1, on one CPU: the broken build in the sched flavour. Its scheduler
+    runs one thread at a time and switches where the trial's seed says, at
+    the race points too, so the symptom does not wait for two CPUs; every
+    trial's interleaving can be replayed from its seed."""
+    heading(f"1. The symptom: the broken build ({scen.require('race_file')}) under "
+            "racelab's scheduler")
+    recs, _ = run_trials(scen, lab, "broken", "sched", BROKEN["sched"], results)
+    say(f"   {rate_text(recs, 'manifested')} trials went wrong: {outcomes(recs)}.")
+    firsts = [first_violation(r) for r in recs if first_violation(r)]
+    if firsts:
+        say(f"   e.g. {firsts[0]}")
+    say("   One CPU runs one thread at a time, so the interleaving was chosen by racelab's "
+        "scheduler: it ran the threads in turn and switched at the race points where each "
+        "trial's seed said.")
+    wrong = next((r for r in recs if r["manifested"] and sched.schedule_of(r)), None)
+    if wrong:
+        plan = sched.schedule_of(wrong)
+        say(f"   Trial {wrong['trial']} (seed {wrong['seed']}, strategy {plan['strategy']}, "
+            f"{plan['steps']} steps) again, the same interleaving and the same broken step:")
+        say(f"   make replay LAB={lab} SEED={wrong['seed']}"
+            + (f" STRATEGY={plan['strategy']}" if plan["strategy"] != default_strategy(scen)
+               else ""))
+
+
+def default_strategy(scen):
+    """The strategy a sched trial runs without --sched: the scenario's."""
+    return scen.get("sched_strategy", "sched") or "random"
 
 
 def step_detectors(scen, lab, results):
@@ -226,12 +293,12 @@ def step_configs(scen, lab, results):
         say(f"   {kv}: " + "; ".join(parts))
 
 
-def step_fixed(scen, lab, results):
+def step_fixed(scen, lab, results, with_sched=False):
     """3. The fixed build, the same ways: nothing should show."""
     heading("3. The fixed build, the same way")
-    for tool in ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
+    for tool in ("sched",) * with_sched + ("stress", "tsan-clang", "tsan-gcc", "helgrind"):
         recs, _ = run_trials(scen, lab, "fixed", tool, FIXED[tool], results)
-        if tool == "stress":
+        if tool in tools.NATIVE:
             say(f"   {NAMES[tool]}: invariants broken in {rate_text(recs, 'manifested')} trials.")
         else:
             with_findings = sum(r["findings_total"] > 0 for r in recs)

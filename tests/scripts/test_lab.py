@@ -47,6 +47,13 @@ class Pieces(unittest.TestCase):
                     self.assertEqual(path.name, name)
                     self.assertEqual(len(recs), 1)
 
+    def test_one_cpu_is_said_instead_of_a_placement(self):
+        why = "one CPU here: the affinity mask allows CPU 0 alone"
+        line = lab.placement_line(2, "spread", self.tree.root / "results" / "r", why)
+        self.assertIn(why, line)
+        self.assertNotIn("pinned", line)
+        self.assertIn("pinned 'spread'", lab.placement_line(2, "spread", "r", None))
+
     def test_the_ending_puts_the_attempt_before_the_answer(self):
         conf = self.tree.root / "labs" / "lab-1-test" / "scenario.conf"
         conf.write_text(SCENARIO + "broken_modules = cache\n")
