@@ -73,15 +73,16 @@ class Search:
         self.bound, self.max_runs, self.time_limit = bound, max_runs, time_limit
         self.runs = []          # (trace, steps, broken invariants, record)
         self.cut = None         # why the search stopped early, or None
+        self.unlogged = 0       # runs that ended with no scheduling log
         self.elapsed = 0.0
 
     def one(self, prefix):
         run = sched.run(self.lab, self.build, f"prefix:{prefix}", self.seed, self.args,
                         profile=None)
-        if run.record is None or not run.steps:
+        if run.record is None or sched.schedule_of(run.record) is None:
             last = (run.stderr.strip().splitlines() or [f"exit {run.code}"])[-1]
             raise Failure(f"lab {self.lab} {self.build}, prefix '{prefix}': no trial record "
-                          f"or scheduling log ({last.removeprefix('racelab-stress: ')})")
+                          f"with its schedule ({last.removeprefix('racelab-stress: ')})")
         return run
 
     def branches(self, steps, start):
@@ -115,6 +116,11 @@ class Search:
             trace = sched.schedule_of(run.record)["trace"]
             bad = sched.broken_invariants(run.record) if run.record.get("manifested") else []
             self.runs.append((trace, run.steps, bad, run.record))
+            if not run.steps:
+                # The driver ended (a deadlock, a hang) before writing its
+                # log: the run counts, but nothing branches off it.
+                self.unlogged += 1
+                continue
             # deepest branches last on the stack: explored first
             stack += [(p, len(sched.flat(p))) for p in self.branches(run.steps, start)]
         self.pending = len(stack)
@@ -130,14 +136,18 @@ class Search:
 
     def shortest(self):
         bad = self.broken()
-        return min(bad, key=lambda r: (len(r[1]), sched.flat(r[0]))) if bad else None
+        return (min(bad, key=lambda r: (len(sched.flat(r[0])), sched.flat(r[0])))
+                if bad else None)
+
+    def complete(self):
+        return not self.cut and not self.unlogged
 
     def row(self):
         short = self.shortest()
         return {"lab": self.lab, "build": self.build, "preemptions": self.bound,
-                "interleavings": len(self.runs), "complete": "no" if self.cut else "yes",
+                "interleavings": len(self.runs), "complete": "yes" if self.complete() else "no",
                 "broken": len(self.broken()), "by_invariant": self.by_invariant(),
-                "shortest_steps": len(short[1]) if short else "-",
+                "shortest_steps": len(sched.flat(short[0])) if short else "-",
                 "shortest_trace": short[0] if short else "-",
                 "workload": " ".join(self.args + ["--seed", str(self.seed)])}
 
@@ -150,6 +160,11 @@ def show(search, quiet=False):
     if search.cut:
         say(f"   the search was cut by {search.cut}: {search.pending} branches left "
             f"unexplored, so these counts are a lower bound")
+    if search.unlogged:
+        say(f"   {search.unlogged} run{'s' if search.unlogged > 1 else ''} ended with no "
+            f"scheduling log (the driver stopped at a deadlock or a hang before writing "
+            f"it): nothing after {'their' if search.unlogged > 1 else 'its'} prefix was "
+            f"explored, so these counts are a lower bound")
     bad = search.broken()
     if not bad:
         say("   none broke an invariant")
@@ -158,10 +173,10 @@ def show(search, quiet=False):
     say(f"   {len(bad)} of {len(search.runs)} broke an invariant: "
         + ", ".join(f"{name} in {n}" for name, n in counts.most_common()))
     trace, steps, _, record = search.shortest()
-    say(f"   the shortest ({len(steps)} steps): {sched.symptom(record)}")
+    say(f"   the shortest ({len(sched.flat(trace))} steps): {sched.symptom(record)}")
     say(f"   replay it: make replay LAB={lab} SMALL=1 TRACE={trace}"
         + ("" if build == "broken" else " BUILD=fixed"))
-    if quiet:
+    if quiet or not steps:
         return
     say("")
     for line in sched.side_by_side(steps):

@@ -40,6 +40,12 @@ PROG = "replay.py"
 # scenario keys of the sched profile go by --set.
 GENERIC = {"threads": "--threads", "ops": "--ops", "rounds": "--rounds"}
 NOT_SET = ("pinning", "time_limit_s", "sched_strategy", "duration_ms")
+# A schedule with more steps than this is slow to step through in gdb.
+LONG_SCHEDULE = 40
+# How much of a long run is printed without --all.
+TRACE_SHOWN = 100
+ROWS_SHOWN = 16
+TAIL_ROWS = 4
 
 
 def parser():
@@ -69,6 +75,10 @@ def parser():
                    help="replay K times and compare (default 1)")
     p.add_argument("--gdb-schedule", metavar="FILE",
                    help="write the interleaving as a gdb walkthrough schedule")
+    p.add_argument("--all", action="store_true",
+                   help=f"print the whole trace and every row of the steps (default: "
+                        f"{TRACE_SHOWN} letters of the trace, the first {ROWS_SHOWN} rows and "
+                        f"the last {TAIL_ROWS})")
     p.add_argument("--expect-symptom", action="store_true",
                    help="exit 1 unless the trial goes wrong")
     return p
@@ -175,6 +185,16 @@ def fingerprint(run):
             rec.get("first_violation"), tuple(sorted((rec.get("invariants") or {}).items())))
 
 
+def shorten(lines, everything):
+    """side_by_side's lines, the middle rows left out of a long run."""
+    head, rows = lines[:2], lines[2:]
+    if everything or len(rows) <= ROWS_SHOWN + TAIL_ROWS:
+        return lines
+    left = len(rows) - ROWS_SHOWN - TAIL_ROWS
+    return head + rows[:ROWS_SHOWN] + [f"  ... {left} rows more (--all prints them)"] + \
+        rows[-TAIL_ROWS:]
+
+
 def window_cuts(steps, scen):
     """The steps at which a thread was stopped at one of the lab's race
     points (its scenario's race_points; any race point when none is
@@ -198,7 +218,10 @@ def main(argv=None):
     rec, plan = first.record, sched.schedule_of(first.record) or {}
     say(f"racelab replay: lab {lab} {build}, {what}"
         + ("" if what.startswith("seed") else f", seed {seed}") + f", strategy {original}")
-    say(f"trace: {plan.get('trace')} ({plan.get('steps')} steps)")
+    trace = plan.get("trace") or ""
+    if len(trace) > TRACE_SHOWN and not args.all:
+        trace = f"{trace[:TRACE_SHOWN]}... ({len(trace)} characters; --all prints it)"
+    say(f"trace: {trace} ({plan.get('steps')} steps)")
     went_wrong = bool(rec.get("manifested"))
     say(f"outcome: {rec.get('outcome')} (exit {first.code})"
         + (f": {sched.symptom(rec)}" if went_wrong else ""))
@@ -214,7 +237,7 @@ def main(argv=None):
                 + (f" (and {len(cuts) - 3} more)" if len(cuts) > 3 else ""))
     if first.steps:
         say("")
-        for line in sched.side_by_side(first.steps):
+        for line in shorten(sched.side_by_side(first.steps), args.all):
             say("  " + line)
         say("")
     same = sum(fingerprint(r) == fingerprint(first) for r in runs)
@@ -256,10 +279,11 @@ def write_schedule(path, lab, build, seed, wargs, run):
     rec, plan = run.record, sched.schedule_of(run.record)
     threads = int(rec.get("threads") or scenario.load(lab).number("threads", "sched", int))
     workers = "ABCDEFGH"[:threads]
-    lines = [f"# Written by racelab replay: lab {lab} {build}, seed {seed},",
-             f"# trace {plan['trace']}. Each stretch of a thread that ended at a race",
-             "# point is one step; gdb stops only at race points, so a stretch that",
-             "# ended at a lock or a yield runs on into the next one.",
+    lines = [f"# Written by racelab replay: lab {lab} {build}, seed {seed}, this trace:",
+             f"#   {plan['trace']}",
+             "# Each stretch of a thread that ended at a race point is one step; gdb",
+             "# stops only at race points, so a stretch that ended at a lock or a",
+             "# yield runs on into the next one.",
              f"title Lab {lab}: a replayed interleaving (seed {seed})",
              "args  " + " ".join(shlex.quote(a) for a in
                                  ["--lab", str(lab), "--seed", str(seed), *wargs,
@@ -278,6 +302,11 @@ def write_schedule(path, lab, build, seed, wargs, run):
         raise Failure(f"cannot write {scenario.shown(path)}: {e.strerror or e}") from None
     say(f"wrote {scenario.shown(path)}: make gdb-lab-{lab} SCHEDULE={scenario.shown(path)} "
         f"steps through it, make demo-lab-{lab} SCHEDULE=... runs it on both builds")
+    steps = sum(line.startswith("step ") for line in lines)
+    if steps > LONG_SCHEDULE:
+        say(f"({steps} steps: gdb takes about a second a step. For a walkthrough, replay a "
+            f"small trial: make explore-lab-{lab} prints its shortest failing one, then "
+            f"make replay LAB={lab} SMALL=1 TRACE=... WRITE_SCHEDULE=FILE)")
 
 
 if __name__ == "__main__":

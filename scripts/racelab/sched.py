@@ -35,7 +35,7 @@ STRATEGY_RE = re.compile(r"^(random|pct:([1-9]|1[0-6])|(replay|prefix):(@.+|[A-Z
 # calls): a switch there is a lock's or a yield's, not a race window's.
 CALLS = ("mutex_lock", "mutex_trylock", "mutex_unlock", "rwlock_rdlock", "rwlock_wrlock",
          "rwlock_unlock", "cond_wait", "cond_timedwait", "cond_signal", "cond_broadcast",
-         "create", "join", "yield", "spin", "sleep", "clock", "exit", "start")
+         "barrier_wait", "create", "join", "yield", "spin", "sleep", "clock", "exit", "start")
 # Where the running thread hands over by itself: choosing another thread
 # there is not a preemption (CHESS counts only the switches forced on a
 # thread that could have gone on).
@@ -251,8 +251,10 @@ def _stretch(points):
     """A stretch of one thread: the race points it passed and where it
     stopped ('-> ledger.add.window'), calls counted, not listed."""
     named = [p for p in points if is_race_point(p) or p in ("exit", "end")]
+    if not named:
+        named = points[-1:]  # only calls: the last one is where it stopped
     calls = len(points) - len(named)
-    text = " -> ".join(named[-2:]) if named else points[-1]
+    text = " -> ".join(named[-2:])
     if calls:
         text += f" (+{calls} call{'s' if calls > 1 else ''})"
     return "-> " + text
