@@ -175,5 +175,28 @@ class Replay(unittest.TestCase):
                 self.assertEqual(len(err.splitlines()), 1, err)
 
 
+class TheTable(unittest.TestCase):
+    """expected/explore.tsv, written by explore.py --write: a row for every
+    lab and build, and the fast labs' counts found again by a search."""
+
+    def test_every_lab_and_build_has_a_row(self):
+        import explore
+        from racelab import scenario
+        table = explore.read_table()
+        for lab in sorted(scenario.known_labs()):
+            for build in ("broken", "fixed"):
+                with self.subTest(lab=lab, build=build):
+                    self.assertIn((lab, build), table)
+                    if build == "fixed":
+                        self.assertEqual(table[(lab, build)]["broken"], "0")
+
+    @unittest.skipUnless(all(sched.binary(b, 2).is_file() and sched.binary(b, 6).is_file()
+                             for b in ("broken", "fixed")), "the sched flavour is not built")
+    def test_the_counts_are_found_again(self):
+        code, out, err = run_script("explore.py", "--check", "--lab", 2, "--lab", 6)
+        self.assertEqual(code, 0, out + err)
+        self.assertIn("every count agrees with expected/explore.tsv", out)
+
+
 if __name__ == "__main__":
     unittest.main()
