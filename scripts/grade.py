@@ -97,7 +97,7 @@ def build(lab):
     release build FAST compares with. Failure when the copy does not compile:
     the compiler's first lines are the reason."""
     targets = [f"build/{f}/student-{lab}/racelab-stress"
-               for f in ("release", "chaos", "debug", "tsan-clang", "tsan-gcc")]
+               for f in ("release", "chaos", "debug", "tsan-clang", "tsan-gcc", "sched")]
     targets.append("build/release/fixed/racelab-stress")
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     work = [f"WORK={scenario.work_root()}"] if os.environ.get("RACELAB_WORK") else []
@@ -224,9 +224,11 @@ def pass_reason(plan, advice):
     """SAFE's reason when every trial was clean."""
     total = sum(c.k for c in plan)
     contract = sum(c.k for c in plan if c.trials is None)
+    scheduler = (", under racelab's scheduler (any interleaving, chosen by seed)"
+                 if any(c.tool == "sched" for c in plan) else "")
     return (f"{total} trials ({contract} of them on the contract workloads), "
             "all clean: the invariants held under the stress driver (release "
-            "and chaos builds), and ThreadSanitizer (clang, gcc) and Helgrind "
+            f"and chaos builds){scheduler}, and ThreadSanitizer (clang, gcc) and Helgrind "
             + ("reported nothing" if not advice else
                "reported nothing that counts (see the advice)"))
 

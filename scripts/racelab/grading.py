@@ -29,6 +29,14 @@ workload), so they add nothing to the product below; they are there for
 the wrong fixes, and grading's self-test (scripts/grade_selftest.py, the
 catalogue in labs/lab-N-*/mutants/) measures how well they do.
 
+racelab's scheduler (the sched flavour, when the lab's table has its rows):
+the threads run one at a time and switch where each trial's seed says,
+at the race points too, so its measured rate holds on one CPU as on many.
+On a one-CPU machine the stress driver's measured rate (two CPUs) says
+more than it finds there; the scheduler's cells keep the bound true, so a
+student on one vCPU is graded as strictly as on a laptop. It runs the
+contract workloads too.
+
 Every cell gets a minimum number of trials (more than the bound needs:
 a student's half fix is usually rarer to catch than the broken module);
 if the product is still too high, trials are added where they buy the most
@@ -44,17 +52,21 @@ from collections import namedtuple
 from . import expected, frames, stats
 
 TARGET = 1e-3
-TOOL_ORDER = ("stress", "chaos", "tsan-clang", "tsan-gcc", "helgrind")
+TOOL_ORDER = ("stress", "sched", "chaos", "tsan-clang", "tsan-gcc", "helgrind")
 NAMES = {"stress": "the stress driver", "chaos": "the chaos build (delays at the race points)",
+         "sched": "racelab's scheduler (the sched flavour)",
          "tsan-clang": "ThreadSanitizer (clang)",
          "tsan-gcc": "ThreadSanitizer (gcc)", "helgrind": "Helgrind"}
 # Trials per cell at least, and the rough cost of one here (seconds), used
 # only to decide where extra trials go.
-MINIMUM = {"stress": 10, "chaos": 5, "tsan-clang": 4, "tsan-gcc": 2, "helgrind": 2}
-COST_S = {"stress": 0.3, "chaos": 0.5, "tsan-clang": 0.5, "tsan-gcc": 0.5, "helgrind": 2.0}
+MINIMUM = {"stress": 10, "sched": 10, "chaos": 5, "tsan-clang": 4, "tsan-gcc": 2,
+           "helgrind": 2}
+COST_S = {"stress": 0.3, "sched": 0.3, "chaos": 0.5, "tsan-clang": 0.5, "tsan-gcc": 0.5,
+          "helgrind": 2.0}
 
 # Trials of each tool for every contract configuration (grade_sets).
-CONTRACT = {"stress": 5, "chaos": 3, "tsan-clang": 2, "tsan-gcc": 1, "helgrind": 1}
+CONTRACT = {"stress": 5, "sched": 5, "chaos": 3, "tsan-clang": 2, "tsan-gcc": 1,
+            "helgrind": 1}
 
 # One row of SAFE's plan: a tool at a configuration, the broken build's
 # measured rate there (successes of trials; p_low its interval's floor) and
@@ -108,11 +120,12 @@ def cells(lab, table, blind=()):
     return out
 
 
-def contract_cells(grade_sets):
-    """The contract cells of grade_sets' configurations: every tool, no
-    measured rate (p = 0), CONTRACT[tool] trials each."""
+def contract_cells(grade_sets, with_sched=False):
+    """The contract cells of grade_sets' configurations: every tool (the
+    scheduler's when with_sched), no measured rate (p = 0), CONTRACT[tool]
+    trials each."""
     return [SafeCell(tool, "spread-" + "-".join(sets), sets, None, None, 0.0, CONTRACT[tool])
-            for tool in TOOL_ORDER for sets in grade_sets]
+            for tool in TOOL_ORDER if with_sched or tool != "sched" for sets in grade_sets]
 
 
 def ordered(plan_cells):
@@ -146,7 +159,7 @@ def plan(lab, table, target=TARGET, blind=(), grade_sets=()):
         best = max((i for i, c in enumerate(out) if miss(c) < 1.0),
                    key=lambda i: -math.log(max(miss(out[i]), 1e-300)) / COST_S[out[i].tool])
         out[best] = out[best]._replace(k=out[best].k + 1)
-    return ordered(out + contract_cells(grade_sets))
+    return ordered(out + contract_cells(grade_sets, any(c.tool == "sched" for c in out)))
 
 
 def load_plan(lab, expected_dir, target=TARGET, blind=(), grade_sets=()):

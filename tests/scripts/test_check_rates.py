@@ -149,7 +149,8 @@ class Cells(unittest.TestCase):
 
     def test_default_cells(self):
         cells = self.cells_for("")
-        self.assertEqual(len(cells), 8)
+        self.assertEqual(len(cells), 10)
+        self.assertIn(("broken", "sched", []), cells)
         self.assertIn(("broken", "helgrind", []), cells)
         self.assertIn(("fixed", "tsan-gcc", []), cells)
 
@@ -169,12 +170,12 @@ class Cells(unittest.TestCase):
     def test_a_quick_run_leaves_the_extra_configurations_out(self):
         cells = self.cells_for("extra_configs = verbosity=0\nextra_stress = buckets=9\n",
                                extra=False)
-        self.assertEqual(len(cells), 8)
+        self.assertEqual(len(cells), 10)
         self.assertFalse([c for c in cells if c[2]])
 
     def test_the_matrix_adds_drd_one_cpu_and_chaos(self):
         cells = self.cells_for("", extra=False, matrix=True)
-        self.assertEqual(len(cells), 8 + 8)
+        self.assertEqual(len(cells), 10 + 8)
         self.assertIn(("broken", "stress", ["--pin", "same-cpu"]), cells)
         self.assertIn(("fixed", "chaos", []), cells)
         self.assertIn(("broken", "chaos", ["--pin", "same-cpu"]), cells)

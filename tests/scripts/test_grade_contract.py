@@ -21,7 +21,7 @@ HEADER = "\t".join(expected.HEADER) + "\n"
 def table(tmp, *rows):
     (tmp / "lab-1-test").mkdir(exist_ok=True)
     (tmp / "lab-1-test" / expected.TABLE).write_text(HEADER + "".join(
-        f"1\tbroken\t{tool}\tspread\t{'symptom' if tool in ('stress', 'chaos') else 'detection'}"
+        f"1\tbroken\t{tool}\tspread\t{'symptom' if tool in ('stress', 'chaos', 'sched') else 'detection'}"
         f"\t0.00\t1.00\t{s}\t{n}\tnote\n"
         for tool, s, n in rows))
     return expected.read_dir(tmp)
@@ -47,7 +47,9 @@ class Plan(unittest.TestCase):
         bare = grading.plan(1, rows)
         plan = grading.plan(1, rows, grade_sets=[["evict=1"], ["keys=2", "get=1"]])
         contract = [c for c in plan if c.trials is None]
-        self.assertEqual(len(contract), 2 * len(grading.TOOL_ORDER))
+        # every tool but the scheduler, which runs them only when the lab's
+        # table has its rows (test_the_scheduler_when_the_table_has_it)
+        self.assertEqual(len(contract), 2 * (len(grading.TOOL_ORDER) - 1))
         self.assertEqual({c.config for c in contract}, {"spread-evict=1", "spread-keys=2-get=1"})
         self.assertEqual(grading.config_sets("spread-keys=2-get=1"), ["keys=2", "get=1"])
         self.assertAlmostEqual(grading.probability(plan), grading.probability(bare))
@@ -55,6 +57,17 @@ class Plan(unittest.TestCase):
         order = [(grading.TOOL_ORDER.index(c.tool), c.trials is None) for c in plan]
         self.assertEqual(order, sorted(order))
         self.assertIn("contract", "\n".join(grading.explain(1, plan)))
+
+    def test_the_scheduler_when_the_table_has_it(self):
+        # Its measured rate counts in the bound like any tool's, and it runs
+        # the contract workloads: on one CPU it is what still finds the race.
+        rows = table(self.dir, ("stress", 50, 50), ("sched", 50, 50))
+        plan = grading.plan(1, rows, grade_sets=[["evict=1"]])
+        sched = [c for c in plan if c.tool == "sched"]
+        self.assertEqual([c.trials for c in sched], [50, None])
+        self.assertEqual(sched[0].k, grading.MINIMUM["sched"])
+        self.assertLess(grading.probability([c for c in plan if c.tool == "sched"]),
+                        grading.TARGET, "the scheduler's cells alone keep the bound")
 
     def test_a_tool_blind_to_the_lab_s_race_counts_for_nothing(self):
         rows = table(self.dir, ("stress", 50, 50), ("helgrind", 50, 50))
