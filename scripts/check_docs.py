@@ -413,6 +413,7 @@ def tools_list(tables):
     """expected/README.md: the tools the tables hold, in a fixed order."""
     what = {"stress": "`stress` (the release build, invariants only)",
             "chaos": "`chaos` (the chaos build, invariants only)",
+            "sched": "`sched` (the sched flavour: racelab's scheduler, invariants only)",
             "tsan-clang": "`tsan-clang`", "tsan-gcc": "`tsan-gcc`", "helgrind": "`helgrind`",
             "drd": "`drd`"}
     have = {k[2] for k in tables.table}
@@ -502,7 +503,7 @@ def region_fast_bar(tables):
 # The quick rate check (check_rates.py --profile quick): its tools, trials a
 # cell (Valgrind's fewer) and reruns; tests/scripts/test_check_rates.py
 # holds check_rates.py to the same figures.
-QUICK_TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind")
+QUICK_TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind", "sched")
 QUICK_FIRST = {"helgrind": 6}
 QUICK_RERUN = 40
 
