@@ -563,8 +563,38 @@ def region_check_error(tables):
             "design:\n\n" + "\n".join(out) + "\n")
 
 
+def region_explore(tables):
+    """GUIDE.md: every lab's exhaustive count, from expected/explore.tsv
+    (explore.py --write)."""
+    path = tables.root / "expected" / "explore.tsv"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise Failure(f"cannot read expected/explore.tsv: {e.strerror or e}") from None
+    head = lines[0].split("\t")
+    rows = {(r["lab"], r["build"]): r for r in (dict(zip(head, x.split("\t")))
+                                                 for x in lines[1:] if x)}
+    out = ["| lab | interleavings | broke | which invariant | shortest (steps) | "
+           "fixed build: interleavings, broke |", "|---|---|---|---|---|---|"]
+    for lab in sorted({int(k[0]) for k in rows}):
+        b, f = rows.get((str(lab), "broken")), rows.get((str(lab), "fixed"))
+        if not b or not f:
+            raise Failure(f"expected/explore.tsv has no broken or no fixed row for lab {lab}")
+        which = ", ".join(f"`{x.split('=')[0]}`" for x in b["by_invariant"].split(",")
+                          if x != "-") or "-"
+        count = b["interleavings"] + ("" if b["complete"] == "yes" else " (at least)")
+        out.append(f"| {_lab_label(tables, lab)} | {count} | {b['broken']} | {which} | "
+                   f"{_thousands(b['shortest_steps'])} | {f['interleavings']}, {f['broken']} |")
+    return "\n".join(out) + "\n"
+
+
+def _thousands(text):
+    return f"{int(text):,}" if text.isdigit() else text
+
+
 # name: (source named in the marker, generator)
 REGIONS = {
+    "explore": ("expected/explore.tsv", region_explore),
     "one-cpu": ("labs/lab-*/expected.tsv", region_one_cpu),
     "safe-plan-1": ("labs/lab-1-cache/expected.tsv", region_safe_plan),
     "safe-labs": ("labs/lab-*/expected.tsv", region_safe_labs),
