@@ -13,7 +13,7 @@
 
 STUDENT_VARIANTS := $(foreach l,$(LABS),student-$(l))
 
-# Grading rebuilds the student's build after every edit, in five flavours,
+# Grading rebuilds the student's build after every edit, in six flavours,
 # so it is linked from objects: the code every student build shares (the
 # common and stress sources, the fixed modules) is compiled once per
 # flavour into build/<flavour>/obj/; only the student's module and the
@@ -71,7 +71,7 @@ FORCE:
 .PHONY: grade grade-batch grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
 
 # What every student's grading reuses, built once (the Gradescope bundle's
-# setup.sh): the shared objects of the five flavours and the reference's
+# setup.sh): the shared objects of the six flavours and the reference's
 # release build, which FAST compares with.
 grading-build: $(STUDENT_SHARED_OBJS) build/release/fixed/racelab-stress ## what grading reuses for every student (the autograder's setup.sh builds it)
 

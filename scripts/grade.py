@@ -7,7 +7,9 @@ Three verdicts, in this order, each with its reason and a hint:
           code, every race point kept, nothing edited outside work/lab-N/
           (racelab/honest.py). A refused copy is not measured.
   SAFE    the student's build passes every trial: the lab's invariants
-          under the stress driver (release and chaos builds), and no
+          under the stress driver (release and chaos builds) and under
+          racelab's scheduler (the sched flavour, when the lab's table
+          has its rows: it holds on one CPU as on many), and no
           report from ThreadSanitizer (clang, gcc) or Helgrind, on the
           lab's everyday workload and on its contract workloads (every
           operation of the API, promises checked while the threads run).
