@@ -27,8 +27,8 @@ from .cli import Failure
 # Rough seconds of one trial by tool, for balance only (ratios matter):
 # ThreadSanitizer runs a few times slower than native, the Valgrind tools
 # run one thread at a time on a smaller workload and are dearer still.
-TRIAL_COST = {"stress": 1, "chaos": 1, "tsan-clang": 3, "tsan-gcc": 3, "helgrind": 10,
-              "drd": 10}
+TRIAL_COST = {"stress": 1, "chaos": 1, "sched": 1, "tsan-clang": 3, "tsan-gcc": 3,
+              "helgrind": 10, "drd": 10}
 SHARD_FILE = "shard.json"
 SEED_SPAN = 2**31 - 2**24  # a cell's first seed; room above it for its trials
 
