@@ -174,7 +174,7 @@ def with_baselines(plan):
         for _, build, tool, extra in (e for e in plan if e[0] == lab):
             profile = tools.TOOLS[tool].profile
             base = (lab, "fixed", "stress", extra + ["--workload", profile])
-            if build == "fixed" and profile and tool not in tools.NATIVE and base not in seen:
+            if build == "fixed" and profile and tool in tools.COSTED and base not in seen:
                 seen.append(base)
         out += seen
     return out

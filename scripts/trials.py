@@ -59,7 +59,7 @@ def parser():
     p.add_argument("--workload", choices=sorted({t.profile for t in tools.TOOLS.values()
                                                   if t.profile}),
                    help="with --tool stress: run the workload of this tool profile (the "
-                        "scenario's tsan.* or valgrind.* keys), the native run a detector's "
+                        "scenario's tsan.*, valgrind.* or sched.* keys), the native run a detector's "
                         "cost is measured against; the config name ends in -PROFILE-workload")
     p.add_argument("--shard", type=cli.shard, metavar="I/N",
                    help="the shard of a sharded check this run belongs to (check_rates.py "

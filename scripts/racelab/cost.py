@@ -6,7 +6,8 @@ keys: lab 1 runs 5,000 operations a thread under Valgrind, 50,000
 natively), so dividing its time by the stress cell's would compare unequal
 work. The native run it is compared with is the release build doing the
 detector's own workload, same scenario, same configuration, same results
-folder: the stress cell '<config>-<profile>-workload' (trials.py
+folder (the sched flavour, which runs one thread at a time on its own
+sched.* workload, is costed the same way): the stress cell '<config>-<profile>-workload' (trials.py
 --workload, run by check_rates.py beside every check). Equal work, both
 timed from the runner's side (process start to exit), so the tool's start
 and exit count: they are part of what a user waits for.
@@ -41,7 +42,7 @@ COLUMNS = ("lab", "build", "tool", "config", "trials", "wall s", "native wall s"
 FOOTNOTE = (
     "Slowdown: median wall time of the tool's trials over the median of the native run "
     "(the release build under the stress tool) doing the same work: the detector's own, "
-    "smaller workload (the scenario's tsan.* or valgrind.* keys, trials.py --workload), same "
+    "smaller workload (the scenario's tsan.*, valgrind.* or sched.* keys, trials.py --workload), same "
     "scenario and configuration, measured in the same run. Both include process start and "
     "exit. CPU slowdown: the same with user + system CPU time, less sensitive to other load "
     "on the machine. RSS: peak resident memory of the trial process (the tool itself under "

@@ -45,6 +45,13 @@ BUILDS = ("broken", "fixed", "student")
 # The tools that run the program alone and judge it by its invariants.
 NATIVE = ("stress", "chaos", "sched")
 
+# The tools whose cost report.py's cost table shows beside a native run of
+# the same work (check_rates.py --cost runs it): the detectors, and the
+# sched flavour, whose one-thread-at-a-time run of a smaller workload (its
+# sched.* keys) is a cost too. Not the chaos build: it runs the stress
+# workload itself, so the stress cells are its comparison.
+COSTED = ("sched", "tsan-clang", "tsan-gcc", "helgrind", "drd")
+
 
 def variant(build, lab):
     """'broken' -> 'broken-<lab>' (the fixed build with that lab's module

@@ -90,6 +90,15 @@ class Cost(unittest.TestCase):
         self.assertEqual(check_rates.with_baselines([(1, "broken", "stress", [])]),
                          [(1, "broken", "stress", [])])
 
+    def test_the_sched_flavour_is_costed_and_the_chaos_build_is_not(self):
+        # The sched flavour runs its own smaller workload (sched.* keys), so
+        # its cost needs a native run of that workload; the chaos build runs
+        # the stress workload, whose cells are its comparison already.
+        plan = [(3, "fixed", "sched", []), (3, "fixed", "chaos", [])]
+        self.assertEqual(check_rates.with_baselines(plan),
+                         plan + [(3, "fixed", "stress", ["--workload", "sched"])])
+        self.assertEqual(cost.baseline_config("sched", "spread"), "spread-sched-workload")
+
 
 class Workload(unittest.TestCase):
     """trials.py --workload: the native run of a detector's workload."""
