@@ -31,6 +31,8 @@ struct loadgen_options {
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int connections;
+	int threads;	   /* event loops, each owning a share of the connections */
+	double rate;	   /* requests/s in all, a constant schedule; 0: closed loop */
 	uint64_t requests; /* 0: run for duration_ms */
 	int64_t duration_ms;
 	enum loadgen_users users;
@@ -50,7 +52,8 @@ struct loadgen_totals {
 	uint64_t timeouts, resets, connects, protocol, leaks;
 	int64_t first_error_ns; /* since the start; -1: none */
 	int64_t elapsed_ns;
-	struct hist hist; /* every complete response, in us */
+	struct hist hist;	    /* every complete response, in us, from its send */
+	struct hist hist_corrected; /* the same, from its intended start (--rate only) */
 	struct paymap pay;
 	char leak_example[160]; /* the first leak seen: sent this, got that */
 };
@@ -69,5 +72,11 @@ bool loadgen_write_json(const struct loadgen_options *o, const struct loadgen_to
 void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t *rng,
 			  char *user, size_t size);
 int64_t loadgen_request_cents(const struct loadgen_options *o, const char *user);
+/* The bytes of one request into req[0..size); their length, 0 when they
+ * do not fit. */
+size_t loadgen_request_build(const struct loadgen_options *o, const char *user, int64_t cents,
+			     char *req, size_t size);
+/* The CPUs this process may run on: the default and the most --threads. */
+int loadgen_cpus(void);
 
 #endif
