@@ -29,6 +29,8 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
                                              column, summed over the rows that
                                              match
+              wrk COLUMN [KEY=VALUE...]      the same of expected/http/loadgen-wrk.tsv
+                                             (war_measure.py wrk --write)
   quotes    path:LINE in a report excerpt or in prose (broken/cache.c:93,
             `stress/main.c:483`): the file is in the tree (a base name that
             is not, like glibc's pthread_mutex_lock.c, is not racelab's) and
@@ -236,7 +238,7 @@ class Tables:
         self.root = root
         self._table = None
         self._scen = {}
-        self._war = None
+        self._war = {}
         self.memo = {}
 
     @property
@@ -269,24 +271,24 @@ class Tables:
             self._scen[lab] = scenario.parse(path.read_text(encoding="utf-8"), path)
         return self._scen[lab]
 
-    def war(self, args):
-        """The sum of COLUMN over the rows of expected/http/war-story.tsv
-        that match every KEY=VALUE: `war any connections=1000` -> "36"."""
-        if self._war is None:
-            path = self.root / "expected" / "http" / "war-story.tsv"
-            lines = path.read_text(encoding="utf-8").splitlines()
+    def war(self, args, name="war-story", kind="war"):
+        """The sum of COLUMN over the rows of expected/http/NAME.tsv that
+        match every KEY=VALUE: `war any connections=1000` -> "36"."""
+        src = f"expected/http/{name}.tsv"
+        if name not in self._war:
+            lines = (self.root / src).read_text(encoding="utf-8").splitlines()
             head = lines[0].split("\t")
-            self._war = (head, [dict(zip(head, x.split("\t"))) for x in lines[1:] if x])
-        head, rows = self._war
+            self._war[name] = (head, [dict(zip(head, x.split("\t"))) for x in lines[1:] if x])
+        head, rows = self._war[name]
         if not args or args[0] not in head or not all("=" in a for a in args[1:]):
-            raise Failure(f"war needs COLUMN [KEY=VALUE...] of {', '.join(head)}")
+            raise Failure(f"{kind} needs COLUMN [KEY=VALUE...] of {', '.join(head)}")
         want = dict(a.split("=", 1) for a in args[1:])
         bad = sorted(set(want) - set(head))
         if bad:
-            raise Failure(f"expected/http/war-story.tsv has no column {bad[0]}")
+            raise Failure(f"{src} has no column {bad[0]}")
         chosen = [r for r in rows if all(r[k] == v for k, v in want.items())]
         if not chosen:
-            raise Failure(f"expected/http/war-story.tsv has no row {' '.join(args[1:])}")
+            raise Failure(f"{src} has no row {' '.join(args[1:])}")
         values = [float(r[args[0]]) for r in chosen]
         total = sum(values)
         if len(chosen) == 1:
@@ -354,11 +356,13 @@ def fact_value(tables, kind, args):
         return tools_list(tables), "labs/lab-*/expected.tsv"
     if kind == "war":
         return tables.war(args), "expected/http/war-story.tsv"
+    if kind == "wrk":
+        return tables.war(args, "loadgen-wrk", "wrk"), "expected/http/loadgen-wrk.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war, wrk)")
 
 
 def _lab_label(tables, lab):
@@ -426,7 +430,7 @@ def region_war_sweep(tables):
     """Lab 1's handout, part 2: runs of the broken service that went wrong,
     by gateway latency and connections."""
     tables.war(["runs"])
-    head, rows = tables._war
+    head, rows = tables._war["war-story"]
     broken = [r for r in rows if r["variant"] == "broken-1"]
     conns = sorted({int(r["connections"]) for r in broken})
     out = ["| gateway ms | " + " | ".join(f"{c} connections" for c in conns) + " |",

@@ -55,7 +55,8 @@ def parser():
                    help="sweep: connection counts (10,200,1000); wrk: each (1000,200); "
                    "other modes: the first")
     p.add_argument("--variant", default=None, help="sweep: broken-1 (default) or fixed")
-    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here")
+    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here; wrk: add "
+                   "each round's row to this table (with its header when it is new)")
     p.add_argument("--loadgen", metavar="PATH",
                    help="wrk: the racelab-loadgen to measure (default: this tree's build)")
     p.add_argument("--results", metavar="DIR", help="records (default results/war-<what>-<time>)")
@@ -273,6 +274,34 @@ def show_round(rec):
         f"   (the target: 1.2x at most)")
 
 
+WRK_COLUMNS = ("loadgen", "connections", "duration_s", "round", "loadavg_before",
+               "loadavg_after", "loadgen_rps", "loadgen_p99_ms", "loadgen_max_ms", "wrk_rps",
+               "wrk_p99_ms", "wrk_max_ms", "ratio_p99", "ratio_max")
+
+
+def write_rounds(path, recs):
+    """Adds one row a round to the table at path (expected/http/loadgen-wrk.tsv)."""
+    rows = []
+    for r in recs:
+        run, wrk, lat = r["loadgen"], r["wrk"], r["loadgen"]["latency_ms"]
+        # Which design measured: the event loop's JSON names its threads.
+        design = "event-loop" if "threads" in run else "thread-per-connection"
+        rows.append([design, r["connections"], r["duration_s"], r["round"],
+                     f"{r['loadavg_before']:.2f}", f"{r['loadavg_after']:.2f}",
+                     f"{run['throughput_rps']:.0f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}",
+                     f"{wrk['rps'] or 0:.0f}", f"{wrk['p99_ms'] or 0:.1f}",
+                     f"{wrk['max_ms'] or 0:.1f}", f"{r['ratio_p99']:.2f}",
+                     f"{r['ratio_max']:.2f}"])
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        if new:
+            f.write("\t".join(WRK_COLUMNS) + "\n")
+        for row in rows:
+            f.write("\t".join(map(str, row)) + "\n")
+    say(f"  {len(rows)} rows added to {scenario.shown(path)}")
+
+
 def do_wrk(args):
     """racelab-loadgen beside wrk against the same service in the same run,
     closed loop both, round after round; ratios above 1 are the load
@@ -304,6 +333,8 @@ def do_wrk(args):
                     recs.append(rec)
     finally:
         os.unlink(lua)
+    if args.write:
+        write_rounds(Path(args.write), recs)
     if rounds > 1:
         for c in conns:
             mine = [x for x in recs if x["connections"] == c]
