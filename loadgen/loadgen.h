@@ -54,6 +54,7 @@ struct loadgen_totals {
 	int64_t elapsed_ns;
 	struct hist hist;	    /* every complete response, in us, from its send */
 	struct hist hist_corrected; /* the same, from its intended start (--rate only) */
+	struct hist hist_connect;   /* every connect made, in us */
 	struct paymap pay;
 	char leak_example[160]; /* the first leak seen: sent this, got that */
 };

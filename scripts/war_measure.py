@@ -241,20 +241,28 @@ def ratio(a, b):
     return a / b if a is not None and b else float("nan")
 
 
-def wrk_round(args, s, conns, duration, lua):
-    """racelab-loadgen, then wrk, against the one service s: a record."""
+def wrk_round(args, s, conns, duration, lua, wrk_first):
+    """racelab-loadgen and wrk, one after the other (wrk first when
+    wrk_first: the first of the two meets a service with no threads yet),
+    against the one service s: a record."""
     before = os.getloadavg()[0]
+    threads = min(conns, os.cpu_count() or 2)
+
+    def run_wrk():
+        return subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s",
+                               "--latency", "--timeout", "5s", "-s", lua,
+                               s.url + "/process-payment"],
+                              capture_output=True, text=True, timeout=duration + 60)
+    w = run_wrk() if wrk_first else None
     rc, run, err = svc.loadgen(s.url, ["-c", conns, "-d", duration, "--users", "shared:1"],
                                duration + 60, binary=args.loadgen)
     if run is None:
         raise Failure(f"racelab-loadgen failed: {err.strip()}")
-    threads = min(conns, os.cpu_count() or 2)
-    w = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s", "--latency",
-                        "--timeout", "5s", "-s", lua, s.url + "/process-payment"],
-                       capture_output=True, text=True, timeout=duration + 60)
+    w = w or run_wrk()
     rps, p99, top, non2xx, errors = wrk_numbers(w.stdout)
     lat = run["latency_ms"]
-    return {"connections": conns, "duration_s": duration, "loadavg_before": before,
+    return {"connections": conns, "duration_s": duration, "first": "wrk" if wrk_first else
+            "racelab-loadgen", "loadavg_before": before,
             "loadavg_after": os.getloadavg()[0], "loadgen": run, "wrk_stdout": w.stdout,
             "wrk_exit": w.returncode,
             "wrk": {"rps": rps, "p99_ms": p99, "max_ms": top, "errors": non2xx + errors},
@@ -263,7 +271,7 @@ def wrk_round(args, s, conns, duration, lua):
 
 def show_round(rec):
     run, wrk, lat = rec["loadgen"], rec["wrk"], rec["loadgen"]["latency_ms"]
-    say(f"  {rec['connections']} connections, {rec['duration_s']} s each "
+    say(f"  {rec['connections']} connections, {rec['duration_s']} s each, {rec['first']} first "
         f"(load average {rec['loadavg_before']:.2f} before, {rec['loadavg_after']:.2f} after)")
     say(f"    {'':<16} {'requests/s':>10} {'p99 ms':>9} {'max ms':>9} {'errors':>7}")
     say(f"    {'racelab-loadgen':<16} {run['throughput_rps']:>10.0f} {lat['p99']:>9.2f} "
@@ -274,7 +282,7 @@ def show_round(rec):
         f"   (the target: 1.2x at most)")
 
 
-WRK_COLUMNS = ("loadgen", "connections", "duration_s", "round", "loadavg_before",
+WRK_COLUMNS = ("loadgen", "connections", "duration_s", "round", "first", "loadavg_before",
                "loadavg_after", "loadgen_rps", "loadgen_p99_ms", "loadgen_max_ms", "wrk_rps",
                "wrk_p99_ms", "wrk_max_ms", "ratio_p99", "ratio_max")
 
@@ -286,7 +294,7 @@ def write_rounds(path, recs):
         run, wrk, lat = r["loadgen"], r["wrk"], r["loadgen"]["latency_ms"]
         # Which design measured: the event loop's JSON names its threads.
         design = "event-loop" if "threads" in run else "thread-per-connection"
-        rows.append([design, r["connections"], r["duration_s"], r["round"],
+        rows.append([design, r["connections"], r["duration_s"], r["round"], r["first"],
                      f"{r['loadavg_before']:.2f}", f"{r['loadavg_after']:.2f}",
                      f"{run['throughput_rps']:.0f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}",
                      f"{wrk['rps'] or 0:.0f}", f"{wrk['p99_ms'] or 0:.1f}",
@@ -316,8 +324,8 @@ def do_wrk(args):
     duration = args.duration or 10
     d = results_dir(args, "wrk")
     say(f"fixed service, gateway 0 ms, one user (user-s-0: every request after the first is a "
-        f"cache hit);\nracelab-loadgen ({scenario.shown(args.loadgen or svc.loadgen_bin())}) then wrk, against "
-        f"the same service, {rounds} round(s)")
+        f"cache hit);\nracelab-loadgen ({scenario.shown(args.loadgen or svc.loadgen_bin())}) and wrk, against "
+        f"the same service, {rounds} round(s), the first run alternating")
     binary = svc.service_bin("release", "fixed")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_LUA)
@@ -327,7 +335,7 @@ def do_wrk(args):
         with svc.Service(binary, gateway("0-0")) as s:
             for r in range(rounds):
                 for c in conns:
-                    rec = dict(wrk_round(args, s, c, duration, lua), round=r + 1)
+                    rec = dict(wrk_round(args, s, c, duration, lua, r % 2 == 1), round=r + 1)
                     save(d / "runs.jsonl", rec)
                     show_round(rec)
                     recs.append(rec)
