@@ -449,6 +449,27 @@ def region_war_sweep(tables):
     return "\n".join(out) + "\n"
 
 
+def region_loadgen_wrk(tables):
+    """Lab 1's handout, part 2: racelab-loadgen's p99 and maximum over wrk's
+    against the same service, each design's rounds as a range."""
+    tables.war(["round"], "loadgen-wrk", "wrk")
+    head, rows = tables._war["loadgen-wrk"]
+    out = ["| racelab-loadgen | connections | rounds | p99 / wrk's | max / wrk's "
+           "| load average |", "|---|---|---|---|---|---|"]
+
+    def span(values, fmt):
+        lo, hi = min(values), max(values)
+        return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}} to {hi:{fmt}}"
+    for design, conns in dict.fromkeys((r["loadgen"], r["connections"]) for r in rows):
+        mine = [r for r in rows if r["loadgen"] == design and r["connections"] == conns]
+        loads = [float(r[k]) for r in mine for k in ("loadavg_before", "loadavg_after")]
+        out.append(f"| {design} | {conns} | {len(mine)} "
+                   f"| {span([float(r['ratio_p99']) for r in mine], '.2f')} "
+                   f"| {span([float(r['ratio_max']) for r in mine], '.2f')} "
+                   f"| {span(loads, '.0f')} |")
+    return "\n".join(out) + "\n"
+
+
 def region_lab_9_verbosity(tables):
     """Lab 9's handout: each tool's rate at each logger verbosity (the
     scenario's is 2; the others are extra configurations)."""
@@ -574,6 +595,7 @@ REGIONS = {
     "lab-9-verbosity": ("labs/lab-9-auditcache/expected.tsv", region_lab_9_verbosity),
     "check-error": ("labs/lab-*/expected.tsv", region_check_error),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
+    "loadgen-wrk": ("expected/http/loadgen-wrk.tsv", region_loadgen_wrk),
     "fast-bar": ("expected/grade-selftest.tsv", region_fast_bar),
 }
 # Regions of the same form that another check owns: left alone here.
