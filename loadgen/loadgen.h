@@ -1,6 +1,6 @@
 /*
  * loadgen.h: racelab-loadgen's options and the totals of a run, shared by
- * its command line (options.c), its workers (run.c) and its report
+ * its command line (options.c), its event loops (run.c) and its report
  * (report.c).
  */
 #ifndef RACELAB_LOADGEN_H
@@ -19,9 +19,9 @@
 
 /* Whose payment each request is. */
 enum loadgen_users {
-	USERS_STORY,  /* worker w sends user-w-(j%10): the war story's load test */
+	USERS_STORY,  /* connection w sends user-w-(j%10): the war story's load test */
 	USERS_UNIQUE, /* user-w-j: every request a new user, so every one a charge */
-	USERS_SHARED, /* user-s-(random of N): workers compete for the same users */
+	USERS_SHARED, /* user-s-(random of N): connections compete for the same users */
 };
 
 struct loadgen_options {
@@ -69,7 +69,7 @@ uint64_t loadgen_errors(const struct loadgen_totals *t);
 void loadgen_print(const struct loadgen_options *o, const struct loadgen_totals *t);
 /* Writes the results as one JSON object and a newline to f. */
 bool loadgen_write_json(const struct loadgen_options *o, const struct loadgen_totals *t, FILE *f);
-/* The user id and amount of request j of worker w. */
+/* The user id and amount of request j of connection w. */
 void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t *rng,
 			  char *user, size_t size);
 int64_t loadgen_request_cents(const struct loadgen_options *o, const char *user);
