@@ -54,7 +54,7 @@ struct conn {
 	int64_t cents;
 	size_t req_len, sent, len;
 	char user[64];
-	char req[512];
+	char req[1024]; /* room for the headers a service may come to require */
 	char buf[HTTP_BUF];
 };
 
@@ -316,6 +316,11 @@ static void start_request(struct loop *l, struct conn *c)
 	loadgen_request_user(o, c->w, c->j++, &c->rng, c->user, sizeof(c->user));
 	c->cents = loadgen_request_cents(o, c->user);
 	c->req_len = loadgen_request_build(o, c->user, c->cents, c->req, sizeof(c->req));
+	if (c->req_len == 0) { /* a request that does not fit would only time out */
+		fprintf(stderr, "racelab-loadgen: error: a request is over %zu bytes\n",
+			sizeof(c->req));
+		exit(2);
+	}
 	c->sent = c->len = 0;
 	c->t0 = now; /* a connect first: reset once it is made */
 	c->deadline = now + (int64_t)o->timeout_ms * 1000000;
