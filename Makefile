@@ -4,7 +4,9 @@
 #   flavours  release (-O2 -g), debug (-O0 -g, race points call into
 #             racepoint_hit for gdb; the build Valgrind runs), tsan-clang,
 #             tsan-gcc (ThreadSanitizer from each compiler), chaos (release
-#             with delays injected at the race points: common/chaos.c)
+#             with delays injected at the race points: common/chaos.c),
+#             sched (-O1 -g, the threads of a trial run one at a time and
+#             switch where racelab's scheduler says: common/racesched.c)
 #   variants  fixed, and broken-N: the fixed build with lab N's module(s)
 #             swapped for the broken twin (principle 1 of ARCHITECTURE.md); and
 #             student-N, built on demand by grading (mk/grade.mk)
@@ -36,7 +38,7 @@ $(GEN)/stress_labs.c: $(GEN)/labs.mk ;
 include $(GEN)/labs.mk
 MODULES := $(sort $(foreach l,$(LABS),$(LAB_MODULES_$(l))))
 
-FLAVOURS := release debug tsan-clang tsan-gcc chaos
+FLAVOURS := release debug tsan-clang tsan-gcc chaos sched
 VARIANTS := fixed $(foreach l,$(LABS),broken-$(l))
 
 # -ffile-prefix-map makes every path in debug info and sanitizer reports
@@ -55,6 +57,23 @@ CC_chaos      := gcc
 CFLAGS_chaos  := -O2 -g -DRACELAB_CHAOS
 CC_tsan-gcc   := gcc
 CFLAGS_tsan-gcc := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+# The sched flavour wraps, at link time, every synchronisation call the
+# modules, the workloads and the driver make (nm of the objects: nothing
+# else is called), so that broken/ and fixed/ compile unchanged and each
+# call is a scheduling point (common/racesched.c). pthread_cond_init and
+# pthread_barrier_init are wrapped only to learn a condition's clock and a
+# barrier's count. Not wrapped: the *_init/_destroy calls, time() (the
+# driver's gdb timeout) and timer_settime (lab 7's contract timer, which
+# this flavour does not start).
+CC_sched      := gcc
+CFLAGS_sched  := -O1 -g -DRACELAB_SCHED
+SCHED_WRAP := pthread_mutex_lock pthread_mutex_unlock \
+              pthread_rwlock_rdlock pthread_rwlock_wrlock pthread_rwlock_unlock \
+              pthread_cond_init pthread_cond_wait pthread_cond_timedwait \
+              pthread_cond_signal pthread_cond_broadcast pthread_barrier_init \
+              pthread_barrier_wait pthread_create pthread_join sched_yield nanosleep \
+              clock_gettime
+LDFLAGS_sched := $(foreach f,$(SCHED_WRAP),-Wl,--wrap=$(f))
 LIBS := -lnuma
 
 COMMON_SRC := $(wildcard common/*.c) stress/main.c stress/threads.c stress/stacks.c \
@@ -114,13 +133,14 @@ define BIN_RULE
 build/$(1)/$(2)/racelab-stress: $$(COMMON_SRC) $$(call module_src,$(2)) $$(HEADERS) Makefile | deps $$(RUSAGE_BIN)
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
-	  -o $$@ $$(COMMON_SRC) $$(call module_src,$(2)) $$(LIBS)
+	  -o $$@ $$(COMMON_SRC) $$(call module_src,$(2)) $$(LDFLAGS_$(1)) $$(LIBS)
 endef
 $(foreach f,$(FLAVOURS),$(foreach v,$(VARIANTS),$(eval $(call BIN_RULE,$(f),$(v)))))
 
 # --- unit tests (CMocka) ---------------------------------------------------
 TEST_CFLAGS := $(BASE) -O0 -g
 TEST_BINS := build/tests/test_topo build/tests/test_scenario build/tests/test_cache_check \
+             build/tests/test_racesched \
              $(foreach m,$(MODULES),build/tests/test_$(m)_fixed build/tests/test_$(m)_broken)
 
 test-bins: $(TEST_BINS) ## build the CMocka suites
@@ -128,6 +148,12 @@ test-bins: $(TEST_BINS) ## build the CMocka suites
 build/tests/test_topo: tests/test_topo.c common/topo.c $(HEADERS) | deps
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -o $@ tests/test_topo.c common/topo.c -lcmocka -lnuma
+
+# The sched flavour's scheduler, compiled and wrapped as in build/sched/.
+build/tests/test_racesched: tests/test_racesched.c common/racesched.c $(HEADERS) Makefile | deps
+	@mkdir -p $(@D)
+	gcc $(TEST_CFLAGS) -DRACELAB_SCHED -o $@ tests/test_racesched.c common/racesched.c \
+	  $(LDFLAGS_sched) -lcmocka
 
 build/tests/test_scenario: tests/test_scenario.c common/scenario.c $(HEADERS) | deps
 	@mkdir -p $(@D)
@@ -174,11 +200,16 @@ lab-$(1): # lab $(1): the symptom, the detectors' reports, the fixed build, the 
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
 
-check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 under Helgrind); fails when a cell misses its band
-	@$(PYTHON) scripts/check_rates.py --profile quick
+# SHARD=I/N measures the I-th of N shares of the cells (RESULTS=DIR: where
+# its records go); report.py --check --results DIR1 --results DIR2 ...
+# merges the N folders (engines/ runs them on Slurm or CI).
+SHARD_ARGS = $(if $(SHARD),--shard $(SHARD)) $(if $(RESULTS),--results $(RESULTS))
 
-measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review
-	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new
+check-rates: build ## every lab, both builds, every tool (10 trials a cell, 6 under Helgrind); fails when a cell misses its band (SHARD=I/N: one share)
+	@$(PYTHON) scripts/check_rates.py --profile quick $(SHARD_ARGS)
+
+measure: build ## full profile (50 trials a cell): write new expected tables to results/expected-new/ for review (SHARD=I/N: one share, merged by report.py)
+	@$(PYTHON) scripts/check_rates.py --profile full --write-expected results/expected-new $(SHARD_ARGS)
 
 report: ## rates of every record under results/ against the labs' expected tables
 	@$(PYTHON) scripts/report.py --results results

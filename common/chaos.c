@@ -29,6 +29,7 @@
 
 #include "racepoint.h"
 #include "rng.h"
+#include "racesched.h"
 
 #ifdef RACELAB_CHAOS
 
@@ -97,7 +98,7 @@ void racepoint_chaos(const char *name)
 
 void racepoint_seed(uint64_t seed)
 {
-	(void)seed;
+	sched_trial_begin(seed); /* nothing but in the sched build */
 }
 
 void racepoint_chaos(const char *name)

@@ -22,6 +22,7 @@ enum loadgen_users {
 	USERS_STORY,  /* connection w sends user-w-(j%10): the war story's load test */
 	USERS_UNIQUE, /* user-w-j: every request a new user, so every one a charge */
 	USERS_SHARED, /* user-s-(random of N): connections compete for the same users */
+	USERS_SEQ,    /* seq-S, S the run's request number: one run replays another */
 };
 
 struct loadgen_options {
@@ -44,6 +45,11 @@ struct loadgen_options {
 	const char *json_path; /* NULL: none; "-": stdout */
 	bool quiet;
 	uint64_t seed;
+	const char *api_key;	/* Authorization: Bearer KEY; NULL: none */
+	bool idempotency;	/* send Idempotency-Key: key_prefix + user id */
+	const char *key_prefix; /* "" by default */
+	FILE *payments;		/* every 200's user, payment id and cents; NULL: none */
+	const char *payments_path;
 };
 
 struct loadgen_totals {
@@ -65,13 +71,15 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o);
 /* Runs the load; returns false (after one line on stderr) when it could
  * not start. */
 bool loadgen_run(const struct loadgen_options *o, struct loadgen_totals *t);
+/* Ends the run early: no new request starts (async-signal-safe). */
+void loadgen_stop(void);
 uint64_t loadgen_errors(const struct loadgen_totals *t);
 void loadgen_print(const struct loadgen_options *o, const struct loadgen_totals *t);
 /* Writes the results as one JSON object and a newline to f. */
 bool loadgen_write_json(const struct loadgen_options *o, const struct loadgen_totals *t, FILE *f);
-/* The user id and amount of request j of connection w. */
-void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t *rng,
-			  char *user, size_t size);
+/* The user id of request j of connection w (seq: of the run's request s). */
+void loadgen_request_user(const struct loadgen_options *o, int w, uint64_t j, uint64_t s,
+			  uint64_t *rng, char *user, size_t size);
 int64_t loadgen_request_cents(const struct loadgen_options *o, const char *user);
 /* The bytes of one request into req[0..size); their length, 0 when they
  * do not fit. */

@@ -9,11 +9,18 @@
  * Exit status: 0 pass, 1 fail (error rate above the threshold, or a
  * leak), 2 bad arguments or the load could not start.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "loadgen.h"
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	loadgen_stop();
+}
 
 int main(int argc, char **argv)
 {
@@ -32,9 +39,25 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (o.payments_path && !(o.payments = fopen(o.payments_path, "w"))) {
+		fprintf(stderr, "racelab-loadgen: error: cannot write --payments '%s'\n",
+			o.payments_path);
+		return 2;
+	}
+	/* SIGINT or SIGTERM: the requests in flight end, then the report
+	 * (a test that crashes the service stops its load this way). */
+	struct sigaction sa = { .sa_handler = on_stop };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	struct loadgen_totals *t = calloc(1, sizeof(*t));
 	if (!t || !loadgen_run(&o, t))
 		return 2;
+	if (o.payments && fclose(o.payments) != 0) {
+		fprintf(stderr, "racelab-loadgen: error: writing --payments '%s' failed\n",
+			o.payments_path);
+		return 2;
+	}
 	if (!o.quiet && json != stdout)
 		loadgen_print(&o, t);
 	if (json && (!loadgen_write_json(&o, t, json) || (json != stdout && fclose(json) != 0))) {

@@ -41,7 +41,14 @@ static const char usage[] =
 	"      --users P          whose payments: story (connection w sends\n"
 	"                         user-w-(j%10), the war story's pattern; default),\n"
 	"                         unique (user-w-j, every request a new user), shared:N\n"
-	"                         (N users shared by all connections, picked at random)\n"
+	"                         (N users shared by all connections, picked at random),\n"
+	"                         seq (seq-S for the run's S-th request: a run with -n\n"
+	"                         replays another)\n"
+	"      --api-key KEY      the merchant's key: Authorization: Bearer KEY\n"
+	"      --key-prefix S     each request's Idempotency-Key is S and its user id, so\n"
+	"                         a user's requests repeat one key (default: no S)\n"
+	"      --no-idempotency-key  send none: every request is a new payment\n"
+	"      --payments FILE    write each 200 as a line: USER PAYMENT_ID CENTS CACHED\n"
 	"      --amount A         the amount of every payment (default 49.99), or\n"
 	"                         varied: each user its own amount, 1.00 to 99.99\n"
 	"      --timeout-ms N     per request, connecting included (default 5000)\n"
@@ -52,6 +59,7 @@ static const char usage[] =
 	"  -q, --quiet            no report, only the verdict line (on stderr when\n"
 	"                         --json - puts the JSON on stdout)\n"
 	"  -h, --help             this text\n"
+	"SIGINT or SIGTERM ends the run early: no new request, then the report.\n"
 	"\n"
 	"Latency: raw is from each request's send to the last byte of its answer (a\n"
 	"connect is timed apart); corrected (--rate only) is from its intended start.\n"
@@ -143,11 +151,14 @@ static int parse_users(const char *s, struct loadgen_options *o)
 		o->users = USERS_STORY;
 	} else if (strcmp(s, "unique") == 0) {
 		o->users = USERS_UNIQUE;
+	} else if (strcmp(s, "seq") == 0) {
+		o->users = USERS_SEQ;
 	} else if (strncmp(s, "shared:", 7) == 0 && parse_u64(s + 7, 1, 1000000, &n)) {
 		o->users = USERS_SHARED;
 		o->shared_users = (int)n;
 	} else {
-		return fail("--users '%s' is not story, unique or shared:N (N 1 to 1000000)", s);
+		return fail("--users '%s' is not story, unique, seq or shared:N (N 1 to 1000000)",
+			    s);
 	}
 	return 0;
 }
@@ -171,6 +182,10 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 		{ "json", required_argument, 0, 'j' },
 		{ "seed", required_argument, 0, 's' },
 		{ "quiet", no_argument, 0, 'q' },
+		{ "api-key", required_argument, 0, 'A' },
+		{ "key-prefix", required_argument, 0, 'P' },
+		{ "no-idempotency-key", no_argument, 0, 'I' },
+		{ "payments", required_argument, 0, 'p' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -182,6 +197,8 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 	o->keepalive = true;
 	o->threshold_pct = 5.0;
 	o->seed = 1;
+	o->idempotency = true;
+	o->key_prefix = "";
 	const char *url = "http://127.0.0.1:8080";
 	bool have_requests = false;
 	uint64_t v;
@@ -254,6 +271,18 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 					    optarg);
 			break;
 		case 'q': o->quiet = true; break;
+		case 'A':
+			if (!*optarg || strlen(optarg) > 127 || strpbrk(optarg, " \t\r\n"))
+				return fail("--api-key must be 1 to 127 bytes without blanks");
+			o->api_key = optarg;
+			break;
+		case 'P':
+			if (strlen(optarg) > 64 || strpbrk(optarg, "\r\n"))
+				return fail("--key-prefix must be at most 64 bytes on one line");
+			o->key_prefix = optarg;
+			break;
+		case 'I': o->idempotency = false; break;
+		case 'p': o->payments_path = optarg; break;
 		case 'h': fputs(usage, stdout); return 1;
 		case ':': return fail("%s needs a value", argv[optind - 1]);
 		default:

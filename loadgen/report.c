@@ -7,7 +7,7 @@
 #include "jsonw.h"
 #include "loadgen.h"
 
-static const char *const user_words[] = { "story", "unique", "shared" };
+static const char *const user_words[] = { "story", "unique", "shared", "seq" };
 
 uint64_t loadgen_errors(const struct loadgen_totals *t)
 {

@@ -75,11 +75,20 @@ struct loop {
 	int heap_n;
 	struct loadgen_totals t;
 	bool oom;
+	FILE *paid; /* --payments: this loop's lines, a memstream */
+	char *paid_buf;
+	size_t paid_len;
 };
 
 static pthread_barrier_t start_line;
 static int64_t start_ns, end_ns;
 static _Atomic uint64_t issued;
+static atomic_bool stop_early; /* set from a signal handler: lock-free, so safe there */
+
+void loadgen_stop(void)
+{
+	atomic_store(&stop_early, true);
+}
 
 int loadgen_cpus(void)
 {
@@ -202,6 +211,10 @@ static void account(struct loop *l, struct conn *c, enum http_result res,
 		t->cached += p.cached;
 		if (!paymap_add(&t->pay, c->user, p.payment_id, p.cents))
 			l->oom = true;
+		if (l->paid &&
+		    fprintf(l->paid, "%s %llu %lld %d\n", c->user, (unsigned long long)p.payment_id,
+			    (long long)p.cents, p.cached) < 0)
+			l->oom = true;
 		return;
 	case CHECK_LEAK:
 		t->leaks++;
@@ -307,13 +320,17 @@ static void start_request(struct loop *l, struct conn *c)
 	const struct loadgen_options *o = l->o;
 	int64_t now = http_now_ns();
 	c->intended = o->rate > 0 ? intended_ns(o, c->w, c->j) : now;
-	if (o->requests ? atomic_fetch_add(&issued, 1) >= o->requests : c->intended >= end_ns) {
+	/* seq numbers the run's requests, so it takes one even when the run
+	 * is timed */
+	uint64_t s = o->requests || o->users == USERS_SEQ ? atomic_fetch_add(&issued, 1) : 0;
+	if ((o->requests ? s >= o->requests : c->intended >= end_ns) ||
+	    atomic_load_explicit(&stop_early, memory_order_relaxed)) {
 		conn_close(c);
 		c->st = C_DONE;
 		l->active--;
 		return;
 	}
-	loadgen_request_user(o, c->w, c->j++, &c->rng, c->user, sizeof(c->user));
+	loadgen_request_user(o, c->w, c->j++, s, &c->rng, c->user, sizeof(c->user));
 	c->cents = loadgen_request_cents(o, c->user);
 	c->req_len = loadgen_request_build(o, c->user, c->cents, c->req, sizeof(c->req));
 	if (c->req_len == 0) { /* a request that does not fit would only time out */
@@ -465,6 +482,8 @@ static bool loop_init(struct loop *l, const struct loadgen_options *o, int k, in
 	l->heap = calloc((size_t)l->n, sizeof(*l->heap));
 	if (l->epfd < 0 || !l->conns || !l->heap || !paymap_init(&l->t.pay))
 		return false;
+	if (o->payments && !(l->paid = open_memstream(&l->paid_buf, &l->paid_len)))
+		return false;
 	for (int i = 0; i < l->n; i++) {
 		struct conn *c = malloc(sizeof(*c));
 		if (!c)
@@ -533,6 +552,13 @@ bool loadgen_run(const struct loadgen_options *o, struct loadgen_totals *t)
 	for (int k = 0; k < nt; k++) {
 		if (!merge(t, &ls[k]))
 			ok = false;
+		if (ls[k].paid) {
+			/* fclose sets paid_buf and paid_len */
+			if (fclose(ls[k].paid) != 0 || fwrite(ls[k].paid_buf, 1, ls[k].paid_len,
+							      o->payments) != ls[k].paid_len)
+				ok = false;
+			free(ls[k].paid_buf);
+		}
 		loop_free(&ls[k]);
 	}
 	free(ls);

@@ -40,7 +40,7 @@ build: $(STUDENT_SHARED_OBJS)
 
 define STUDENT_RULE
 build/$(1)/student-$(2)/racelab-stress: $$(call student_objs,$(1),$(2)) build/$(1)/student-$(2)/main.o | deps
-	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LIBS)
+	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -o $$@ $$(filter %.o,$$^) $$(LDFLAGS_$(1)) $$(LIBS)
 build/$(1)/student-$(2)/main.o: stress/main.c $$(HEADERS) Makefile | deps
 	@mkdir -p $$(@D)
 	$$(CC_$(1)) $$(BASE) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"student-$(2)"' \
@@ -68,7 +68,7 @@ $(STUDENT_SOURCES):
 .PHONY: FORCE
 FORCE:
 
-.PHONY: grade grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
+.PHONY: grade grade-batch grade-selftest grading-build autograder $(foreach l,$(LABS),start-$(l) reset-$(l) grade-$(l))
 
 # What every student's grading reuses, built once (the Gradescope bundle's
 # setup.sh): the shared objects of the five flavours and the reference's
@@ -80,6 +80,13 @@ autograder: ## the Gradescope autograder bundle, build/autograder/*.zip (LAB=N: 
 
 grade: ## grade every started lab (work/lab-N/) and print the total; JSON in work/grade.json
 	@$(PYTHON) scripts/grade.py --all
+
+# A course's submissions, one folder per student: DIR=folder, JOBS=N at
+# once, LAB=N when every one is for that lab (engines/slurm/submit.sh
+# grade-batch shares them across a Slurm job array).
+grade-batch: ## grade a folder of submissions, one per student (DIR=folder, JOBS=N at once, LAB=N): results/batch-<time>/grades.csv and summary.txt
+	@test -n "$(DIR)" || { echo "racelab: make grade-batch DIR=folder (one folder per student)" >&2; exit 2; }
+	@$(PYTHON) scripts/grade_batch.py "$(DIR)" -j $(or $(JOBS),1) $(if $(LAB),--lab $(LAB))
 
 grade-selftest: ## grade the catalogue of wrong and right fixes (labs/lab-N-*/mutants/): the confusion matrix
 	@$(PYTHON) scripts/grade_selftest.py

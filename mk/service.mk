@@ -6,20 +6,21 @@
 #               asan: clang, AddressSanitizer + UndefinedBehaviorSanitizer,
 #               for the service alone
 #     variants  fixed, broken-1 (lab 1's cache swapped, as module_src does
-#               for the stress driver); broken-2 and broken-3 (the ledger,
-#               the flow) build on request, not by default
+#               for the stress driver); broken-2 (the ledger's running
+#               total) builds on request, not by default
 
 SERVICE_FLAVOURS := release debug tsan-clang asan
 SERVICE_VARIANTS := fixed broken-1
-SERVICE_ALL_VARIANTS := fixed broken-1 broken-2 broken-3
-SERVICE_MODULES := cache ledger payflow
+SERVICE_ALL_VARIANTS := fixed broken-1 broken-2
+SERVICE_MODULES := cache ledger
 CC_asan := clang
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -fno-omit-frame-pointer
 SERVICE_SRC := service/main.c service/http.c service/request.c service/metrics.c \
+               service/keys.c service/payments.c service/store.c \
                common/money.c common/gateway.c common/racepoint.c
 SERVICE_HEADERS := $(wildcard service/*.h) $(HEADERS)
-SERVICE_LIBS := -lmicrohttpd -ljansson
+SERVICE_LIBS := -lmicrohttpd -ljansson -lsqlite3
 
 # The lab modules a variant links: broken-N takes lab N's broken twin.
 service_module_src = $(foreach m,$(SERVICE_MODULES),$(if $(filter $(m),$(LAB_MODULES_$(patsubst broken-%,%,$(1)))),broken,fixed)/$(m).c)

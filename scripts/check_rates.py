@@ -27,6 +27,16 @@ measured like a broken build's, and is rerun and explained like one.
 --explain prints, without running anything, how often this check fails a
 correct build, cell by cell.
 
+--shard I/N measures the I-th of N parts of the plan (racelab.shards says
+how the cells are shared, balanced by their expected cost) and writes its
+records, each carrying its shard, and the shard's list of cells (shard.json)
+into its own results folder; `report.py --check --results DIR1 --results
+DIR2 ...` merges the N folders into the one verdict an unsharded run would
+give. A trial's seed depends on its cell and its number only (--seed
+names the campaign), never on the shard or the order cells ran in, so the
+N shards run the same trials as one unsharded run. --list prints the
+cells (of the shard) with their trials and seeds, and runs nothing.
+
 A lab in labs/ (or asked for with --lab) that has no expected table is
 refused before anything runs (one line, exit 2): there would be nothing to
 check it against.
@@ -37,7 +47,7 @@ import sys
 import time
 from pathlib import Path
 
-from racelab import cli, expected, records, scenario, stats, tools
+from racelab import cli, expected, records, scenario, shards, stats, tools
 from racelab.cells import collect
 from racelab.cli import Failure
 
@@ -100,6 +110,16 @@ def parser():
     p.add_argument("--write-expected", metavar="NEWDIR",
                    help="after measuring, write expected tables to NEWDIR for review "
                         "instead of checking")
+    p.add_argument("--shard", type=cli.shard, metavar="I/N",
+                   help="measure only the I-th of N shares of the cells (balanced by "
+                        "cost, the same on every machine); merge the N results folders "
+                        "with report.py --results DIR ... --check")
+    p.add_argument("--seed", type=cli.positive_int, default=1, metavar="S",
+                   help="the campaign's seed: trial k of a cell gets a seed made from S, "
+                        "the cell and k alone (default: 1)")
+    p.add_argument("--list", action="store_true",
+                   help="run nothing: print the cells (of --shard's share), one a line, "
+                        "with their trials and first seed")
     return p
 
 
@@ -166,11 +186,22 @@ def config_of(lab, tool, extra):
                                    args.get("--pin"), sets=sets, workload=workload)
 
 
-def run_trials(lab, build, tool, extra, trials, results):
+def first_seed(args, lab, build, tool, extra):
+    """The seed of a cell's first trial: its name and the campaign's alone
+    (racelab.shards.cell_seed), whatever shard or order runs it."""
+    return shards.cell_seed(args.seed, lab, build, tool, config_of(lab, tool, extra))
+
+
+def run_trials(lab, build, tool, extra, trials, results, args, first=1):
+    """Runs trials first..first+trials-1 of a cell; trial k's seed is the
+    cell's first seed plus k - 1."""
     what = describe(lab, build, tool, extra)
+    seed = first_seed(args, lab, build, tool, extra) + first - 1
     cmd = [sys.executable, str(HERE / "trials.py"), "--lab", str(lab), "--build", build,
            "--tool", tool, "--trials", str(trials), "--results", str(results), "--quiet",
-           *extra]
+           "--seed", str(seed), *extra]
+    if args.shard:
+        cmd += ["--shard", "/".join(map(str, args.shard))]
     rc = subprocess.run(cmd).returncode
     if rc == 2:
         raise Failure(f"trials.py could not run {what} (see above)")
@@ -188,7 +219,7 @@ def plan_entry(plan, cell):
     return None
 
 
-def rerun_out_of_band(plan, results, more):
+def rerun_out_of_band(plan, results, more, args):
     """Reruns, with `more` trials, every broken-build cell that is out of
     its band and whose band is not 0 to 0 by design; the report then
     judges each on all its trials. Said out loud, so a flaky cell shows."""
@@ -203,7 +234,7 @@ def rerun_out_of_band(plan, results, more):
         print(f"rerun: {describe(*entry)} was {cell.successes}/{cell.n}, out of its band "
               f"{low:.2f}-{high:.2f}: {more} more trials, then judged on all "
               f"{cell.n + more}", file=sys.stderr, flush=True)
-        run_trials(*entry, more, results)
+        run_trials(*entry, more, results, args, first=cell.n + cell.tool_errors + 1)
 
 
 def chancy(build, row):
@@ -278,8 +309,54 @@ def explain(plan, first_for, rerun):
     return 0
 
 
-def main(argv=None):
-    args = parser().parse_args(argv)
+def cell_key(entry):
+    """(lab, build, tool, config): a plan entry as its records name it."""
+    lab, build, tool, extra = entry
+    return (lab, build, tool, config_of(lab, tool, extra))
+
+
+def share(plan, args):
+    """The plan entries of shard args.shard = (I, N), in the plan's order
+    (racelab.shards.assign). Every shard must get a cell: N is at most the
+    plan's length."""
+    index, count = args.shard
+    if count > len(plan):
+        raise Failure(f"--shard {index}/{count}: only {len(plan)} cells to share; "
+                      f"use at most {len(plan)} shards")
+    which = shards.assign(plan, count,
+                          cost=lambda e: trials_for(e[2], args) * shards.TRIAL_COST[e[2]],
+                          name=lambda e: (records.lab_key(e[0]), *cell_key(e)[1:]))
+    return [e for e, s in zip(plan, which) if s == index]
+
+
+def list_plan(plan, args):
+    """--list: one line a cell, 'lab build tool config TAB trials TAB first seed'."""
+    for entry in plan:
+        lab, build, tool, config = cell_key(entry)
+        print(f"{lab} {build} {tool} {config}\t{trials_for(tool, args)} trials\t"
+              f"seed {first_seed(args, *entry)}")
+    return 0
+
+
+def refuse_newdir(plan, newdir):
+    """Failure, before anything runs, when --write-expected NEWDIR cannot
+    take the tables of the plan's labs."""
+    newdir = Path(newdir)
+    if newdir.resolve() == expected.tree_dir().resolve():
+        raise Failure("--write-expected must not be labs/ itself: write, review, then copy")
+    if newdir.exists() and not newdir.is_dir():
+        raise Failure(f"--write-expected {scenario.shown(newdir)} is a file, not a directory")
+    # report.py refuses too, but only after the whole measurement has run.
+    for lab in sorted({lab for lab, *_ in plan}):
+        table = expected.table_path(lab, newdir)
+        if table.exists():
+            raise Failure(f"{scenario.shown(table)} exists: write to a new directory "
+                          "and compare")
+
+
+def labs_to_run(args):
+    """The labs --lab names, else every lab in labs/ (each must have its
+    table, unless measuring)."""
     if args.lab:
         labs = args.lab
     elif args.write_expected:  # measuring: a new lab has no table yet
@@ -293,6 +370,12 @@ def main(argv=None):
         # Every lab in labs/ is checked: one without a table fails below,
         # rather than being left out of a run that then passes.
         labs = sorted(set(labs) | scenario.known_labs())
+    return labs
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    labs = labs_to_run(args)
     results = Path(args.results or scenario.root() / "results" /
                    time.strftime("check-%Y%m%dT%H%M%SZ", time.gmtime()))
     if results.exists() and not results.is_dir():
@@ -316,19 +399,15 @@ def main(argv=None):
         return explain(plan, lambda tool: trials_for(tool, args), args.rerun)
     if args.cost or args.profile == "full":
         plan = with_baselines(plan)
+    if args.shard:
+        plan = share(plan, args)
+    if args.list:
+        return list_plan(plan, args)
     if args.write_expected:
-        newdir = Path(args.write_expected)
-        if newdir.resolve() == expected.tree_dir().resolve():
-            raise Failure("--write-expected must not be labs/ itself: write, review, then copy")
-        if newdir.exists() and not newdir.is_dir():
-            raise Failure(f"--write-expected {scenario.shown(newdir)} is a file, not a directory")
-        # report.py refuses too, but only after the whole measurement has run.
-        for lab in sorted({lab for lab, *_ in plan}):
-            table = expected.table_path(lab, newdir)
-            if table.exists():
-                raise Failure(f"{scenario.shown(table)} exists: write to a new directory "
-                              "and compare")
+        refuse_newdir(plan, args.write_expected)
 
+    if args.shard:
+        shards.write(results, *args.shard, [cell_key(e) for e in plan])
     started = time.monotonic()
     for i, (lab, build, tool, extra) in enumerate(plan, 1):
         spent = time.monotonic() - started
@@ -336,12 +415,19 @@ def main(argv=None):
         trials = trials_for(tool, args)
         print(f"[{i}/{len(plan)}] {describe(lab, build, tool, extra)}: {trials} trials{eta}",
               file=sys.stderr, flush=True)
-        run_trials(lab, build, tool, extra, trials, results)
+        run_trials(lab, build, tool, extra, trials, results, args)
 
     if not args.write_expected and args.rerun:
-        rerun_out_of_band(plan, results, args.rerun)
+        rerun_out_of_band(plan, results, args.rerun, args)
 
     report = [sys.executable, str(HERE / "report.py"), "--results", str(results)]
+    if args.write_expected and args.shard:
+        # One shard's rates are not a table: the merge writes it.
+        print(f"records: {scenario.shown(results)}: shard {args.shard[0]}/{args.shard[1]} of "
+              f"a measurement; with the other shards' folders, write the tables with "
+              f"report.py --results DIR ... --write-expected {args.write_expected}",
+              file=sys.stderr)
+        return 0
     if args.write_expected:
         return subprocess.run(report + ["--write-expected", args.write_expected]).returncode
     for lab in labs:
@@ -350,9 +436,10 @@ def main(argv=None):
           file=sys.stderr)
     # Every expected cell needs data, unless this run left some out on
     # purpose (a quick run, --tool): then only what was measured is shown.
-    partial = not every or args.tool
+    partial = not every or args.tool or args.shard
     # The HTML page and the CSV go next to the records they were made from.
     report += ["--html", str(results), "--csv", str(results / "trials.csv")]
+    report += ["--part"] if args.shard else []
     return subprocess.run(report + ["--check"] + (["--measured-only"] if partial else
                                                   ["--require-data"])).returncode
 

@@ -41,8 +41,9 @@ USAGE
 #                      through RACELAB_DEPS_EXTRA=chromium)
 #   libmicrohttpd-dev  racelab-service's HTTP server
 #   libjansson-dev     racelab-service's JSON parser
+#   libsqlite3-dev     racelab-service's ledger (SQLite, WAL mode, one file)
 #   wrk                the HTTP benchmark racelab-loadgen is compared with
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox libmicrohttpd-dev libjansson-dev wrk"
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox libmicrohttpd-dev libjansson-dev libsqlite3-dev wrk"
 
 check_only=0
 for arg in "$@"; do

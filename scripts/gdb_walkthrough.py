@@ -6,7 +6,9 @@ that scripts/gdb/racesched.py follows in gdb on the debug build, resuming
 one thread at a time at named race points.
 
   --interactive   opens gdb on the walkthrough (make gdb-lab-N): the
-                  instructor types step-schedule, show-state, run-schedule
+                  instructor types step-schedule, show-state, run-schedule,
+                  or drives: step-thread A, run-to B POINT, rshow, undo,
+                  restart, finish-all, save FILE
   (default)       runs it in batch (make demo-lab-N) on the broken build,
                   then the fixed one, and prints the transcripts; exit 0
                   when the broken build showed the symptom and the fixed
@@ -53,8 +55,8 @@ def parser():
     p.add_argument("--timeout", type=cli.positive_int, default=30,
                    help="seconds one batch run of gdb may take (default 30)")
     p.add_argument("--libc-symbols", action="store_true",
-                   help="batch: load the C library's debug information too (full libc frames"
-                        " in stacks; gdb starts slower)")
+                   help="load the C library's debug information too (full libc frames"
+                        " in stacks; gdb starts slower, and so does undo)")
     p.add_argument("--schedule", metavar="FILE",
                    help="the schedule (default labs/lab-N-*/walkthrough.sched)")
     p.add_argument("--program", metavar="PATH",
@@ -110,11 +112,13 @@ def gdb_argv(schedule, program, batch, taskset, libc_symbols=False):
     argv = ["gdb", "-q", "-nx"]
     if batch:
         argv.append("-batch")
-        if not libc_symbols:
-            # Without the C library's separate debug information gdb starts
-            # in half the CPU time; libc's frames keep their exported names
-            # (pthread_mutex_lock), which is all a batch run reads.
-            argv += ["-iex", "set debug-file-directory"]
+    if not libc_symbols:
+        # Without the C library's separate debug information gdb starts
+        # in half the CPU time, and undo (which starts the program again)
+        # takes a tenth of a second instead of most of one; libc's frames
+        # keep their exported names (pthread_mutex_lock), all the driver
+        # reads.
+        argv += ["-iex", "set debug-file-directory"]
     argv += ["-x", str(DRIVER)]
     if batch:
         argv += ["-ex", f"racelab-load {schedule} {program}", "-ex", "run-schedule"]
@@ -195,9 +199,10 @@ def main(argv=None):
             raise Failure("--interactive runs one build: --build broken or --build fixed")
         program = program_for(args.lab, build, args.program)
         print(f"lab {args.lab}, {build} build: type step-schedule (again and again), "
-              "show-state, run-schedule; schedule-help lists them", flush=True)
+              "show-state, run-schedule; or drive: ts A, rt B POINT, rshow, undo, save FILE; "
+              "schedule-help lists them", flush=True)
         argv = gdb_argv(rel_sched, shown(program),
-                        batch=False, taskset=args.taskset)
+                        batch=False, taskset=args.taskset, libc_symbols=args.libc_symbols)
         os.execvp(argv[0], argv)
 
     builds = ["broken", "fixed"] if args.build in (None, "both") else [args.build]

@@ -19,8 +19,9 @@ import textwrap
 from collections import defaultdict
 from pathlib import Path
 
-from racelab import cli, cost, expected, export, htmlreport, records, scenario, stats, tools
-from racelab.cells import FAILING, collect, markdown, summary
+from racelab import (cli, cost, expected, export, htmlreport, records, scenario, shards, stats,
+                     tools)
+from racelab.cells import FAILING, collect, markdown, read_all, summary
 from racelab.cli import Failure
 
 PROG = "report.py"
@@ -30,8 +31,11 @@ def parser():
     p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
                    epilog="Exit status: 0 ok, 1 with --check when a cell with an expectation "
                           "is OUT or has tool errors, 2 bad arguments or bad input.")
-    p.add_argument("--results", default="results", metavar="DIR",
-                   help="trial records, *.jsonl at any depth (default: results)")
+    p.add_argument("--results", action="append", metavar="DIR",
+                   help="trial records, *.jsonl at any depth (default: results); repeat "
+                        "to merge folders, e.g. the N shards of check_rates.py --shard: "
+                        "with --check, a missing shard or a shard's cell without trials "
+                        "fails")
     p.add_argument("--expected", default="labs", metavar="DIR",
                    help="expected tables, DIR/lab-N-<name>/expected.tsv (default: labs)")
     p.add_argument("--lab", type=cli.positive_int, metavar="N", help="only this lab")
@@ -40,6 +44,10 @@ def parser():
     p.add_argument("--require-data", action="store_true",
                    help="with --check: a cell with an expectation but no trials also "
                         "fails (a check run that forgot a cell must not pass)")
+    p.add_argument("--part", action="store_true",
+                   help="the folders are some of a sharded run's shards (check_rates.py "
+                        "--shard judging its own): with --check, the other shards' "
+                        "absence is no failure")
     p.add_argument("--measured-only", action="store_true",
                    help="leave out the cells that have an expectation but no trials "
                         "(a run that measured some configurations on purpose)")
@@ -160,7 +168,8 @@ def extras(args, cells, recs, cost_rows):
                                 summary=summary(cells),
                                 cost_markdown=cost.markdown(cost_rows) if cost_rows else "",
                                 cost_footnote=cost.FOOTNOTE,
-                                source=scenario.shown(args.results), n_records=len(recs))
+                                source=", ".join(map(scenario.shown, args.results)),
+                                n_records=len(recs))
         print(f"wrote {scenario.shown(page)}", file=sys.stderr)
     if args.csv == "-":
         export.write(sys.stdout, recs)
@@ -173,8 +182,22 @@ def extras(args, cells, recs, cost_rows):
         print(f"wrote {scenario.shown(args.csv)} ({n} trials)", file=sys.stderr)
 
 
+def whole(folders, recs, lab, part=False):
+    """Whether the shards among the folders (check_rates.py --shard's
+    shard.json files) make one whole run: every shard of the count there,
+    once, each with trials of every cell it was given (with part, only
+    the latter). Says what is missing on stderr. No shard file: nothing
+    to check."""
+    measured = {(r["lab"], r["build"], r["tool"], r["config"]) for r in recs}
+    problems = shards.complete(shards.read(folders), measured, lab, part)
+    for problem in problems:
+        print(f"{PROG}: check failed: {problem}", file=sys.stderr)
+    return not problems
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    args.results = args.results or ["results"]
     if args.lab is not None:
         scenario.lab_dir(args.lab)  # Failure for an unknown lab
     if args.write_expected and (args.html or args.csv):
@@ -185,9 +208,12 @@ def main(argv=None):
     cells = [c for c in cells if not cost.is_baseline(c.config)]
     if args.measured_only:
         cells = [c for c in cells if c.n or c.tool_errors]
+    recs = [r for r in read_all(args.results) if args.lab is None or r["lab"] == args.lab]
     if args.write_expected:
+        # A table from some shards only would lack their cells' rows.
+        if not whole(args.results, recs, args.lab):
+            return 1
         return write_expected(cells, args.write_expected)
-    recs = [r for r in records.read_dir(args.results) if args.lab is None or r["lab"] == args.lab]
     cost_rows = [] if args.no_cost else cost.table(recs)
     if args.format == "tsv":
         print(tsv(cells))
@@ -215,6 +241,8 @@ def main(argv=None):
                   f"cannot be checked", file=sys.stderr)
         if missing or programs:
             return 1
+    if args.check and not whole(args.results, recs, args.lab, args.part):
+        return 1
     failing = FAILING + (("no data",) if args.require_data else ())
     if args.check and any(c.verdict in failing and (c.expected or c.verdict != "no data")
                           for c in cells):

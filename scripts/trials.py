@@ -61,6 +61,9 @@ def parser():
                    help="with --tool stress: run the workload of this tool profile (the "
                         "scenario's tsan.* or valgrind.* keys), the native run a detector's "
                         "cost is measured against; the config name ends in -PROFILE-workload")
+    p.add_argument("--shard", type=cli.shard, metavar="I/N",
+                   help="the shard of a sharded check this run belongs to (check_rates.py "
+                        "--shard), written in each record; changes nothing else")
     p.add_argument("--quiet", action="store_true", help="no line per trial, only the summary")
     p.add_argument("--keep-output", action="store_true",
                    help="save the tool's raw report of the first matched trial to "
@@ -127,7 +130,7 @@ def plan_run(args):
         ops=args.ops, quiet=args.quiet,
         config=records.scenario_config(scen, tool.profile, args.pin, args.cpus, args.threads,
                                        args.ops, args.sets, args.workload),
-        root=scenario.root(), tmpdir=None, sets=args.sets)
+        root=scenario.root(), tmpdir=None, sets=args.sets, shard=args.shard)
 
 
 def duration(seconds):

@@ -34,17 +34,19 @@
 #include "gateway.h"
 #include "ledger.h"
 #include "money.h"
-#include "payflow.h"
+#include "payments.h"
 #include "request.h"
 #include "service.h"
+#include "store.h"
 
-enum route { ROUTE_NONE, ROUTE_PAY, ROUTE_HEALTH, ROUTE_METRICS };
+enum route { ROUTE_NONE, ROUTE_PAY, ROUTE_PAYMENT, ROUTE_HEALTH, ROUTE_METRICS };
 
 struct req {
 	struct timespec start;
 	enum route route;
-	bool too_large; /* the body passed REQUEST_BODY_MAX: answer 413 at its end */
-	bool answered;	/* a response is queued */
+	uint64_t payment_id; /* ROUTE_PAYMENT's */
+	bool too_large;	     /* the body passed REQUEST_BODY_MAX: answer 413 at its end */
+	bool answered;	     /* a response is queued */
 	size_t len;
 	char body[REQUEST_BODY_MAX];
 };
@@ -142,28 +144,114 @@ static enum MHD_Result send_payment(struct service *s, struct MHD_Connection *co
 	return send_json(s, conn, r, 200, &buf, f, &len, NULL);
 }
 
+/* 401, with the scheme the client must use. */
+static enum MHD_Result send_unauthorized(struct service *s, struct MHD_Connection *conn,
+					 struct req *r)
+{
+	char body[] = "{\"status\":\"error\",\"message\":\"missing or invalid API key "
+		      "(Authorization: Bearer KEY)\"}\n";
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+	if (atomic_load(&s->stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	enum MHD_Result ret = MHD_queue_response(conn, 401, resp);
+	MHD_destroy_response(resp);
+	r->answered = true;
+	metrics_response(&s->metrics, 401, since_us(&r->start));
+	return ret;
+}
+
+/* The Idempotency-Key header: NULL when absent; *bad when present but not
+ * 1 to 255 printable ASCII bytes. */
+static const char *idempotency_key(struct MHD_Connection *conn, bool *bad)
+{
+	const char *k = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+	*bad = false;
+	if (!k)
+		return NULL;
+	size_t n = strlen(k);
+	*bad = n == 0 || n >= STORE_IDEMPOTENCY_KEY_MAX;
+	for (size_t i = 0; i < n && !*bad; i++)
+		*bad = k[i] < 0x20 || k[i] >= 0x7f;
+	return k;
+}
+
 /* POST /process-payment, its whole body read. */
 static enum MHD_Result process_payment(struct service *s, struct MHD_Connection *conn,
-				       struct req *r)
+				       struct req *r, const struct merchant *m)
 {
+	bool bad_key;
+	const char *key = idempotency_key(conn, &bad_key);
+	if (bad_key)
+		return send_error(s, conn, r, 400,
+				  "Idempotency-Key is not 1 to 255 printable bytes", NULL);
 	struct payment_request pr;
 	char err[REQUEST_ERR_MAX];
 	if (request_parse(r->body, r->len, s->cfg.max_cents, &pr, err) != 0)
 		return send_error(s, conn, r, 400, err, NULL);
 	struct cache_response out;
-	switch (payflow_process(s->flow, pr.user_id, pr.cents, &out)) {
-	case PAYFLOW_CHARGED:
-		/* Booked at the gateway: into the ledger before anyone hears of it. */
-		ledger_add(s->ledger, 0, pr.cents);
+	switch (payments_process(s->payments, m, key, pr.user_id, pr.cents, &out)) {
+	case PAYMENTS_CHARGED:
 		metrics_outcome(&s->metrics, METRICS_CHARGED);
 		return send_payment(s, conn, r, &out, false);
-	case PAYFLOW_CACHED:
+	case PAYMENTS_CACHED:
 		metrics_outcome(&s->metrics, METRICS_CACHED);
 		return send_payment(s, conn, r, &out, true);
-	case PAYFLOW_FAILED: break;
+	case PAYMENTS_CONFLICT:
+		return send_error(s, conn, r, 422,
+				  "Idempotency-Key already used with a different request", NULL);
+	case PAYMENTS_ERROR:
+		metrics_outcome(&s->metrics, METRICS_FAILED);
+		return send_error(s, conn, r, 503, "the ledger cannot be written", NULL);
+	case PAYMENTS_FAILED: break;
 	}
 	metrics_outcome(&s->metrics, METRICS_FAILED);
 	return send_error(s, conn, r, 500, "payment processing failed", NULL);
+}
+
+/* GET /payments/ID: the merchant's own payment; another merchant's is
+ * "no such payment", the same answer as one that does not exist. */
+static enum MHD_Result get_payment(struct service *s, struct MHD_Connection *conn, struct req *r,
+				   const struct merchant *m)
+{
+	struct store_payment sp;
+	int rc = r->payment_id ? store_get(s->store, r->payment_id, m->id, &sp) : 0;
+	if (rc < 0)
+		return send_error(s, conn, r, 503, "the ledger cannot be read", NULL);
+	if (rc == 0)
+		return send_error(s, conn, r, 404, "no such payment", NULL);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	if (!f)
+		return MHD_NO;
+	char amount[32];
+	money_format(sp.cents, amount, sizeof(amount));
+	fprintf(f, "{\"status\":\"success\",\"payment_id\":%llu,\"amount\":%s,\"user_id\":",
+		(unsigned long long)sp.id, amount);
+	json_string(f, sp.user_id, sizeof(sp.user_id));
+	fprintf(f, ",\"created\":%lld}\n", (long long)sp.created);
+	return send_json(s, conn, r, 200, &buf, f, &len, NULL);
+}
+
+/* ID of /payments/ID: 1 to 2^63 - 1 in decimal, no sign or leading zero;
+ * 0 for anything else (no payment has id 0). */
+static uint64_t payment_id_of(const char *url)
+{
+	const char *p = url + strlen("/payments/");
+	if (*p < '1' || *p > '9' || strlen(p) > 19)
+		return 0;
+	uint64_t id = 0;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		id = id * 10 + (uint64_t)(*p - '0');
+	}
+	return id <= INT64_MAX ? id : 0;
 }
 
 static enum MHD_Result send_metrics(struct service *s, struct MHD_Connection *conn, struct req *r)
@@ -172,6 +260,21 @@ static enum MHD_Result send_metrics(struct service *s, struct MHD_Connection *co
 	char *text = metrics_render(&s->metrics, s->gateway, ledger_total(s->ledger, 0), &len);
 	if (!text)
 		return MHD_NO;
+	/* The store's count spans every start; the gateway's, this one. */
+	char extra[256];
+	int n = snprintf(extra, sizeof(extra),
+			 "# HELP racelab_ledger_payments_total Payments in the ledger (every "
+			 "start's).\n# TYPE racelab_ledger_payments_total counter\n"
+			 "racelab_ledger_payments_total %ld\n",
+			 payments_charged(s->payments));
+	char *more = realloc(text, len + (size_t)n + 1);
+	if (!more) {
+		free(text);
+		return MHD_NO;
+	}
+	text = more;
+	memcpy(text + len, extra, (size_t)n + 1);
+	len += (size_t)n;
 	enum MHD_Result ret = send_body(s, conn, r, 200, "text/plain; version=0.0.4; charset=utf-8",
 					text, len, NULL);
 	free(text);
@@ -183,6 +286,7 @@ static enum MHD_Result respond(struct service *s, struct MHD_Connection *conn, s
 			       const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	const struct merchant *m;
 	switch (r->route) {
 	case ROUTE_NONE: return send_error(s, conn, r, 404, "no such path", NULL);
 	case ROUTE_HEALTH:
@@ -201,7 +305,19 @@ static enum MHD_Result respond(struct service *s, struct MHD_Connection *conn, s
 			return send_error(s, conn, r, 405, "method not allowed", "POST");
 		if (r->too_large)
 			return send_error(s, conn, r, 413, "body is larger than 4096 bytes", NULL);
-		return process_payment(s, conn, r);
+		if (!(m = keys_find(&s->keys,
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								MHD_HTTP_HEADER_AUTHORIZATION))))
+			return send_unauthorized(s, conn, r);
+		return process_payment(s, conn, r, m);
+	case ROUTE_PAYMENT:
+		if (!get)
+			return send_error(s, conn, r, 405, "method not allowed", "GET, HEAD");
+		if (!(m = keys_find(&s->keys,
+				    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+								MHD_HTTP_HEADER_AUTHORIZATION))))
+			return send_unauthorized(s, conn, r);
+		return get_payment(s, conn, r, m);
 	}
 	return MHD_NO;
 }
@@ -234,10 +350,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->too_large = false;
 		r->answered = false;
 		r->len = 0;
-		r->route = strcmp(url, "/process-payment") == 0 ? ROUTE_PAY
-			   : strcmp(url, "/healthz") == 0	? ROUTE_HEALTH
-			   : strcmp(url, "/metrics") == 0	? ROUTE_METRICS
-								: ROUTE_NONE;
+		r->route = strcmp(url, "/process-payment") == 0			   ? ROUTE_PAY
+			   : strncmp(url, "/payments/", strlen("/payments/")) == 0 ? ROUTE_PAYMENT
+			   : strcmp(url, "/healthz") == 0			   ? ROUTE_HEALTH
+			   : strcmp(url, "/metrics") == 0			   ? ROUTE_METRICS
+										   : ROUTE_NONE;
+		r->payment_id = r->route == ROUTE_PAYMENT ? payment_id_of(url) : 0;
 		*ctx = r;
 		atomic_fetch_add(&s->in_flight, 1);
 		/* Refused before the body is read: MHD then sends no
@@ -284,12 +402,24 @@ int service_start(struct service *s, char *err, size_t errlen)
 	metrics_init(&s->metrics);
 	atomic_init(&s->in_flight, 0);
 	atomic_init(&s->stopping, false);
+	long voided = 0;
+	s->store = store_open(s->cfg.ledger_path, s->cfg.ledger_full_sync, &voided, err, errlen);
+	if (!s->store)
+		return -1;
+	if (voided)
+		fprintf(stderr,
+			"racelab-service: voided %ld payments left pending by a crash (never "
+			"answered; the simulated gateway's books died with that process)\n",
+			voided);
 	s->cache = cache_create(s->cfg.cache_buckets);
 	s->gateway = gateway_create(4096, 0);
 	s->ledger = ledger_create(1);
-	s->flow = s->cache && s->gateway ? payflow_create(s->cache, s->gateway) : NULL;
-	if (!s->flow || !s->ledger) {
-		snprintf(err, errlen, "out of memory");
+	s->payments = s->cache && s->gateway && s->ledger
+			      ? payments_create(s->cache, s->gateway, s->ledger, s->store, &s->keys,
+						s->cfg.idempotency_ttl_s)
+			      : NULL;
+	if (!s->payments) {
+		snprintf(err, errlen, "out of memory, or the ledger cannot be read");
 		return -1;
 	}
 	struct gateway_faults faults = {
@@ -360,7 +490,9 @@ long service_stop(struct service *s, long wait_ms)
 
 void service_free(struct service *s)
 {
-	payflow_destroy(s->flow);
+	payments_destroy(s->payments);
+	store_close(s->store);
+	keys_free(&s->keys);
 	cache_destroy(s->cache);
 	gateway_destroy(s->gateway);
 	ledger_destroy(s->ledger);

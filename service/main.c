@@ -46,6 +46,17 @@ static void usage(FILE *f)
 		"                           [RACELAB_SERVICE_MAX_CONNECTIONS]\n"
 		"  --cache-buckets N        the cache's initial table, doubled as it fills (64)\n"
 		"                           [RACELAB_SERVICE_CACHE_BUCKETS]\n"
+		"  --keys FILE              the merchants' API keys, MERCHANT KEY lines "
+		"(required)\n"
+		"                           [RACELAB_SERVICE_KEYS]\n"
+		"  --ledger L               sqlite:FILE (WAL mode; created when missing), or\n"
+		"                           memory: nothing durable (sqlite:racelab-ledger.db)\n"
+		"                           [RACELAB_SERVICE_LEDGER]\n"
+		"  --ledger-sync S          full: a commit survives a power cut; normal: a crash\n"
+		"                           of the service only (full) "
+		"[RACELAB_SERVICE_LEDGER_SYNC]\n"
+		"  --idempotency-ttl S      seconds an Idempotency-Key is kept (86400)\n"
+		"                           [RACELAB_SERVICE_IDEMPOTENCY_TTL]\n"
 		"Prints '" PROG ": listening on http://127.0.0.1:PORT' once listening;\n"
 		"SIGINT or SIGTERM: finish the requests in flight (5 s at most), exit 0.\n");
 }
@@ -113,6 +124,23 @@ static void set_option(struct service_config *c, const char *name, const char *v
 		c->cache_buckets = (unsigned)parse_uint("--cache-buckets", v, 1u << 20);
 		if (c->cache_buckets == 0)
 			die_usage("--cache-buckets", v, "at least 1");
+	} else if (strcmp(name, "keys") == 0) {
+		c->keys_path = v; /* read once every option is in: see load_keys() */
+	} else if (strcmp(name, "ledger") == 0) {
+		if (strcmp(v, "memory") == 0)
+			c->ledger_path = NULL;
+		else if (strncmp(v, "sqlite:", 7) == 0 && v[7])
+			c->ledger_path = v + 7;
+		else
+			die_usage("--ledger", v, "sqlite:FILE or memory");
+	} else if (strcmp(name, "ledger-sync") == 0) {
+		if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
+			die_usage("--ledger-sync", v, "full or normal");
+		c->ledger_full_sync = strcmp(v, "full") == 0;
+	} else if (strcmp(name, "idempotency-ttl") == 0) {
+		c->idempotency_ttl_s = (long)parse_uint("--idempotency-ttl", v, 10L * 366 * 86400);
+		if (c->idempotency_ttl_s == 0)
+			die_usage("--idempotency-ttl", v, "at least 1");
 	} else {
 		fprintf(stderr, PROG ": unknown option '--%s' (try --help)\n", name);
 		exit(2);
@@ -122,8 +150,9 @@ static void set_option(struct service_config *c, const char *name, const char *v
 /* Every option of set_option(): one left out here is silently ignored in
  * the environment (a test reads --help and tries each variable). */
 static const char *const option_names[] = {
-	"port", "threads",    "gateway-latency-ms", "gateway-failure-rate", "gateway-timeout-ms",
-	"seed", "max-amount", "max-connections",    "cache-buckets"
+	"port",	  "threads",	 "gateway-latency-ms", "gateway-failure-rate", "gateway-timeout-ms",
+	"seed",	  "max-amount",	 "max-connections",    "cache-buckets",	       "keys",
+	"ledger", "ledger-sync", "idempotency-ttl"
 };
 
 /* RACELAB_SERVICE_ + the option's name in upper case, '-' as '_'. */
@@ -181,6 +210,19 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The key file, once every option is read: a bad one is a usage error. */
+static void load_keys(struct service *s)
+{
+	if (!s->cfg.keys_path) {
+		fprintf(stderr, PROG ": no --keys FILE: payments need merchants' API keys "
+				     "(try --help)\n");
+		exit(2);
+	}
+	char why[160];
+	if (keys_load(s->cfg.keys_path, &s->keys, why, sizeof(why)) != 0)
+		die_usage("--keys", s->cfg.keys_path, why);
+}
+
 int main(int argc, char **argv)
 {
 	static struct service s; /* large (the metrics), and shared with every thread */
@@ -195,9 +237,13 @@ int main(int argc, char **argv)
 		.max_cents = 1000000,
 		.max_connections = 4096,
 		.cache_buckets = 64,
+		.ledger_path = "racelab-ledger.db",
+		.ledger_full_sync = true,
+		.idempotency_ttl_s = 86400,
 	};
 	read_environment(&s.cfg);
 	read_flags(&s.cfg, argc, argv);
+	load_keys(&s);
 	raise_fd_limit();
 
 	sigset_t stop;

@@ -3,10 +3,11 @@
  *
  * The parts: main.c reads the options and runs the daemon until a signal;
  * http.c answers each request; request.c parses a payment's body;
- * metrics.c counts. The payment itself is the lab modules': the cache
- * (lab 1: fixed/ or broken/cache.c, by variant), the flow that charges a
- * user at most once (lab 3's fixed/payflow.c), the ledger (lab 2's
- * fixed/ledger.c) and the simulated gateway (common/gateway.c).
+ * metrics.c counts; keys.c finds a request's merchant by its API key;
+ * payments.c is the idempotent flow over the lab modules: the cache (lab
+ * 1: fixed/ or broken/cache.c, by variant), the ledger's running total
+ * (lab 2's fixed/ledger.c) and the simulated gateway (common/gateway.c);
+ * store.c is the ledger in SQLite, the truth across restarts.
  */
 #ifndef RACELAB_SERVICE_H
 #define RACELAB_SERVICE_H
@@ -15,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "keys.h"
 #include "metrics.h"
 
 struct service_config {
@@ -28,13 +30,19 @@ struct service_config {
 	int64_t max_cents;	  /* the largest amount accepted */
 	unsigned max_connections; /* open at once */
 	unsigned cache_buckets;	  /* the cache's initial table; it doubles as it fills */
+	const char *keys_path;	  /* the merchants' API keys */
+	const char *ledger_path;  /* the SQLite file; NULL: in memory */
+	bool ledger_full_sync;	  /* synchronous=FULL, else NORMAL */
+	long idempotency_ttl_s;	  /* a key is released this long after its payment */
 };
 
 struct service {
 	struct service_config cfg;
 	struct cache *cache;
 	struct gateway *gateway;
-	struct payflow *flow;
+	struct keys keys;
+	struct store *store;
+	struct payments *payments;
 	struct ledger *ledger;
 	struct metrics metrics;
 	atomic_int in_flight; /* requests between their first byte and their response */
@@ -42,7 +50,7 @@ struct service {
 	struct MHD_Daemon *daemon;
 };
 
-/* Creates the modules and starts listening. Returns 0, or -1 with a
+/* Creates the modules (s->keys already loaded) and starts listening. Returns 0, or -1 with a
  * one-line reason in err. */
 int service_start(struct service *s, char *err, size_t errlen);
 /* The port actually bound (the one asked for, or the one picked for 0). */

@@ -26,6 +26,7 @@
 
 #include "jsonw.h"
 #include "racepoint.h"
+#include "racesched.h"
 #include "scenario.h"
 #include "stress.h"
 #include "topo.h"
@@ -68,6 +69,8 @@ static const char *const driver_keys[] = { "lab",
 					   "grade_hang_hint",
 					   "race_kind",
 					   "fast_floor",
+					   "sched_strategy",
+					   "sched_pct_steps",
 					   NULL };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -108,6 +111,10 @@ static void usage(void)
 	     "  --topology          print the topology and the placement, then exit\n"
 	     "  --topology-desc D   with --topology: place on a described topology,\n"
 	     "                      e.g. '0:0-3;1:4-7' (node:cpus;...)\n"
+	     "  --sched STRATEGY    (sched build) how the scheduler picks the next thread:\n"
+	     "                      random, pct:D, replay:TRACE or prefix:TRACE (@FILE: the\n"
+	     "                      trace from FILE); default: the scenario's sched_strategy\n"
+	     "  --sched-log FILE    (sched build) one line per scheduling point to FILE\n"
 	     "  --quiet             no summary line\n"
 	     "  -h, --help          this text");
 }
@@ -129,10 +136,12 @@ static const char *pick(const char *cli, const struct scenario *sc, const char *
 	return cli ? cli : scenario_get(sc, profile, key);
 }
 
+/* The driver's clock is the real one in every build: in the sched build
+ * clock_gettime() is the scheduler's virtual clock (common/racesched.c). */
 static double now_s(void)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	sched_real_clock(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
@@ -149,11 +158,58 @@ struct watchdog {
 	int stacks; /* on a hang, attach gdb and record every thread's stack */
 };
 
+/* The sched build's part of a record: the schedule so far. */
+static void write_schedule(struct jsonw *w)
+{
+	const char *strategy = sched_strategy();
+	if (!strategy)
+		return;
+	jw_begin(w, "schedule");
+	jw_str(w, "strategy", strategy);
+	jw_int(w, "steps", sched_steps());
+	jw_str(w, "trace", sched_trace());
+	jw_end(w);
+}
+
+/* A hang's record (detail NULL), or a deadlock's that the scheduler found
+ * (detail "deadlock"): the head, then how it ended, the schedule, and
+ * every thread's stack when asked. Exits 3. */
+static void report_hang(struct watchdog *w, const char *detail)
+{
+	char *stacks = w->stacks ? stress_stacks(4) : NULL;
+	struct jsonw tail;
+	if (jw_open(&tail) == 0) {
+		tail.first = 0; /* members after the record's head */
+		jw_str(&tail, "outcome", "hang");
+		jw_bool(&tail, "manifested", 1);
+		jw_null(&tail, "invariants");
+		if (detail)
+			jw_str(&tail, "detail", detail);
+		write_schedule(&tail);
+		if (stacks) {
+			/* "Thread 3 (...)" headers and "#0 ..." frames: the rest of
+			 * what gdb says (attaching, symbols) is noise here. */
+			jw_begin_array(&tail, "stacks");
+			for (char *line = strtok(stacks, "\n"); line; line = strtok(NULL, "\n"))
+				if (strncmp(line, "Thread ", 7) == 0 || line[0] == '#')
+					jw_str(&tail, NULL, line);
+			jw_end_array(&tail);
+		}
+		fputc('}', tail.f);
+		fwrite(w->record, 1, w->len, stdout);
+		jw_flush(&tail, stdout);
+	}
+	if (stacks)
+		fputs("racelab-stress: every thread's stack is in the trial record\n", stderr);
+	fflush(stdout);
+	_exit(3);
+}
+
 static void *watchdog_main(void *p)
 {
 	struct watchdog *w = p;
 	struct timespec deadline;
-	clock_gettime(CLOCK_REALTIME, &deadline);
+	sched_real_clock(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += (time_t)w->limit_s;
 	pthread_mutex_lock(&w->mu);
 	int rc = 0;
@@ -164,31 +220,7 @@ static void *watchdog_main(void *p)
 	if (hung) {
 		fprintf(stderr, "racelab-stress: trial passed its %.0f s time limit: a hang\n",
 			w->limit_s);
-		char *stacks = w->stacks ? stress_stacks(4) : NULL;
-		struct jsonw tail;
-		if (jw_open(&tail) == 0) {
-			tail.first = 0; /* members after the record's head */
-			jw_str(&tail, "outcome", "hang");
-			jw_bool(&tail, "manifested", 1);
-			jw_null(&tail, "invariants");
-			if (stacks) {
-				/* "Thread 3 (...)" headers and "#0 ..." frames: the rest of
-				 * what gdb says (attaching, symbols) is noise here. */
-				jw_begin_array(&tail, "stacks");
-				for (char *line = strtok(stacks, "\n"); line;
-				     line = strtok(NULL, "\n"))
-					if (strncmp(line, "Thread ", 7) == 0 || line[0] == '#')
-						jw_str(&tail, NULL, line);
-				jw_end_array(&tail);
-			}
-			fputc('}', tail.f);
-			fwrite(w->record, 1, w->len, stdout);
-			jw_flush(&tail, stdout);
-		}
-		if (stacks)
-			fputs("racelab-stress: every thread's stack is in the trial record\n",
-			      stderr);
-		_exit(3);
+		report_hang(w, NULL);
 	}
 	return NULL;
 }
@@ -197,7 +229,7 @@ static void *watchdog_main(void *p)
  * loaded, since a value given here overrides the scenario's. */
 struct options {
 	const char *scenario, *lab, *profile, *threads, *ops, *rounds, *duration, *trials, *seed,
-		*pin, *cpus, *mem, *limit, *desc;
+		*pin, *cpus, *mem, *limit, *desc, *sched, *sched_log;
 	int show_topology, quiet, stacks;
 };
 
@@ -230,6 +262,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct stress
 		{ "time-limit", 1, 0, 'T' },  { "set", 1, 0, 'x' },
 		{ "topology", 0, 0, 'Y' },    { "topology-desc", 1, 0, 'D' },
 		{ "quiet", 0, 0, 'q' },	      { "hang-stacks", 0, 0, 'H' },
+		{ "sched", 1, 0, 'Z' },	      { "sched-log", 1, 0, 'L' },
 		{ "help", 0, 0, 'h' },	      { 0, 0, 0, 0 }
 	};
 	int ch;
@@ -253,6 +286,8 @@ static int parse_options(int argc, char **argv, struct options *o, struct stress
 		case 'Y': o->show_topology = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'H': o->stacks = 1; break;
+		case 'Z': o->sched = optarg; break;
+		case 'L': o->sched_log = optarg; break;
 		case 'x':
 			if (!strchr(optarg, '=') || run->nset == STRESS_MAX_SETS)
 				die("--set takes KEY=VALUE (got '%s')", optarg);
@@ -458,7 +493,7 @@ static uint64_t pick_seed(uint64_t seed)
 	if (seed != 0)
 		return seed;
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
+	sched_real_clock(CLOCK_REALTIME, &ts);
 	seed = ((uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 20) ^ (uint64_t)ts.tv_sec) &
 	       0x7fffffffffffULL;
 	return seed ? seed : 1;
@@ -560,6 +595,7 @@ static void write_tail(struct jsonw *w, const struct stress_result *res, int rou
 		jw_int(w, res->inv_name[i], res->inv[i]);
 	jw_end(w);
 	jw_str(w, "first_violation", bad ? res->first : NULL);
+	write_schedule(w);
 	jw_end(w);
 	if (jw_flush(w, stdout) != 0)
 		die("cannot write the trial record to stdout");
@@ -592,6 +628,42 @@ static void print_trial(const struct stress_run *run, const struct plan *p, long
 		rounds == 1 ? "" : "s", elapsed);
 }
 
+/* The trial's watchdog; the sched build's deadlock report uses its
+ * record head too. */
+static struct watchdog wd;
+
+#ifdef RACELAB_SCHED
+/* The scheduler found every managed thread blocked: the trial's record,
+ * as a hang's with detail "deadlock", and exit 3. */
+static void on_deadlock(const char *why)
+{
+	fprintf(stderr, "racelab-stress: %s\n", why);
+	report_hang(&wd, "deadlock");
+}
+#endif
+
+/* The sched build's strategy: --sched, else the scenario's
+ * sched_strategy, else random; other builds refuse the options. */
+static void configure_sched(const struct options *o, const struct scenario *sc)
+{
+	char err[512];
+	const char *v = pick(o->sched, sc, o->profile, "sched_strategy");
+	long steps = 0;
+	const char *sv = scenario_get(sc, o->profile, "sched_pct_steps");
+	if (sv)
+		steps = parse_long("sched_pct_steps", sv, 1, 1000000000L);
+#ifdef RACELAB_SCHED
+	if (sched_configure(v ? v : "random", steps, o->sched_log, err, sizeof(err)) != 0)
+		die("%s", err);
+	sched_on_deadlock(on_deadlock);
+#else
+	(void)v;
+	if ((o->sched || o->sched_log) && sched_configure(o->sched ? o->sched : "random", steps,
+							  o->sched_log, err, sizeof(err)) != 0)
+		die("%s", err);
+#endif
+}
+
 /* Trial k (from 0): its seed, the watchdog, the rounds, its record.
  * Returns 1 when an invariant broke. */
 static int run_trial(struct stress_run *run, const struct plan *p, long k)
@@ -607,7 +679,6 @@ static int run_trial(struct stress_run *run, const struct plan *p, long k)
 		die("out of memory");
 	write_head(&w, run, p, k);
 
-	static struct watchdog wd;
 	pthread_t wt;
 	watchdog_start(&wd, &wt, &w, p);
 	double elapsed;
@@ -634,6 +705,7 @@ int main(int argc, char **argv)
 	run.profile = o.profile;
 	pick_lab(&o, &sc, &p);
 	read_values(&o, &sc, &run, &p);
+	configure_sched(&o, &sc);
 	place_threads(&o, &sc, &run, &p);
 	if (o.show_topology) {
 		print_topology(&run, &p);

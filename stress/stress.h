@@ -68,6 +68,19 @@ int stress_param(const struct stress_run *run, const char *key, long def, long m
 int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_run *, int, void *),
 		   void **args, char *err, size_t errlen);
 
+/* A spin loop's pause: call it in every loop that waits for another
+ * thread by spinning (on an atomic, on the clock). It does nothing, but
+ * in the sched build, where threads run one at a time and switch only at
+ * scheduling points, it is one: without it a spinning thread would never
+ * let the thread it waits for run. */
+void sched_spin_pause(void);
+static inline void stress_spin_pause(void)
+{
+#ifdef RACELAB_SCHED
+	sched_spin_pause();
+#endif
+}
+
 /* Allows a child process to attach a debugger to this one (call early). */
 void stress_stacks_allow(void);
 /* Every thread's stack, as gdb's "thread apply all bt" prints it, read

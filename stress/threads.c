@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "racesched.h"
 #include "stress.h"
 
 void stress_count(struct stress_result *r, const char *name, long n, const char *fmt, ...)
@@ -118,6 +119,9 @@ int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_
 		snprintf(err, errlen, "cannot make a barrier for %d threads", n);
 		return -1;
 	}
+	/* The sched build: these n threads are the round's managed workers,
+	 * A, B, ... in this order; none runs before sched_round_go(). */
+	sched_round_begin(n);
 	int started = 0, rc = 0;
 	for (int i = 0; i < n; i++) {
 		ts[i] = (struct thread_start){ run, i, fn, args[i], &barrier, 0 };
@@ -134,8 +138,10 @@ int stress_threads(const struct stress_run *run, void (*fn)(const struct stress_
 		fprintf(stderr, "racelab-stress: %s\n", err);
 		exit(4); /* out of resources, not bad input: see main.c */
 	}
+	sched_round_go();
 	for (int i = 0; i < started; i++)
 		pthread_join(tid[i], NULL);
+	sched_round_end();
 	pthread_barrier_destroy(&barrier);
 	for (int i = 0; i < n; i++)
 		if (ts[i].pin_error) {

@@ -106,9 +106,11 @@ static void meet(struct lab10_thread *t)
 	long target = 2 * ++t->meets;
 	atomic_fetch_add(&s->arrived, 1);
 	for (long spins = 1; atomic_load_explicit(&s->arrived, memory_order_acquire) < target;
-	     spins++)
+	     spins++) {
+		stress_spin_pause(); /* the sched build's switch point */
 		if (t->p->yield_after && spins % t->p->yield_after == 0)
 			sched_yield();
+	}
 }
 
 static void race(struct lab10_thread *t)

@@ -10,7 +10,10 @@ race-point names and function entries and returns, never line numbers, so
 an edit that moves code does not break a walkthrough.
 
 Nothing waits forever: every resumption has a time limit (a helper process
-sends SIGINT to the program when it passes), and a schedule that cannot be
+sends SIGINT to the program when it passes). A thread that cannot go on is
+said to wait: on a lock or condition variable (its stack says so), or
+polling (the same loop in two samples, no race point between: lab 8's
+sender before the flag is set). A schedule that cannot be
 followed (a thread finishes without reaching its point, the program exits
 or crashes) ends with one clear line. A schedule that does not fit its
 lab (a race point or thread letter it does not have) or this build (a
@@ -25,7 +28,11 @@ never narrates a state that is gone.
 
 Commands it adds to gdb: racelab-load, step-schedule, show-state,
 run-schedule, schedule-release, schedule-help (and racelab-guard, the
-hook's). scripts/gdb_walkthrough.py starts gdb with them (make gdb-lab-N,
+hook's); and for driving live, the instructor as the scheduler:
+step-thread (ts), run-to (rt), rshow, undo, restart, finish-all (rf) and
+save. undo and restart start the program again with the same seed and
+replay the steps taken, each thread alone to the same stop, so they are
+deterministic; save writes those steps as a schedule. scripts/gdb_walkthrough.py starts gdb with them (make gdb-lab-N,
 make demo-lab-N).
 
 The schedule format is described in GUIDE.md ("Writing a schedule"); in
@@ -44,6 +51,11 @@ short, one directive per line:
                               shown as the thread that holds it
   say    TEXT                 the instructor's line (say.broken, say.fixed:
                               only on that build)
+  check  COND                 the says after it (to the next step) are told
+                              only when COND holds over {state label}s,
+                              parts joined by && (check.broken, check.fixed)
+  predict QUESTION            asked before the next step, which the next
+                              step-schedule runs: the answer
   step   THREAD to POINT      resume only THREAD until it reaches the race
                               point POINT, or "end" (its work returns)
   show   state|threads|stacks
@@ -57,6 +69,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,7 +81,13 @@ import gdb
 PREFIX = "racesched"
 
 
+# undo replays the steps taken so far with nothing printed (QUIET).
+QUIET = False
+
+
 def out(text=""):
+    if QUIET:
+        return
     gdb.write(text + "\n")
     gdb.flush()
 
@@ -83,13 +102,24 @@ def selected_thread():
 
 def quietly(cmd):
     """Runs a gdb command that resumes the program without the lines gdb
-    prints when it stops (the walkthrough says where each thread is)."""
+    prints when it stops (the walkthrough says where each thread is). The
+    line for the SIGINT of a time limit is not written through gdb's
+    logging: gdb's own standard output is pointed at /dev/null meanwhile
+    (the program's output is its own, opened before)."""
     for c in ("set logging file /dev/null", "set logging redirect on",
               "set logging enabled on"):
         gdb.execute(c, to_string=True)
+    gdb.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
     try:
         driving(cmd)
     finally:
+        gdb.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
         gdb.execute("set logging enabled off", to_string=True)
 
 
@@ -155,7 +185,7 @@ WAIT_RE = re.compile(r"lock_wait|mutex_lock|rwlock|cond_wait|cond_timedwait|barr
 class Run:
     """One walkthrough: the program under gdb and where each thread is."""
 
-    def __init__(self, sched_path, program):
+    def __init__(self, sched_path, program, seed=None):
         # Race points and thread letters against the lab, before anything
         # runs (state expressions are checked against the build at start).
         try:
@@ -165,6 +195,11 @@ class Run:
             raise CheckError(str(e)) from None
         self.path = sched_path
         self.program = program
+        # The trial's seed: a schedule without --seed gets the one the
+        # program picked, so that undo and restart replay the same data.
+        self.seed = seed
+        if seed is not None and schedule_mod.option(self.sched["args"], "seed") is None:
+            self.sched["args"] += ["--seed", str(seed)]
         # broken or fixed, from build/<flavour>/<variant>/racelab-stress
         self.variant = os.path.basename(os.path.dirname(os.path.abspath(program)))
         self.build = "fixed" if self.variant == "fixed" else "broken"
@@ -185,6 +220,20 @@ class Run:
         self.stale_sigint = False
         self.finished = False
         self.result = None
+        # Live driving: every step taken, scripted or typed, as (thread,
+        # point, how it ended: reached, end, blocked, polling); undo and
+        # save replay them.
+        self.taken = []
+        self.seen = {}  # state label -> its last value read (a frame gone)
+        # The time each worker ran alone, the others held (its steps that
+        # did not end waiting on a lock): a clock it polls ran meanwhile.
+        self.alone = {}
+        self.held_while = {}  # worker -> whom the driver held meanwhile
+        self.muted = False  # a check failed: the says after it are not told
+        self.asked = False  # a predict was asked: its step runs next
+        self.off_script = None  # the first live step the script does not take
+        self.live = False  # a typed step: a point not reached is not an error
+        self.fast = False  # replaying: a known wait is found at once
         fd, self.record = tempfile.mkstemp(prefix="racesched-", suffix=".json")
         os.close(fd)
 
@@ -283,6 +332,7 @@ class Run:
             "set print thread-events off",
             "set print inferior-events off",
             "set print null-stop on",
+            "set suppress-cli-notifications on",
             "set startup-with-shell on",
             "handle SIGINT stop print nopass",
         ):
@@ -298,6 +348,7 @@ class Run:
         if not isinstance(ev, gdb.BreakpointEvent) or release not in ev.breakpoints:
             raise ScheduleError("the program ended before it started its worker threads")
         nthreads = int(gdb.parse_and_eval("run->threads"))
+        self.seed = int(gdb.parse_and_eval("run->seed"))
         # The work function (each lab has a static "worker"): break after its
         # prologue, found from its address, so that its arguments are read.
         fn = gdb.block_for_pc(int(gdb.parse_and_eval("(unsigned long)fn"))).function
@@ -481,47 +532,157 @@ class Run:
 
     # --- the actions ---------------------------------------------------------
 
-    def step(self, name, point, where):
+    def step(self, name, point, where, how=None):
+        """Resumes only worker name until it reaches race point `point`
+        ("next": any race point; "end": its work returns), or waits for
+        another thread (a lock, a condition variable, a polling loop).
+        how: the way this step ended before (a replay by undo), so that a
+        known wait is taken as found without waiting it out."""
         t = self.workers.get(name)
         if t is None:
             raise ScheduleError(f"{where}: there is no worker {name} (workers: "
                                 f"{', '.join(sorted(self.workers))})")
-        if name in self.done and point == "end":
-            out(f"\n>>> {name} runs to end\n    {name} has already finished its work")
+        if name in self.done and point in ("end", "next"):
+            out(f"\n>>> {name} runs to "
+                f"{'its next race point' if point == 'next' else point}\n"
+                f"    {name} has already finished its work")
             return
         if not t.is_valid() or name in self.done:
             raise ScheduleError(f"{where}: {name} has already finished its work")
-        out(f"\n>>> {name} runs to {point}")
+        shown_point = "its next race point" if point == "next" else point
+        out(f"\n>>> {name} runs to {shown_point}")
         t.switch()
         passed = []
+        wait = self.sched["wait"]
+        if how in ("blocked", "polling"):
+            wait = min(wait, 0.1)  # the replay knows it waits
+        samples = []
+        began = time.monotonic()
         while True:
-            ev = self.resume(self.sched["wait"], f"{name} to reach {point}")
+            ev = self.resume(wait, f"{name} to reach {shown_point}")
             if ev == "timeout":
-                if self.wait_of(t) is None:
-                    continue  # still running (a slow or loaded machine): more time
-                return self.stuck(name, point)
+                if self.wait_of(t) is not None:
+                    return self.stuck(name, point)
+                # Not waiting on a lock: running, or polling a flag or a
+                # clock. The same loop in two samples, with no race point
+                # reached between them, is a poll; a thread still making
+                # its way (a loaded machine) gets more time.
+                samples.append(self.loop_of(t))
+                loop = self.same_loop(samples[-2:]) if len(samples) >= 2 else None
+                if how == "polling" or loop is not None:
+                    return self.polling(name, point, loop or samples[-1][:1],
+                                        time.monotonic() - began)
+                continue
             if isinstance(ev, gdb.ExitedEvent):
-                raise ScheduleError(f"{where}: the program exited while {name} ran to {point}")
+                raise ScheduleError(f"{where}: the program exited while {name} ran to "
+                                    f"{shown_point}")
             if not isinstance(ev, gdb.BreakpointEvent):
                 sig = getattr(ev, "stop_signal", "a stop")
                 return self.crash(name, sig)
             self.blocked.pop(name, None)
+            samples = []
             if self.end_bp in ev.breakpoints:
                 self.done.add(name)
-                if point == "end":
+                if point in ("end", "next"):
+                    point = "end"
                     break
+                if self.live:
+                    out(f"    {name} finished its work without reaching {point}")
+                    self.taken.append((name, "end", "end"))
+                    self.after_step(name, passed)
+                    self.mark()
+                    self.show_state()
+                    return
                 raise ScheduleError(f"{where}: {name} finished its work without reaching {point}")
             hit = gdb.selected_frame().read_var("name").string()
-            if hit == point:
+            if hit == point or point == "next":
+                point = hit
                 break
             passed.append(hit)
-        if passed:
-            out(f"    ({name} passed {', '.join(passed)} on the way)")
+            # What the thread holds at a point it passes (lab 2's t, read
+            # by B on its way): shown later as its last value.
+            self.remember(name)
+        self.taken.append((name, point, "end" if point == "end" else "reached"))
+        self.ran_alone(name, time.monotonic() - began)
+        self.after_step(name, passed)
         if point == "end":
             out(f"    {name} has finished its work")
         else:
             caller = gdb.selected_frame().older()
             out(f"    {name} stopped at {point}, in {caller.name() if caller else '?'}")
+        self.mark()
+        self.show_state()
+
+    def after_step(self, name, passed):
+        if passed:
+            # Each point once, with how many times it was passed.
+            counts = {}
+            for p in passed:
+                counts[p] = counts.get(p, 0) + 1
+            names = [p if n == 1 else f"{p} ({n} times)" for p, n in counts.items()]
+            out(f"    ({name} passed {', '.join(names)} on the way)")
+
+    def loop_of(self, thread):
+        """racelab's own frames of a running thread, (function, file),
+        innermost first (libc's and the race point's left out)."""
+        return [(f, file) for f, file in self.frames_of(thread)
+                if file and not file.startswith((".", "/")) and file != "common/racepoint.c"]
+
+    @staticmethod
+    def same_loop(samples):
+        """The innermost function two samples of a thread share below its
+        work's entry (the poll's loop: lab 8's sender calls publish_get,
+        then yields, in one loop), or None."""
+        a, b = (list(reversed(x)) for x in samples)
+        common = []
+        for x, y in zip(a, b):
+            if x != y:
+                break
+            common.append(x)
+        return [common[-1]] if len(common) >= 2 else None
+
+    def time_limit_ms(self):
+        """The lab's shortest time parameter (a *_ms: lab 7's deadline_ms),
+        from the args' --set or the scenario; None when it has none."""
+        found = {}
+        try:
+            lab = schedule_mod.lab_of(self.sched, ROOT)
+            with open(os.path.join(lab.dir, "scenario.conf"), encoding="utf-8") as f:
+                for line in f:
+                    m = re.match(r"^\s*([a-z_]+_ms)\s*=\s*(\d+)\s*$", line)
+                    if m:
+                        found[m.group(1)] = int(m.group(2))
+        except (OSError, schedule_mod.ScheduleError):
+            pass
+        args = self.sched["args"]
+        for i, a in enumerate(args):
+            m = re.match(r"^([a-z_]+_ms)=(\d+)$", args[i + 1] if a == "--set" and i + 1 < len(args)
+                         else "")
+            if m:
+                found[m.group(1)] = int(m.group(2))
+        return min(found.values()) if found else None
+
+    def ran_alone(self, name, secs):
+        if self.held(name) == "nobody":
+            return  # the last one left: nobody held
+        self.alone[name] = self.alone.get(name, 0.0) + secs
+        self.held_while[name] = self.held(name)
+
+    def held(self, name):
+        """The workers the driver holds while name runs."""
+        others = [n for n in sorted(self.workers) if n != name and n not in self.done]
+        return " and ".join(others) or "nobody"
+
+    def polling(self, name, point, loop, secs):
+        where = loop[0] if loop else None
+        func = where[0] if where else "?"
+        held = self.held(name)
+        self.blocked[name] = f"polling in {func}"
+        self.ran_alone(name, secs)
+        self.taken.append((name, "end" if point == "next" else point, "polling"))
+        out(f"    {name} is polling in {func} ({where[1] if where else '?'}): it reached no race "
+            f"point in {secs:.1f} s and is still in the same loop; it cannot finish until "
+            f"another thread moves (the driver holds {held})")
         self.mark()
         self.show_state()
 
@@ -599,6 +760,7 @@ class Run:
         return f"{call} in {ours[0] if ours else '?'}"
 
     def stuck(self, name, point):
+        self.taken.append((name, "end" if point == "next" else point, "blocked"))
         self.blocked[name] = self.wait_of(self.workers[name])
         out(f"    {name} cannot go on: it waits in {self.blocked[name]} (for another thread)")
         self.mark()
@@ -615,7 +777,27 @@ class Run:
             return
         keep = gdb.selected_thread()
         for label, thread, func, expr, _ in self.sched["state"]:
-            out(f"    {label:<28} {self.read_state(thread, func, expr)}")
+            out(f"    {label:<28} {self.state_value(label, thread, func, expr)}")
+        if keep is not None and keep.is_valid():
+            keep.switch()
+
+    def state_value(self, label, thread, func, expr):
+        """A state line's value now; when its frame is gone (the thread has
+        not reached its function, or has left it), the last value read,
+        marked so."""
+        v = self.read_state(thread, func, expr)
+        if v == "-" and label in self.seen:
+            return f"{self.seen[label]} (last seen)"
+        if v != "-" and not v.startswith(("?", "n/a")):
+            self.seen[label] = v
+        return v
+
+    def remember(self, name):
+        """The values of name's state lines, read where it is now."""
+        keep = selected_thread()
+        for label, thread, func, expr, _ in self.sched["state"]:
+            if thread == name:
+                self.state_value(label, thread, func, expr)
         if keep is not None and keep.is_valid():
             keep.switch()
 
@@ -639,7 +821,7 @@ class Run:
         f.select()
         try:
             v = gdb.parse_and_eval(expr)
-            return self.owner_name(int(v)) if owner else str(v)
+            return self.owner_name(int(v)) if owner else text_of(v)
         except gdb.error as e:
             if "No symbol" in str(e):
                 return "n/a (not in this build)"
@@ -724,7 +906,22 @@ class Run:
         if rec.get("first_violation"):
             out(f"    first violation: {rec['first_violation']}")
         bad = {k: v for k, v in inv.items() if v}
-        if bad:
+        limit = self.time_limit_ms()
+        long = [(secs, n) for n, secs in self.alone.items()
+                if limit is not None and secs * 1000 >= limit]
+        if bad and long:
+            # A thread polled a flag or a clock while the driver held the
+            # others: a deadline may have passed because of the schedule,
+            # not the code. Said, not claimed as the code's symptom.
+            secs, name = max(long)
+            held = self.held_while[name]
+            found = " ".join(f"{k}={v}" for k, v in bad.items())
+            out(f"    note: {name} ran {secs:.1f} s alone (polling) while the driver held "
+                f"{held}: a deadline that passed then is the schedule's doing, not the code's")
+            self.result = (f"no symptom the code made: {found} came after {name} ran "
+                           f"{secs:.1f} s alone while the driver held {held} (a deadline passed "
+                           f"while the driver held {held})")
+        elif bad:
             self.result = "SYMPTOM " + " ".join(f"{k}={v}" for k, v in bad.items())
         elif rec.get("outcome") == "clean":
             self.result = "no symptom: every invariant held (" + " ".join(
@@ -732,9 +929,11 @@ class Run:
         else:
             self.result = f"SYMPTOM outcome {rec.get('outcome')}"
 
-    def next_step(self):
+    def next_step(self, batch=False):
         """One step: the next step or finish line, with the lines that follow
-        it up to the next step (what to say about it). Returns False at the end."""
+        it up to the next step (what to say about it). A predict line stops
+        before its step: the question now, the step (its answer) on the next
+        call (in batch, at once). Returns False at the end."""
         acts = self.sched["actions"]
         if self.finished or self.pos >= len(acts):
             return False
@@ -742,28 +941,52 @@ class Run:
         ran = False
         while self.pos < len(acts):
             kind, a, b, where = acts[self.pos]
-            if kind in ("step", "finish") and (ran or self.finished):
+            if kind in ("step", "finish", "predict") and (ran or self.finished):
                 break
             self.pos += 1
+            if kind == "predict":
+                if self.off_script is not None:
+                    continue  # a question about the script's story, not this one
+                out("")
+                for line in a.splitlines():
+                    out(f"  ? {line}")
+                if batch:
+                    continue
+                out("    (predict, then step-schedule shows what happens)")
+                self.asked = True
+                return True
             if kind == "step":
+                if self.asked:
+                    out("  = the answer:")
+                    self.asked = False
+                self.muted = False
                 self.step(a, b, where)
                 ran = True
             elif kind == "finish":
+                self.muted = False
+                self.taken.append(("*", "finish", a))
                 self.finish(a)
                 ran = True
             else:
                 self.aside(kind, a, b)
         if self.finished and self.pos < len(acts):
             kind, _, _, where = acts[self.pos]
-            raise ScheduleError(f"{where}: a {kind} after the program has ended")
+            if kind not in ("say", "check", "show", "gdb"):
+                raise ScheduleError(f"{where}: a {kind} after the program has ended")
         return True
 
     def aside(self, kind, a, b):
-        """A say, show or gdb line. A say with a build (say.fixed) is only
-        for that build."""
+        """A say, check, show or gdb line. One with a build (say.fixed,
+        check.broken) is only for that build. Off the script (live steps
+        took another way), the script's says are not told: they describe
+        its own story."""
+        if b is not None and b != self.build:
+            return
         if kind == "say":
-            if b is None or b == self.build:
+            if self.off_script is None and not self.muted:
                 out(f"  | {a}")
+        elif kind == "check":
+            self.check_says(a)
         elif kind == "show":
             self.show(a)
         elif kind == "gdb":
@@ -773,13 +996,199 @@ class Run:
             out(f"(gdb) {cmd}")
             out(gdb.execute(cmd, to_string=True).rstrip())
 
+    def check_says(self, cond):
+        """The says after a check are told only when its condition holds:
+        {label} is that state line's value now (or its last value); parts
+        joined by && must all hold; numbers are compared by gdb, two
+        strings here (a thread's name, as a lock's owner, is a string)."""
+        if self.off_script is not None:
+            return
+        values = {}
+        for label, thread, func, expr, _ in self.sched["state"]:
+            v = re.sub(r" \(last seen\)$", "", self.state_value(label, thread, func, expr))
+            if v in ("-", "") or v.startswith(("?", "n/a")):
+                continue  # not known
+            if not re.match(r'^(-?\d+|"[^"]*")$', v):
+                v = f'"{v}"'
+            values[label] = v
+        missing = [m for m in schedule_mod.LABEL_RE.findall(cond) if m not in values]
+        text = schedule_mod.LABEL_RE.sub(lambda m: values.get(m.group(1), "?"), cond)
+        holds, why = True, ""
+        if missing:
+            holds, why = False, f"{{{missing[0]}}} is not known"
+        for part in text.split("&&") if holds else []:
+            strings = re.match(r'^\s*("[^"]*")\s*(==|!=)\s*("[^"]*")\s*$', part)
+            try:
+                if strings:
+                    same = strings.group(1) == strings.group(3)
+                    ok = same if strings.group(2) == "==" else not same
+                else:
+                    ok = bool(int(gdb.parse_and_eval(part)))
+            except gdb.error as e:
+                ok, part = False, f"{part.strip()} ({e})"
+            if not ok:
+                holds, why = False, f"{part.strip()} is false"
+                break
+        self.muted = not holds
+        if self.muted:
+            out(f"  | (the script's next lines are left out: they assume {cond}, "
+                f"and the state does not show it: {why})")
+
     def intro(self):
         """The says and shows before the first step."""
         acts = self.sched["actions"]
-        while self.pos < len(acts) and acts[self.pos][0] not in ("step", "finish"):
+        while self.pos < len(acts) and acts[self.pos][0] not in ("step", "finish", "predict"):
             kind, a, b, _ = acts[self.pos]
             self.pos += 1
             self.aside(kind, a, b)
+
+    def script_steps(self):
+        """The script's steps, in order, as (thread, point)."""
+        return [(a, b) for kind, a, b, _ in self.sched["actions"] if kind == "step"]
+
+    def follow_live(self):
+        """After a typed step: while every step taken is the script's own so
+        far, the script goes on (its says for that step are told); at the
+        first other step it is left (off_script), and step-schedule then
+        takes its remaining steps without its says."""
+        if self.off_script is not None:
+            return
+        steps = [(n, p) for n, p, _ in self.taken if n != "*"]
+        script = self.script_steps()
+        k = len(steps)
+        acts = self.sched["actions"]
+        if k <= len(script) and steps == script[:k]:
+            # Past the script's k-th step (and a predict before it) ...
+            while self.pos < len(acts) and acts[self.pos][0] != "step":
+                self.pos += 1
+            self.pos += 1
+            self.muted = self.asked = False
+            # ... with its says.
+            while self.pos < len(acts) and acts[self.pos][0] not in ("step", "finish", "predict"):
+                kind, a, b, _ = acts[self.pos]
+                self.pos += 1
+                self.aside(kind, a, b)
+            return
+        self.off_script = k
+        would = f"{script[k - 1][0]} to {script[k - 1][1]}" if k <= len(script) else "no step"
+        out(f"  | (off the script from here: its step {k} is {would}; step-schedule takes "
+            "its remaining steps, without its lines)")
+
+    def close(self):
+        """Lets go of gdb: the stop points and event handlers of this run
+        (before racelab-load, restart or undo start another)."""
+        for bp in self.bps:
+            if bp.is_valid():
+                bp.delete()
+        self.bps = []
+        for reg, fn in ((gdb.events.stop, self.on_stop), (gdb.events.exited, self.on_exit)):
+            try:
+                reg.disconnect(fn)
+            except (ValueError, RuntimeError):
+                pass
+        try:
+            os.unlink(self.record)
+        except OSError:
+            pass
+
+    # --- show: every worker's code side by side ------------------------------
+
+    def code_of(self, name, t):
+        """(heading, [lines]) for a worker: its current line in racelab's
+        own code (the frame above common/racepoint.c: the module's line,
+        not racepoint_hit), with two lines of context either side."""
+        if name in self.done or not t.is_valid():
+            return f"{name}: finished its work", []
+        t.switch()
+        f = gdb.newest_frame()
+        while f is not None:
+            sal = f.find_sal()
+            file = sal.symtab.filename if sal.symtab is not None else ""
+            if file and not file.startswith((".", "/")) and file != "common/racepoint.c":
+                break
+            f = f.older()
+        if f is None:
+            return f"{name}: (no source line)", []
+        status = self.blocked.get(name)
+        if status is not None and not status.startswith("polling"):
+            status = "waits in " + status
+        if status is None and t.is_valid():
+            inner = gdb.newest_frame()
+            if inner.name() == "racepoint_hit":
+                status = "at " + inner.read_var("name").string()
+            elif all(n != name for n, _, _ in self.taken):
+                status = "parked before its work"
+        head = f"{name}: {f.name()} ({file}:{sal.line})" + (f", {status}" if status else "")
+        try:
+            with open(os.path.join(ROOT, file), encoding="utf-8") as fh:
+                src = fh.read().splitlines()
+        except OSError:
+            return head, []
+        lines = []
+        for n in range(max(1, sal.line - 2), min(len(src), sal.line + 2) + 1):
+            mark = ">" if n == sal.line else " "
+            lines.append(f"{mark}{n:4} {src[n - 1].expandtabs(4)}")
+        return head, lines
+
+    def show_code(self):
+        keep = selected_thread()
+        cols = [self.code_of(n, t) for n, t in sorted(self.workers.items())]
+        if keep is not None and keep.is_valid():
+            keep.switch()
+        width = shutil.get_terminal_size((100, 24)).columns
+        w = (width - 3 * (len(cols) - 1)) // max(1, len(cols))
+        if w >= 40 and len(cols) > 1:
+            # Side by side, one column a thread (x86.py's view).
+            rows = max(len(lines) for _, lines in cols)
+            out("   ".join(h[:w].ljust(w) for h, _ in cols).rstrip())
+            for i in range(rows):
+                out("   ".join((lines[i] if i < len(lines) else "")[:w].ljust(w)
+                               for _, lines in cols).rstrip())
+        else:
+            for h, lines in cols:
+                out(h)
+                for ln in lines:
+                    out("  " + ln[: max(20, width - 2)])
+        waits = [f"{n} waits in {w}{self.lock_wanted(n)}"
+                 for n, w in sorted(self.blocked.items()) if n not in self.done]
+        if keep is not None and keep.is_valid():
+            keep.switch()
+        if waits:
+            out("locks and waits: " + "; ".join(waits))
+        self.show_state()
+
+    def lock_wanted(self, name):
+        """For a worker waiting on a lock: which lock and who holds it, read
+        from the call in its module's line (pthread_mutex_lock(&EXPR)) and
+        the lock's owner field; "" when that cannot be read."""
+        t = self.workers.get(name)
+        if t is None or not t.is_valid():
+            return ""
+        t.switch()
+        f = gdb.newest_frame()
+        while f is not None:
+            sal = f.find_sal()
+            file = sal.symtab.filename if sal.symtab is not None else ""
+            if file and not file.startswith((".", "/")) and file != "common/racepoint.c":
+                break
+            f = f.older()
+        if f is None:
+            return ""
+        try:
+            with open(os.path.join(ROOT, file), encoding="utf-8") as fh:
+                line = fh.read().splitlines()[sal.line - 1]
+        except (OSError, IndexError):
+            return ""
+        m = re.search(r"pthread_(mutex_lock|rwlock_wrlock|rwlock_rdlock)\(\s*&(.+?)\);", line)
+        if m is None:
+            return ""
+        field = "__owner" if m.group(1) == "mutex_lock" else "__cur_writer"
+        try:
+            f.select()
+            lwp = int(gdb.parse_and_eval(f"({m.group(2)}).__data.{field}"))
+        except gdb.error:
+            return ""
+        return f" for {m.group(2)}, held by {self.owner_name(lwp)}"
 
     def conclude(self):
         if self.result is None:
@@ -789,6 +1198,22 @@ class Run:
             os.unlink(self.record)
         except OSError:
             pass
+
+
+def text_of(v):
+    """A value as the class reads it: a C string as its text in quotes (not
+    a pointer), NULL as NULL, anything else as gdb prints it."""
+    t = v.type.strip_typedefs()
+    if t.code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_ARRAY):
+        target = t.target().strip_typedefs()
+        if target.code == gdb.TYPE_CODE_INT and target.sizeof == 1:
+            if t.code == gdb.TYPE_CODE_PTR and int(v) == 0:
+                return "NULL"
+            try:
+                return '"' + v.string(errors="replace").split("\0")[0] + '"'
+            except gdb.error:
+                pass
+    return str(v)
 
 
 RUN = None
@@ -844,8 +1269,10 @@ build quits gdb with status 1 (make gdb-lab-N)."""
         argv = [a for a in argv if a != "--quit-on-error"]
         if len(argv) != 2:
             raise gdb.GdbError("usage: racelab-load [--quit-on-error] SCHEDULE PROGRAM")
-        if RUN is not None and not RUN.finished:
-            kill()  # the walkthrough before this one
+        if RUN is not None:
+            if not RUN.finished:
+                kill()  # the walkthrough before this one
+            RUN.close()
         try:
             RUN = Run(argv[0], argv[1])
             RUN.start()
@@ -904,7 +1331,7 @@ class RunSchedule(gdb.Command):
             return
 
         def steps():
-            while run.next_step():
+            while run.next_step(batch=True):
                 pass
             run.conclude()
 
@@ -950,10 +1377,10 @@ class ShowState(gdb.Command):
 GUARDED = ("continue", "next", "step", "finish", "until", "advance", "stepi", "nexti",
            "jump", "signal", "run", "start", "starti", "kill")
 ADVICE = {
-    "continue": "run-schedule runs every remaining step",
-    "next": "step-schedule moves the next thread to its next stop",
-    "step": "step-schedule moves the next thread to its next stop",
-    "finish": "step-schedule moves the next thread to its next stop",
+    "continue": "run-schedule runs every remaining step (finish-all: every thread runs)",
+    "next": "step-thread A (ts A) runs A to its next race point",
+    "step": "step-thread A (ts A) runs A to its next race point",
+    "finish": "step-thread A (ts A) runs A to its next race point",
     "run": "racelab-load starts the walkthrough again",
     "start": "racelab-load starts the walkthrough again",
     "starti": "racelab-load starts the walkthrough again",
@@ -1022,16 +1449,244 @@ class ScheduleHelp(gdb.Command):
         super().__init__("schedule-help", gdb.COMMAND_USER)
 
     def invoke(self, arg, from_tty):
-        out("""walkthrough commands:
+        out("""walkthrough commands (the script):
   step-schedule    the next step: one thread runs to its next stop point (a race
-                   point or the end of its work), the others stay where they are
+                   point or the end of its work), the others stay where they are;
+                   a question (predict) is asked first, answered by the next one
   show-state       where each worker is, and the values the walkthrough follows
   run-schedule     every remaining step, then the result in numbers
+live driving (you are the scheduler; the script goes on from where you are):
+  step-thread A    (ts A) A alone runs to its next race point, the end of its
+                   work, or a wait for another thread (a lock, a polled flag)
+  run-to B POINT   (rt B POINT) B alone runs until it reaches race point POINT
+  rshow            every worker's current line side by side, waits, the state
+  undo             back one step (the program replays the steps before it)
+  restart          back to the beginning, every worker parked
+  finish-all       (rf) every thread runs to the end; the result
+  save FILE        the steps taken as a schedule (make gdb-lab-N SCHEDULE=FILE)
+other:
   schedule-release give the program back to gdb (continue, next ... then work)
   schedule-help    this text
 Between steps, gdb commands that only look work: info threads, bt, frame N,
 print EXPR, list. Those that would move threads (continue, next, step,
 finish, until, advance, ...) are refused while the walkthrough holds them.""")
+
+
+# --- live driving: the instructor picks the next thread ---------------------
+
+
+def replay(run, steps):
+    """A new run of the same schedule and program, brought to where steps
+    (run.taken, or a prefix) left the old one, with nothing printed: undo
+    and restart. Deterministic: each thread runs alone, to the same stop."""
+    global RUN, QUIET
+    kill()
+    run.close()
+    new = Run(run.path, run.program, run.seed)
+    RUN = new
+    QUIET = True
+    began = time.monotonic()
+    try:
+        new.start()
+        new.intro()
+        new.live = True
+        for name, point, how in steps:
+            new.step(name, point, "replay", how)
+            new.follow_live()
+    finally:
+        QUIET = False
+        new.live = False
+    return new, time.monotonic() - began
+
+
+def live_check(run, name, point):
+    """A typed step's thread and point, before anything runs: a mistake is
+    one line, and the walkthrough stays where it is."""
+    if name not in run.workers:
+        raise gdb.GdbError(f"{PREFIX}: there is no worker {name} (workers: "
+                           f"{', '.join(sorted(run.workers))})")
+    if point not in ("next", "end"):
+        points = schedule_mod.points(run.sched, ROOT)
+        if point not in points:
+            raise gdb.GdbError(f"{PREFIX}: no race point '{point}' in this lab (its points: "
+                               f"{', '.join(sorted(points))}; or end)")
+
+
+def live_step(run, name, point):
+    """A typed step: name runs to point; the script follows if it is its
+    own next step."""
+    run.check_in_place()
+    run.live = True
+    try:
+        run.step(name, point, "step")
+    finally:
+        run.live = False
+    if not run.finished:
+        run.follow_live()
+
+
+def live_ready():
+    run = need_run()
+    if run.released:
+        raise gdb.GdbError(RELEASED)
+    if run.finished:
+        raise gdb.GdbError(f"{PREFIX}: the program has ended: undo goes back one step, "
+                           "restart to the beginning")
+    return run
+
+
+class StepThread(gdb.Command):
+    """step-thread THREAD (alias ts): THREAD alone runs to its next race point,
+or to the end of its work, or until it waits for another thread (a lock it
+cannot take, a flag or a clock it polls). The others stay where they are."""
+
+    def __init__(self):
+        super().__init__("step-thread", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        argv = gdb.string_to_argv(arg)
+        if len(argv) != 1:
+            raise gdb.GdbError("usage: step-thread THREAD (A, B, ...)")
+        run = live_ready()
+        live_check(run, argv[0].upper(), "next")
+        guarded(lambda: live_step(run, argv[0].upper(), "next"))
+
+
+class RunTo(gdb.Command):
+    """run-to THREAD POINT (alias rt): THREAD alone runs until it reaches the
+race point POINT (or "end": its work returns), or waits for another thread."""
+
+    def __init__(self):
+        super().__init__("run-to", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        argv = gdb.string_to_argv(arg)
+        if len(argv) != 2:
+            raise gdb.GdbError("usage: run-to THREAD POINT (a race point, or end)")
+        run = live_ready()
+        live_check(run, argv[0].upper(), argv[1])
+        guarded(lambda: live_step(run, argv[0].upper(), argv[1]))
+
+
+class FinishAll(gdb.Command):
+    """finish-all (alias rf): every thread runs to the end (scheduler locking
+off), and the trial record says whether the invariants held."""
+
+    def __init__(self):
+        super().__init__("finish-all", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        run = live_ready()
+
+        def go():
+            run.check_in_place()
+            run.taken.append(("*", "finish", None))
+            run.finish(None)
+            run.conclude()
+
+        guarded(go)
+
+
+class Show(gdb.Command):
+    """rshow: every worker's current line in its module (two lines of context
+either side), side by side when the terminal is wide enough, who waits
+where, and the schedule's state lines."""
+
+    def __init__(self):
+        super().__init__("rshow", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        run = need_run()
+        if run.finished:
+            out(f"{PREFIX}: the program has ended (undo, restart)")
+            return
+        guarded(run.show_code)
+
+
+class Undo(gdb.Command):
+    """undo: back one step. The program starts again and the steps taken
+before the last one are replayed (each thread alone, to the same stop:
+deterministic); then what rshow shows."""
+
+    def __init__(self):
+        super().__init__("undo", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        run = need_run()
+        if run.released:
+            raise gdb.GdbError(RELEASED)
+        if not run.taken:
+            out(f"{PREFIX}: no step to undo")
+            return
+
+        def go():
+            last = run.taken[-1]
+            steps = [t for t in run.taken[:-1] if t[0] != "*"]
+            new, secs = replay(run, steps)
+            what = "the finish" if last[0] == "*" else f"{last[0]} to {last[1]}"
+            out(f"{PREFIX}: undone: {what} ({len(steps)} step{'s' if len(steps) != 1 else ''} "
+                f"replayed in {secs:.2f} s)")
+            new.show_code()
+
+        guarded(go)
+
+
+class Restart(gdb.Command):
+    """restart: the program starts again, every worker parked before its work,
+the script from its beginning."""
+
+    def __init__(self):
+        super().__init__("restart", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        run = need_run()
+
+        def go():
+            new, secs = replay(run, [])
+            out(f"{PREFIX}: restarted in {secs:.2f} s: every worker parked before its work")
+            new.show_state()
+
+        guarded(go)
+
+
+class Save(gdb.Command):
+    """save FILE: the steps taken so far as a schedule that replays them
+(make gdb-lab-N SCHEDULE=FILE, make demo-lab-N SCHEDULE=FILE)."""
+
+    def __init__(self):
+        super().__init__("save", gdb.COMMAND_USER)
+
+    def invoke(self, arg, from_tty):
+        argv = gdb.string_to_argv(arg)
+        if len(argv) != 1:
+            raise gdb.GdbError("usage: save FILE")
+        run = need_run()
+        s = run.sched
+        lines = [f"# Saved from a live walkthrough of {os.path.relpath(run.path, ROOT)}",
+                 f"# on the {run.build} build: the steps taken, then every thread runs.",
+                 f"title {s['title'] or 'a saved schedule'} (saved steps)"]
+        if not s["symptom"]:
+            lines.append("symptom none")
+        args = list(s["args"])
+        if schedule_mod.option(args, "seed") is None and run.seed:
+            args += ["--seed", str(run.seed)]  # the same data as this session
+        lines.append("args  " + " ".join(shlex.quote(a) for a in args))
+        lines.append(f"wait  {s['wait']:g}")
+        lines.append(f"limit {s['limit']:g}")
+        for label, thread, func, expr, _ in s["state"]:
+            lines.append(f"state {label} | {thread} {func} | {expr}")
+        for name, point, how in run.taken:
+            if name != "*":
+                lines.append(f"step {name} to {point}"
+                             + ("" if how in ("reached", "end") else f"\n# ({name} {how} here)"))
+        lines.append("finish")
+        try:
+            with open(argv[0], "w", encoding="utf-8") as f:
+                f.write("\n".join(lines) + "\n")
+        except OSError as e:
+            raise gdb.GdbError(f"{PREFIX}: cannot write {argv[0]}: {e.strerror}") from None
+        n = sum(1 for t in run.taken if t[0] != "*")
+        out(f"{PREFIX}: saved {n} step{'s' if n != 1 else ''} to {argv[0]}")
 
 
 Load()
@@ -1041,4 +1696,13 @@ ShowState()
 Guard()
 Release()
 ScheduleHelp()
+StepThread()
+RunTo()
+FinishAll()
+Show()
+Undo()
+Restart()
+Save()
+for _alias, _cmd in (("ts", "step-thread"), ("rt", "run-to"), ("rf", "finish-all")):
+    gdb.execute(f"alias {_alias} = {_cmd}", to_string=True)
 define_hooks()

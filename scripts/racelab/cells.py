@@ -5,8 +5,10 @@ check_rates.py reruns the ones out of their band; check_pack.py judges a
 course pack's. (Not grading's SafeCell, one row of SAFE's plan.)"""
 
 from collections import defaultdict
+from pathlib import Path
 
 from . import expected, records, stats, tools
+from .cli import Failure
 
 COLUMNS = ("lab", "build", "tool", "config", "metric", "rate", "95% CI",
            f"{stats.CHECK_CONFIDENCE} CI", "expected", "n", "tool errors", "verdict")
@@ -64,11 +66,31 @@ class Cell:
                 self.config)
 
 
+def read_all(folders):
+    """The records under one folder or a list of them (a sharded check's
+    parts, merged); Failure on a trial read twice (a folder given twice,
+    or inside another given one), which would count twice."""
+    folders = [folders] if isinstance(folders, (str, Path)) else folders
+    seen = set()
+    for folder in folders:
+        for record in records.read_dir(folder):
+            key = (record["run"], record["trial"], record["lab"], record["build"],
+                   record["tool"], record["config"])
+            if key in seen:
+                raise Failure(f"trial {record['trial']} of run {record['run']} (lab "
+                              f"{record['lab']} {record['build']} {record['tool']} "
+                              f"{record['config']}) read twice: is a folder given twice, "
+                              f"or inside another?")
+            seen.add(key)
+            yield record
+
+
 def collect(results_dir, expected_dir, lab):
-    """Every cell with records under results_dir or a row under
-    expected_dir (of lab `lab` alone, unless None), in the report's order."""
+    """Every cell with records under results_dir (a folder or a list of
+    them) or a row under expected_dir (of lab `lab` alone, unless None), in
+    the report's order."""
     cells = {}
-    for record in records.read_dir(results_dir):
+    for record in read_all(results_dir):
         if lab is not None and record["lab"] != lab:
             continue
         key = (record["lab"], record["build"], record["tool"], record["config"])

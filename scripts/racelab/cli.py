@@ -7,6 +7,7 @@ argparse's own error() prints a usage block first, so it is overridden here.
 """
 
 import argparse
+import re
 import sys
 
 
@@ -58,6 +59,15 @@ def key_value(text):
     if not eq or not key or not value or not key.replace("_", "").isalnum():
         raise argparse.ArgumentTypeError(f"'{text}' is not KEY=VALUE")
     return text
+
+
+def shard(text):
+    """argparse type: a shard 'I/N' (1 <= I <= N) -> (I, N)."""
+    m = re.fullmatch(r"([1-9]\d*)/([1-9]\d*)", text)
+    if not m or int(m[1]) > int(m[2]):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a shard I/N with 1 <= I <= N "
+                                         f"(e.g. 2/4)")
+    return int(m[1]), int(m[2])
 
 
 def cpu_list(text):

@@ -33,6 +33,8 @@ COMMANDS = (
     ("grade", "grade", (), "grade your fix of lab N: HONEST, SAFE, FAST (make grade-N)"),
     ("autograder", "autograder", (), "the Gradescope autograder: bundle (make autograder), and "
                                      "run (what its run_autograder does)"),
+    ("grade-batch", "grade_batch", (), "grade a folder of submissions (one per student): one "
+                                       "CSV of grades and a summary (make grade-batch)"),
     ("answer", "answer", (), "the reference fix of lab N, after your graded attempt "
                              "(make answer-N)"),
     ("grade-selftest", "grade_selftest", (), "grade the catalogue of wrong and right fixes "

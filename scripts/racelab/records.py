@@ -163,11 +163,31 @@ FINDING = {
 # A /1 record's findings may be as short as {"kind": ...}.
 _FINDING = _object(FINDING, optional=tuple(k for k in FINDING if k != "kind"))
 
+# The sched build's schedule (stress/main.c, common/racesched.c): the
+# strategy (random, pct:D, replay, prefix), the steps the trial took and
+# its trace, one thread letter a step, run-length encoded (A3B = AAAB),
+# rounds separated by '/'.
+def _pattern(regex, what):
+    def rule(value):
+        if not isinstance(value, str) or not re.fullmatch(regex, value):
+            return f"should be {what} (not {json.dumps(value)})"
+        return None
+    return rule
+
+
+_SCHEDULE = _object({
+    "strategy": _pattern(r"random|pct:[0-9]+|replay|prefix", "random, pct:D, replay or prefix"),
+    "steps": _kind(int, minimum=0),
+    "trace": _pattern(r"(?:[A-Za-z][0-9]*|/)*",
+                      "a trace: thread letters, each with an optional count, '/' between rounds"),
+})
+
 # The driver's own part of the record (racelab-stress's JSON line,
 # stress/main.c): what it ran and saw. A hang's line, written by the
 # watchdog, stops after time_limit_s and adds outcome, manifested,
 # invariants (null) and, with --hang-stacks, stacks: so only those three
-# are required.
+# are required. The sched build adds schedule to every line, and detail
+# "deadlock" to a hang its scheduler found (every thread blocked).
 PROGRAM = {
     "lab": _kind(int, minimum=1), "variant": _STR, "build": _STR, "flavour": _STR,
     "trial": _kind(int, minimum=1), "threads": _kind(int, minimum=1),
@@ -177,6 +197,7 @@ PROGRAM = {
     "elapsed_s": _NUM, "outcome": _one_of("clean", "manifested", "hang"),
     "manifested": _BOOL, "invariants": _object({}, null=True, other=_INT),
     "first_violation": _STR_OR_NULL, "stacks": _list_of(_STR),
+    "schedule": _SCHEDULE, "detail": _one_of("deadlock"),
 }
 _PROGRAM = _object(PROGRAM, optional=tuple(k for k in PROGRAM
                                            if k not in ("outcome", "manifested", "invariants")),
@@ -231,7 +252,12 @@ FIELDS = {
     "findings_matched": _kind(int, minimum=0),
     "error": _STR_OR_NULL,                # why a tool error, a crash or a hang
     "stderr_tail": _list_of(_STR, null=True),  # the program's last words (crash, hang)
+    # Optional: the shard of a sharded check (check_rates.py --shard I/N,
+    # racelab.shards) that ran the trial; absent from an unsharded run's.
+    "shard": _object({"index": _kind(int, minimum=1), "count": _kind(int, minimum=1)}),
 }
+# The fields a record of the current schema may leave out.
+OPTIONAL = ("shard",)
 
 # A program's record. racelab run (racelab/run.py) and a course pack's check
 # (racelab/pack.py) run an outside C program, with its own main(), not the
@@ -326,7 +352,7 @@ def problem(record):
     # /1 records may lack a field; these were required even then.
     core = ("run", "trial", "lab", "build", "tool", "config", "outcome", "manifested",
             "detected", "findings")
-    optional = () if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
+    optional = OPTIONAL if schema == SCHEMA else tuple(k for k in FIELDS if k not in core)
     of_program = isinstance(record.get("lab"), str)
     why = _members(record, PROGRAM_FIELDS if of_program else FIELDS, optional)
     if why:
@@ -334,6 +360,9 @@ def problem(record):
         return f"missing field '{name}'" if rest == "missing" else f"field '{name}' {rest}"
     if of_program and record.get("variant", record["lab"]) != record["lab"]:
         return f"field 'variant' should be the program's name, {record['lab']} (as 'lab')"
+    shard = record.get("shard")
+    if shard and shard["index"] > shard["count"]:
+        return f"field 'shard' is {shard['index']} of {shard['count']}: past the last"
     if record["outcome"] == "detected" and not record["detected"]:
         return "outcome 'detected' but field 'detected' is false"
     for key, count in (("findings_total", len(record["findings"])),

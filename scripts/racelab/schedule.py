@@ -13,7 +13,10 @@ runs its work:
                        RACE_POINT("...") in the lab's broken and fixed
                        modules: race_points lists the points the detectors
                        are matched on, not every marked one), and every
-                       thread letter one of the workers the args start
+                       thread letter one of the workers the args start,
+                       and every {label} a check names one of its state
+                       lines
+  points(sched, root)  the race points a step may name in its lab
 
 State expressions need the build: the driver checks them in gdb.
 Python 3 standard library only (gdb's Python imports it too).
@@ -27,7 +30,9 @@ from . import labs as labs_mod
 from .cli import Failure
 
 DIRECTIVES = ("title", "symptom", "args", "wait", "limit", "state", "say", "say.broken",
-              "say.fixed", "step", "show", "gdb", "finish")
+              "say.fixed", "step", "show", "gdb", "finish", "predict", "check", "check.broken",
+              "check.fixed")
+LABEL_RE = re.compile(r"\{([^{}]+)\}")
 SHOWS = ("state", "threads", "stacks")
 THREAD_RE = re.compile(r"^(main|[A-H])$")
 POINT_RE = re.compile(r"^(end|[a-z0-9_]+(\.[a-z0-9_]+)+)$")
@@ -88,30 +93,50 @@ def parse(path):
             if not THREAD_RE.match(thread):
                 raise ScheduleError(f"{where}: unknown thread '{thread}' (main, A, B, ...)")
             sched["state"].append((parts[0], thread, func, parts[2], where))
-        elif word == "step":
-            m = re.match(r"^(\S+)\s+to\s+(\S+)$", rest)
-            if not m or not THREAD_RE.match(m.group(1)) or m.group(1) == "main":
-                raise ScheduleError(f"{where}: step takes THREAD to POINT (e.g. A to x.y.window)")
-            if not POINT_RE.match(m.group(2)):
-                raise ScheduleError(f"{where}: '{m.group(2)}' is not a race point name or 'end'")
-            sched["actions"].append(("step", m.group(1), m.group(2), where))
-        elif word == "show":
-            if rest not in SHOWS:
-                raise ScheduleError(f"{where}: show takes one of {', '.join(SHOWS)}")
-            sched["actions"].append(("show", rest, None, where))
-        elif word == "finish":
-            try:
-                secs = float(rest) if rest else None
-            except ValueError:
-                raise ScheduleError(f"{where}: finish takes seconds (got '{rest}')") from None
-            sched["actions"].append(("finish", secs, None, where))
-        elif word.startswith("say."):
-            sched["actions"].append(("say", rest, word[4:], where))
-        else:  # say, gdb
-            sched["actions"].append((word, rest, None, where))
+        else:
+            action(sched, word, rest, where)
     if not sched["actions"]:
         raise ScheduleError(f"{path}: no steps")
     return sched
+
+
+def action(sched, word, rest, where):
+    """One of the steps and the lines between them (step, show, finish,
+    say, check, predict, gdb), appended to sched["actions"]."""
+    if word == "step":
+        m = re.match(r"^(\S+)\s+to\s+(\S+)$", rest)
+        if not m or not THREAD_RE.match(m.group(1)) or m.group(1) == "main":
+            raise ScheduleError(f"{where}: step takes THREAD to POINT (e.g. A to x.y.window)")
+        if not POINT_RE.match(m.group(2)):
+            raise ScheduleError(f"{where}: '{m.group(2)}' is not a race point name or 'end'")
+        sched["actions"].append(("step", m.group(1), m.group(2), where))
+    elif word == "show":
+        if rest not in SHOWS:
+            raise ScheduleError(f"{where}: show takes one of {', '.join(SHOWS)}")
+        sched["actions"].append(("show", rest, None, where))
+    elif word == "finish":
+        try:
+            secs = float(rest) if rest else None
+        except ValueError:
+            raise ScheduleError(f"{where}: finish takes seconds (got '{rest}')") from None
+        sched["actions"].append(("finish", secs, None, where))
+    elif word.startswith("say."):
+        sched["actions"].append(("say", rest, word[4:], where))
+    elif word.startswith("check"):
+        if not rest:
+            raise ScheduleError(f"{where}: check takes a condition over {{state labels}}")
+        sched["actions"].append(("check", rest, word[6:] or None, where))
+    elif word == "predict":
+        if not rest:
+            raise ScheduleError(f"{where}: predict takes the question to ask")
+        if sched["actions"] and sched["actions"][-1][0] == "predict":
+            # A question over several lines: one predict.
+            kind, text, _, first = sched["actions"].pop()
+            rest = f"{text}\n{rest}"
+            where = first
+        sched["actions"].append(("predict", rest, None, where))
+    else:  # say, gdb
+        sched["actions"].append((word, rest, None, where))
 
 
 def option(args, name):
@@ -155,6 +180,12 @@ def lab_of(sched, root):
                         + ", ".join(str(lab.number) for lab in known))
 
 
+def points(sched, root):
+    """The race points a step may stop at in the schedule's lab."""
+    lab = lab_of(sched, root)
+    return set(lab.get("race_points").split()) | marked_points(root, lab.modules)
+
+
 def check(sched, root):
     """Every race point and thread letter of the schedule against its lab;
     a ScheduleError naming the line of the first one that is wrong."""
@@ -181,7 +212,13 @@ def check(sched, root):
 
     for _label, thread, _func, _expr, where in sched["state"]:
         known_thread(thread, where, True)
+    labels = {label for label, *_ in sched["state"]}
     for kind, a, b, where in sched["actions"]:
+        if kind == "check":
+            for label in LABEL_RE.findall(a):
+                if label not in labels:
+                    raise ScheduleError(f"{where}: check names {{{label}}}, which is not a state "
+                                        "label (the state lines' first field)")
         if kind != "step":
             continue
         known_thread(a, where, False)

@@ -24,6 +24,8 @@ from .cli import Failure
 from .scenario import root
 
 LISTENING = re.compile(r"^racelab-service: listening on (http://\S+)$")
+# The story's one merchant and its API key (the scripts' key file).
+MERCHANT, API_KEY = "story", "sk_racelab_story_0123456789abcdef"
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
@@ -43,13 +45,22 @@ def signal_name(code):
 
 
 class Service:
-    """One racelab-service process. Use as a context manager."""
+    """One racelab-service process. Use as a context manager.
 
-    def __init__(self, binary, args=(), env=None, stderr_path=None, prefix=()):
+    It is given a key file naming the story's merchant (MERCHANT, API_KEY)
+    and, unless ledger= names one ("memory", or "sqlite:FILE" to keep it
+    across services), a fresh SQLite ledger in a temporary folder."""
+
+    def __init__(self, binary, args=(), env=None, stderr_path=None, prefix=(), ledger=None):
         if not Path(binary).exists():
             raise Failure(f"{binary} is not built (make service)")
         self.name = f"{Path(binary).parent.parent.name}/{Path(binary).parent.name} racelab-service"
-        self.cmd = [*prefix, str(binary), "--port", "0", *map(str, args)]
+        self._dir = tempfile.TemporaryDirectory(prefix="racelab-service-")
+        keys = Path(self._dir.name) / "keys"
+        keys.write_text(f"{MERCHANT} {API_KEY}\n")
+        ledger = ledger or f"sqlite:{Path(self._dir.name) / 'ledger.db'}"
+        self.cmd = [*prefix, str(binary), "--port", "0", "--keys", str(keys), "--ledger", ledger,
+                    *map(str, args)]
         self.env = env
         self._tmp = None
         if stderr_path is None:
@@ -125,7 +136,14 @@ class Service:
                 pipe.close()
             except (OSError, ValueError):
                 pass  # the drain thread may be reading it: it ends with the process
+        self._dir.cleanup()
         return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL, as a crash: nothing of the service's runs after it."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
 
     def stderr_text(self):
         return "".join(line for _, line in self.lines)
@@ -189,14 +207,15 @@ def ledger_checks(pay, metrics):
 
 
 def loadgen(url, args, limit, binary=None):
-    """Runs racelab-loadgen (this tree's, or `binary`) --json -; returns
-    (exit status, results or None, stderr). Killed (and results None) past
-    `limit` seconds."""
+    """Runs racelab-loadgen (this tree's, or `binary`) --json - as the
+    story's merchant; returns (exit status, results or None, stderr).
+    Killed (and results None) past `limit` seconds."""
     binary = Path(binary) if binary else loadgen_bin()
     if not binary.exists():
         raise Failure(f"{binary} is not built (make loadgen)")
     try:
-        p = subprocess.run([str(binary), "--url", url, "--json", "-", *map(str, args)],
+        p = subprocess.run([str(binary), "--url", url, "--json", "-", "--api-key", API_KEY,
+                            *map(str, args)],
                            capture_output=True, text=True, timeout=limit,
                            stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:

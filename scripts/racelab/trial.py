@@ -214,7 +214,7 @@ class Plan:
 
     def __init__(self, *, run, lab, build, variant, tool, exe, scenario, site,
                  time_limit_s, threads, pinning, cpus, ops, quiet, config, root, tmpdir,
-                 sets=(), extra=()):
+                 sets=(), extra=(), shard=None):
         self.__dict__.update(locals())
         del self.__dict__["self"]
 
@@ -317,6 +317,8 @@ def run_trial(plan, number, seed):
         error=error,
         stderr_tail=stderr_tail(stderr_text) if tool.report is None and outcome in
         ("crash", "hang") else None,
+        # Only a sharded check's records carry their shard (records.OPTIONAL).
+        **({"shard": {"index": plan.shard[0], "count": plan.shard[1]}} if plan.shard else {}),
     )
     return record, raw
 

@@ -43,6 +43,9 @@ def parse_args(argv):
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--ledger-skew", type=int, default=0, metavar="CENTS")
     p.add_argument("--case", action="append", default=[], metavar="NAME:K=V,...")
+    # racelab-service's, as racelab/service.py passes them: taken, not used
+    p.add_argument("--keys")
+    p.add_argument("--ledger")
     return p.parse_args(argv)
 
 

@@ -7,7 +7,9 @@ watchdog (the driver's own watchdog: prints outcome hang, exit 3),
 usage (exit 2, one line), resources (exit 4: could not start its
 threads), tsan (prints the captured TSan report from
 FAKE_REPORT on stderr, exit 66), late (clean for the first FAKE_CLEAN
-runs, counted in the file FAKE_COUNTER, manifested after). It echoes the
+runs, counted in the file FAKE_COUNTER, manifested after), seeded
+(manifested unless the seed is a multiple of 4, when FAKE_BROKEN is set:
+a test's broken build sets it; clean without). It echoes the
 seed it was given, so the tests can check the runner's seed rule, and
 FAKE_STUDENT_OPS sets the student build's throughput for grading's FAST.
 With FAKE_LOG set, each run appends a line to that file: the program's
@@ -54,6 +56,8 @@ if mode == "late":
     with open(counter, "w") as f:
         f.write(str(runs + 1))
     mode = "manifested" if runs >= int(os.environ["FAKE_CLEAN"]) else "clean"
+if mode == "seeded":  # a broken build's outcome a function of its seed alone
+    mode = "manifested" if seed % 4 and os.environ.get("FAKE_BROKEN") else "clean"
 if mode == "manifested":
     result.update(outcome="manifested", manifested=True, invariants={"lost": 3})
 print(json.dumps(result))

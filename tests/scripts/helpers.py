@@ -91,10 +91,10 @@ class FakeTree:
 
 
 def run_script(name, *args, env=None, cwd=None, prefix=(), scripts=SCRIPTS,
-               python=sys.executable):
+               python=sys.executable, timeout=120):
     """Runs scripts/<name> (under the `prefix` command, if any) with nothing
     on stdin and returns (exit status, stdout, stderr)."""
     r = subprocess.run([*prefix, python, str(Path(scripts) / name), *map(str, args)],
                        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env,
-                       cwd=cwd, timeout=120)
+                       cwd=cwd, timeout=timeout)
     return r.returncode, r.stdout, r.stderr

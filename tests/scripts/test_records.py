@@ -82,6 +82,27 @@ def full(**changes):
     return records.new(**fields)
 
 
+class Shard(unittest.TestCase):
+    """The optional shard field (check_rates.py --shard I/N): typed and
+    checked like the others, absent from an unsharded run's records."""
+
+    def test_a_shards_record_reads_back_with_its_shard(self):
+        r = full(shard={"index": 2, "count": 4})
+        self.assertEqual(list(r)[-1], "shard")
+        self.assertEqual(json.loads(records.dumps(r))["shard"], {"index": 2, "count": 4})
+
+    def test_a_bad_shard_is_refused(self):
+        for shard, why in (({"index": 0, "count": 4}, "field 'shard.index' should be at least 1"),
+                           ({"index": "2", "count": 4}, "field 'shard.index' should be an integer"),
+                           ({"index": 2}, "missing field 'shard.count'"),
+                           ({"index": 5, "count": 4}, "field 'shard' is 5 of 4: past the last"),
+                           ("2/4", "field 'shard' should be an object")):
+            with self.subTest(shard=shard):
+                r = json.loads(records.dumps(full()))
+                r["shard"] = shard
+                self.assertEqual(records.problem(r), why)
+
+
 class Schema(unittest.TestCase):
     def problem(self, path, value):
         """The problem of a full record with one field (a dotted path) changed."""
@@ -99,12 +120,12 @@ class Schema(unittest.TestCase):
     def test_a_full_record_reads_back(self):
         r = full()
         self.assertEqual(r["schema"], records.SCHEMA)
-        self.assertEqual(list(r), list(records.FIELDS))
+        self.assertEqual(list(r), [k for k in records.FIELDS if k not in records.OPTIONAL])
         self.assertIsNone(records.problem(json.loads(records.dumps(r))))
 
     def test_every_field_is_required_in_the_current_schema(self):
         for key in records.FIELDS:
-            if key != "schema":
+            if key != "schema" and key not in records.OPTIONAL:
                 with self.subTest(key=key):
                     self.assertEqual(self.problem(key, KeyError), f"missing field '{key}'")
 
@@ -136,6 +157,38 @@ class Schema(unittest.TestCase):
                 ("detected", False, "outcome 'detected' but field 'detected' is false")):
             with self.subTest(path=path):
                 self.assertEqual(self.problem(path, value), why)
+
+    def test_the_sched_builds_schedule_is_optional_and_checked(self):
+        sched = {"strategy": "pct:2", "steps": 12, "trace": "A3B2A/AB6"}
+        program = dict(full()["program"], flavour="sched", schedule=sched)
+        self.assertIsNone(records.problem(full(program=program)))
+        deadlock = dict(program, outcome="hang", detail="deadlock", invariants=None)
+        self.assertIsNone(records.problem(full(program=deadlock, outcome="hang")))
+        for path, value, why in (
+                ("program.schedule", "A3B", "field 'program.schedule' should be an object"),
+                ("program.schedule.steps", -1, "field 'program.schedule.steps' should be at "
+                                               "least 0"),
+                ("program.schedule.strategy", "pct", "field 'program.schedule.strategy' should "
+                                                     "be random, pct:D, replay or prefix "
+                                                     "(not \"pct\")"),
+                ("program.schedule.trace", "A3-B", "field 'program.schedule.trace' should be a "
+                                                   "trace: thread letters, each with an "
+                                                   "optional count, '/' between rounds "
+                                                   "(not \"A3-B\")"),
+                ("program.schedule.trace", KeyError, "missing field 'program.schedule.trace'"),
+                ("program.detail", "stuck", "field 'program.detail' should be one of deadlock "
+                                            "(not \"stuck\")")):
+            with self.subTest(path=path):
+                r = json.loads(json.dumps(full(program=dict(program, detail="deadlock"))))
+                *parents, last = path.split(".")
+                target = r
+                for p in parents:
+                    target = target[p]
+                if value is KeyError:
+                    del target[last]
+                else:
+                    target[last] = value
+                self.assertEqual(records.problem(r), why)
 
     def test_schemas(self):
         self.assertIn("is not racelab.trial/2", self.problem("schema", "racelab.trial/9"))

@@ -102,6 +102,31 @@ class Check(unittest.TestCase):
         msg = self.error(LAB2.replace("step B to end", "step B end"))
         self.assertEqual(msg, f"{self.path}:6: step takes THREAD to POINT (e.g. A to x.y.window)")
 
+    def test_check_names_state_labels(self):
+        text = LAB2.replace("step A to end", "step A to end\n"
+                            "check {account 0's total} == {what A read (t)}")
+        self.assertEqual(self.check(text).number, 2)
+        msg = self.error(text.replace("{what A read (t)}", "{what A reads}"))
+        self.assertEqual(msg, f"{self.path}:8: check names {{what A reads}}, which is not a "
+                              "state label (the state lines' first field)")
+        msg = self.error(LAB2.replace("finish", "check.fixed\nfinish"))
+        self.assertIn(":8: check takes a condition over {state labels}", msg)
+
+    def test_predict_over_lines_is_one_question(self):
+        self.path.write_text(LAB2.replace("step A to end", "predict What will the total be?\n"
+                                          "predict A's, B's, or both?\nstep A to end"))
+        sched = schedule.parse(self.path)
+        asked = [a for a in sched["actions"] if a[0] == "predict"]
+        self.assertEqual(len(asked), 1)
+        self.assertEqual(asked[0][1], "What will the total be?\nA's, B's, or both?")
+        self.assertEqual(asked[0][3], f"{self.path}:7")
+        self.assertEqual([a[0] for a in sched["actions"]],
+                         ["step", "step", "predict", "step", "finish"])
+
+    def test_points(self):
+        self.path.write_text(LAB2)
+        self.assertEqual(schedule.points(schedule.parse(self.path), REPO), {"ledger.add.window"})
+
 
 @unittest.skipIf(shutil.which("gdb") is None, "gdb is not installed")
 class Walkthrough(unittest.TestCase):

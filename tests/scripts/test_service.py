@@ -15,27 +15,38 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import unittest
+from pathlib import Path
 
 from helpers import REPO
 
 BUILD = REPO / "build"
 LISTENING = re.compile(r"^racelab-service: listening on http://127\.0\.0\.1:(\d+)$")
+# Two merchants: every request of the tests is ACME's unless it says.
+ACME, GLOBEX = "sk_test_acme_0123456789", "sk_test_globex_0123456789"
+KEYS = f"# merchant key\nacme {ACME}\nglobex {GLOBEX}\n"
 
 
 class Service:
-    """One racelab-service process on a free port."""
+    """One racelab-service process on a free port, with the two merchants'
+    key file and its own SQLite ledger (ledger= "sqlite:FILE" to share one
+    between services, "memory" for none)."""
 
-    def __init__(self, *args, flavour="release", variant="fixed", env=None):
+    def __init__(self, *args, flavour="release", variant="fixed", env=None, ledger=None):
         binary = BUILD / flavour / variant / "racelab-service"
         if not binary.exists():
             raise AssertionError(f"{binary.relative_to(REPO)} is not built (run make build)")
         full_env = dict(os.environ)
         full_env.update(env or {})
+        self.dir = tempfile.TemporaryDirectory(prefix="racelab-test-service-")
+        keys = Path(self.dir.name) / "keys"
+        keys.write_text(KEYS)
+        ledger = ledger or f"sqlite:{Path(self.dir.name) / 'ledger.db'}"
         self.proc = subprocess.Popen(
-            [str(binary), "--port", "0", *args],
+            [str(binary), "--port", "0", "--keys", str(keys), "--ledger", ledger, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -56,18 +67,25 @@ class Service:
         t.join(timeout)
         return box[0] if box else ""
 
-    def request(self, method, path, body=None, headers=None, timeout=10):
+    def request(self, method, path, body=None, headers=None, timeout=10, api_key=ACME):
+        """One request, as the merchant of api_key (None: no Authorization)."""
+        headers = dict(headers or {})
+        if api_key:
+            headers.setdefault("Authorization", f"Bearer {api_key}")
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers)
             r = conn.getresponse()
             return r.status, dict(r.getheaders()), r.read()
         finally:
             conn.close()
 
-    def pay(self, user, amount_text):
+    def pay(self, user, amount_text, key=None, api_key=ACME):
+        """A payment, under Idempotency-Key `key` (None: none)."""
         body = '{"user_id": %s, "amount": %s}' % (json.dumps(user), amount_text)
-        status, _, data = self.request("POST", "/process-payment", body)
+        headers = {"Idempotency-Key": key} if key is not None else {}
+        status, _, data = self.request("POST", "/process-payment", body, headers,
+                                       api_key=api_key)
         return status, json.loads(data)
 
     def metrics(self):
@@ -90,7 +108,15 @@ class Service:
             self.proc.kill()
             _, self.stderr = self.proc.communicate()
             raise AssertionError(f"no exit within {timeout} s of SIGTERM")
+        finally:
+            self.dir.cleanup()
         return self.proc.returncode
+
+    def kill(self):
+        """SIGKILL: a crash, nothing of the service's own runs after it."""
+        self.proc.kill()
+        _, self.stderr = self.proc.communicate(timeout=10)
+        self.dir.cleanup()
 
 
 class ServiceCase(unittest.TestCase):
@@ -201,7 +227,8 @@ class TestBadInput(ServiceCase):
         body = b'{"user_id": "slow", "amount": 12.34}'
         raw = (
             b"POST /process-payment HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n"
-            b"Connection: close\r\n\r\n%s" % (len(body), body)
+            b"Authorization: Bearer %s\r\nConnection: close\r\n\r\n%s"
+            % (len(body), ACME.encode(), body)
         )
         with socket.create_connection(("127.0.0.1", self.svc.port), timeout=10) as s:
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -239,7 +266,7 @@ class TestBadInput(ServiceCase):
 
 class TestPayments(ServiceCase):
     def test_story_shape_and_cache(self):
-        status, doc = self.svc.pay("user-3-7", "49.99")
+        status, doc = self.svc.pay("user-3-7", "49.99", key="story-3-7")
         self.assertEqual(status, 200)
         self.assertEqual(
             set(doc), {"status", "message", "amount", "user_id", "payment_id", "cached"}
@@ -248,9 +275,13 @@ class TestPayments(ServiceCase):
             (doc["status"], doc["message"], doc["amount"], doc["user_id"], doc["cached"]),
             ("success", "payment processed", 49.99, "user-3-7", False),
         )
-        status, again = self.svc.pay("user-3-7", "49.99")
+        status, again = self.svc.pay("user-3-7", "49.99", key="story-3-7")
         self.assertEqual((status, again["cached"]), (200, True))
         self.assertEqual(again["payment_id"], doc["payment_id"])
+        # Without the key, the same user and amount is a second payment.
+        status, other = self.svc.pay("user-3-7", "49.99")
+        self.assertEqual((status, other["cached"]), (200, False))
+        self.assertGreater(other["payment_id"], doc["payment_id"])
 
     def test_amount_printed_from_cents(self):
         status, _, data = self.svc.request(
@@ -281,6 +312,172 @@ class TestPayments(ServiceCase):
         self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
 
 
+class TestAuthentication(ServiceCase):
+    def test_no_or_wrong_key_is_401(self):
+        body = '{"user_id": "u401", "amount": 1}'
+        before = self.svc.metrics()["racelab_charges_total"]
+        for what, headers in [
+            ("no header", {}),
+            ("wrong key", {"Authorization": "Bearer sk_test_nobody_0123456789"}),
+            ("a prefix of a key", {"Authorization": "Bearer " + ACME[:-1]}),
+            ("a key and more", {"Authorization": "Bearer " + ACME + "x"}),
+            ("not Bearer", {"Authorization": "Basic " + ACME}),
+            ("the key alone", {"Authorization": ACME}),
+        ]:
+            with self.subTest(what):
+                status, h, data = self.svc.request("POST", "/process-payment", body, headers,
+                                                   api_key=None)
+                self.assertEqual(h.get("WWW-Authenticate"), "Bearer")
+                self.assertError(status, h, data, 401, "API key")
+        status, h, data = self.svc.request("GET", "/payments/1", api_key=None)
+        self.assertError(status, h, data, 401)
+        self.assertEqual(self.svc.metrics()["racelab_charges_total"], before)
+
+    def test_scheme_in_any_case(self):
+        status, _, _ = self.svc.request("POST", "/process-payment",
+                                        '{"user_id": "case", "amount": 1}',
+                                        {"Authorization": "bearer " + ACME}, api_key=None)
+        self.assertEqual(status, 200)
+
+    def test_merchants_share_nothing(self):
+        """One key, one user, two merchants: two payments, and neither
+        merchant can read the other's."""
+        s1, a = self.svc.pay("shared-user", "7.00", key="order-1", api_key=ACME)
+        s2, g = self.svc.pay("shared-user", "8.00", key="order-1", api_key=GLOBEX)
+        self.assertEqual((s1, s2, a["cached"], g["cached"]), (200, 200, False, False))
+        self.assertNotEqual(a["payment_id"], g["payment_id"])
+        for payment, owner, other in ((a, ACME, GLOBEX), (g, GLOBEX, ACME)):
+            path = f"/payments/{payment['payment_id']}"
+            self.assertEqual(self.svc.request("GET", path, api_key=owner)[0], 200)
+            status, h, data = self.svc.request("GET", path, api_key=other)
+            self.assertError(status, h, data, 404, "no such payment")
+        # and each merchant's key still answers its own payment
+        self.assertEqual(self.svc.pay("shared-user", "7.00", key="order-1")[1]["payment_id"],
+                         a["payment_id"])
+
+
+class TestIdempotency(ServiceCase):
+    def test_same_key_same_request_is_the_stored_response(self):
+        status, first = self.svc.pay("idem-a", "5.50", key="k-same")
+        self.assertEqual((status, first["cached"]), (200, False))
+        for amount in ("5.50", "5.5"):  # the same amount, parsed
+            status, again = self.svc.pay("idem-a", amount, key="k-same")
+            self.assertEqual((status, again["cached"]), (200, True))
+            self.assertEqual({k: v for k, v in again.items() if k != "cached"},
+                             {k: v for k, v in first.items() if k != "cached"})
+
+    def test_same_key_different_request_is_422(self):
+        self.assertEqual(self.svc.pay("idem-b", "1.00", key="k-diff")[0], 200)
+        before = self.svc.metrics()["racelab_charges_total"]
+        for user, amount in (("idem-b", "1.01"), ("idem-c", "1.00")):
+            body = '{"user_id": "%s", "amount": %s}' % (user, amount)
+            status, h, data = self.svc.request("POST", "/process-payment", body,
+                                               {"Idempotency-Key": "k-diff"})
+            self.assertError(status, h, data, 422, "different request")
+        self.assertEqual(self.svc.metrics()["racelab_charges_total"], before)
+
+    def test_no_key_every_request_a_payment(self):
+        ids = {self.svc.pay("idem-none", "2.00")[1]["payment_id"] for _ in range(3)}
+        self.assertEqual(len(ids), 3)
+
+    def test_bad_keys_are_400(self):
+        for what, key in [("empty", ""), ("256 bytes", "k" * 256), ("a control byte", "a\x01b")]:
+            with self.subTest(what):
+                body = '{"user_id": "idem-bad", "amount": 1}'
+                status, h, data = self.svc.request("POST", "/process-payment", body,
+                                                   {"Idempotency-Key": key})
+                self.assertError(status, h, data, 400, "Idempotency-Key")
+        self.assertEqual(self.svc.pay("idem-long", "1.00", key="k" * 255)[0], 200)
+
+
+class TestPaymentEndpoint(ServiceCase):
+    def test_get_a_payment(self):
+        _, paid = self.svc.pay("reader", "12.30", key="read-1")
+        status, h, data = self.svc.request("GET", f"/payments/{paid['payment_id']}")
+        self.assertEqual((status, h.get("Content-Type")), (200, "application/json"))
+        doc = json.loads(data)
+        self.assertEqual(set(doc), {"status", "payment_id", "amount", "user_id", "created"})
+        self.assertEqual((doc["payment_id"], doc["amount"], doc["user_id"]),
+                         (paid["payment_id"], 12.30, "reader"))
+        self.assertLessEqual(abs(doc["created"] - time.time()), 60)
+        self.assertIn(b'"amount":12.30,', data)
+
+    def test_unknown_or_malformed_ids_are_404(self):
+        for path in ["/payments/999999", "/payments/0", "/payments/01", "/payments/x",
+                     "/payments/", "/payments/-1", "/payments/99999999999999999999"]:
+            with self.subTest(path):
+                status, h, data = self.svc.request("GET", path)
+                self.assertError(status, h, data, 404, "no such payment")
+
+    def test_only_get(self):
+        status, h, data = self.svc.request("POST", "/payments/1", b"{}")
+        self.assertEqual(h.get("Allow"), "GET, HEAD")
+        self.assertError(status, h, data, 405)
+
+
+class TestExpiry(unittest.TestCase):
+    def test_a_key_expires(self):
+        """--idempotency-ttl 1: the sweep (every second) releases the key,
+        and the same request under it is a new payment."""
+        svc = Service("--gateway-latency-ms", "0", "--gateway-failure-rate", "0",
+                      "--idempotency-ttl", "1")
+        try:
+            _, first = svc.pay("ttl", "1.00", key="k-ttl")
+            self.assertTrue(svc.pay("ttl", "1.00", key="k-ttl")[1]["cached"])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.25)
+                status, doc = svc.pay("ttl", "1.00", key="k-ttl")
+                if not doc["cached"]:
+                    break
+            self.assertEqual((status, doc["cached"]), (200, False))
+            self.assertGreater(doc["payment_id"], first["payment_id"])
+            # the first payment stays in the ledger
+            self.assertEqual(svc.request("GET", f"/payments/{first['payment_id']}")[0], 200)
+        finally:
+            self.assertEqual(svc.stop(), 0)
+
+
+class TestDurableLedger(unittest.TestCase):
+    ARGS = ("--gateway-latency-ms", "0", "--gateway-failure-rate", "0")
+
+    def test_a_restart_keeps_keys_ids_and_totals(self):
+        with tempfile.TemporaryDirectory() as d:
+            ledger = f"sqlite:{d}/ledger.db"
+            svc = Service(*self.ARGS, ledger=ledger)
+            try:
+                _, a = svc.pay("r1", "3.00", key="restart-1")
+                _, b = svc.pay("r2", "4.00")
+            finally:
+                self.assertEqual(svc.stop(), 0)
+            svc = Service(*self.ARGS, ledger=ledger)
+            try:
+                status, again = svc.pay("r1", "3.00", key="restart-1")
+                self.assertEqual((status, again["cached"], again["payment_id"]),
+                                 (200, True, a["payment_id"]))
+                self.assertEqual(svc.pay("r1", "3.01", key="restart-1")[0], 422)
+                _, c = svc.pay("r3", "5.00")
+                self.assertGreater(c["payment_id"], b["payment_id"])  # no id handed out twice
+                m = svc.metrics()
+                self.assertEqual((m["racelab_ledger_payments_total"],
+                                  m["racelab_ledger_cents_total"]), (3, 1200))
+                self.assertEqual(svc.request("GET", f"/payments/{b['payment_id']}")[0], 200)
+            finally:
+                self.assertEqual(svc.stop(), 0)
+
+    def test_memory_ledger_forgets(self):
+        svc = Service(*self.ARGS, ledger="memory")
+        try:
+            self.assertEqual(svc.pay("mem", "1.00", key="m")[0], 200)
+        finally:
+            self.assertEqual(svc.stop(), 0)
+        svc = Service(*self.ARGS, ledger="memory")
+        try:
+            self.assertFalse(svc.pay("mem", "1.00", key="m")[1]["cached"])
+        finally:
+            self.assertEqual(svc.stop(), 0)
+
+
 class TestGatewayFaults(unittest.TestCase):
     def test_failures_are_500_and_not_charged(self):
         svc = Service("--gateway-latency-ms", "0", "--gateway-failure-rate", "1")
@@ -297,7 +494,11 @@ class TestGatewayFaults(unittest.TestCase):
             self.assertEqual(svc.stop(), 0)
 
     def test_timeouts_are_500_and_not_charged(self):
-        svc = Service("--gateway-latency-ms", "200", "--gateway-timeout-ms", "20")
+        # The ledger in memory: what is timed is the gateway's cut-off, not
+        # the fsyncs of the durable ledger's reserve and void (tens of ms
+        # on a loaded machine).
+        svc = Service("--gateway-latency-ms", "200", "--gateway-timeout-ms", "20",
+                      ledger="memory")
         try:
             t0 = time.monotonic()
             status, doc = svc.pay("slowgw", "10.00")
@@ -332,7 +533,7 @@ class TestGatewayFaults(unittest.TestCase):
 
 def concurrent_load(svc, threads=8, per_thread=30, users_per_thread=5):
     """The story's pattern, small: each thread reuses a few user ids, each
-    user always with the same amount. Returns every (status, doc, user,
+    user always with the same amount and the user id as idempotency key. Returns every (status, doc, user,
     amount) and the first exception raised in a thread."""
     results, errors = [], []
     lock = threading.Lock()
@@ -347,6 +548,7 @@ def concurrent_load(svc, threads=8, per_thread=30, users_per_thread=5):
                     "POST",
                     "/process-payment",
                     '{"user_id": "%s", "amount": %s}' % (user, amount),
+                    {"Authorization": f"Bearer {ACME}", "Idempotency-Key": user},
                 )
                 r = conn.getresponse()
                 doc = json.loads(r.read())
@@ -420,8 +622,9 @@ class TestLedger(unittest.TestCase):
         self.check_load("tsan-clang")
 
     def test_one_charge_per_user_in_flight(self):
-        """Lab 3's fix over HTTP: 12 requests for one user at once, while
-        the gateway takes 100 ms: exactly one charge, eleven cached."""
+        """Lab 3's fix over HTTP: 12 requests under one idempotency key at
+        once, while the gateway takes 100 ms: exactly one charge, eleven
+        cached."""
         svc = Service("--gateway-latency-ms", "100", "--gateway-failure-rate", "0")
         try:
             barrier = threading.Barrier(12)
@@ -429,7 +632,7 @@ class TestLedger(unittest.TestCase):
 
             def one():
                 barrier.wait(5)
-                out.append(svc.pay("same-user", "3.00"))
+                out.append(svc.pay("same-user", "3.00", key="same-key"))
 
             ts = [threading.Thread(target=one) for _ in range(12)]
             for t in ts:
@@ -494,6 +697,12 @@ class TestOptions(unittest.TestCase):
             (["--port"], None),
             (["stray"], None),
             ([], {"RACELAB_SERVICE_SEED": "-1"}),
+            (["--ledger", "memory"], None),  # no --keys
+            (["--keys", "/nonexistent/keys"], None),
+            (["--keys", os.devnull], None),  # no merchant in it
+            (["--ledger", "postgres:x"], None),
+            (["--ledger-sync", "off"], None),
+            (["--idempotency-ttl", "0"], None),
         ]:
             with self.subTest(args=args, env=env):
                 r = self.run_bin(*args, env=env)
@@ -513,6 +722,23 @@ class TestOptions(unittest.TestCase):
                 r = self.run_bin(env={f"RACELAB_SERVICE_{name}": "x"})
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertIn(f"bad --{name.lower().replace('_', '-')} 'x'", r.stderr)
+
+    def test_bad_key_files_exit_2_naming_the_line(self):
+        for what, text, want in [
+            ("short key", "acme short\n", "line 1: key not 16 to 127 bytes"),
+            ("one word", "# c\nacme\n", "line 2: want MERCHANT KEY"),
+            ("three words", f"acme {ACME} x\n", "line 1: want MERCHANT KEY"),
+            ("bad merchant", f"ac/me {ACME}\n", "line 1: merchant id"),
+            ("merchant twice", f"acme {ACME}\nacme {GLOBEX}\n", "line 2: merchant listed"),
+            ("key twice", f"acme {ACME}\nglobex {ACME}\n", "line 2: key listed twice"),
+        ]:
+            with self.subTest(what), tempfile.NamedTemporaryFile("w") as f:
+                f.write(text)
+                f.flush()
+                r = self.run_bin("--keys", f.name, "--ledger", "memory")
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertIn(want, r.stderr)
 
     def test_help(self):
         r = self.run_bin("--help")
