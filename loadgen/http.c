@@ -1,13 +1,10 @@
 /*
- * http.c: the exchange of http.h with non-blocking sockets and poll(), so
- * that a connect, a write and a read all share one deadline.
+ * http.c: the response parser and the connection opener of http.h.
  */
-#define _GNU_SOURCE /* strncasecmp, MSG_NOSIGNAL */
+#define _GNU_SOURCE /* strncasecmp, memmem */
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,84 +20,29 @@ int64_t http_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-void http_init(struct http_conn *c)
-{
-	c->fd = -1;
-	c->len = 0;
-}
-
-void http_close(struct http_conn *c)
-{
-	if (c->fd >= 0)
-		close(c->fd);
-	http_init(c);
-}
-
-/* Waits for events on the socket until the deadline: 1 ready, 0 timed
- * out, -1 failed. */
-static int wait_for(int fd, short events, int64_t deadline_ns)
-{
-	for (;;) {
-		int64_t left = deadline_ns - http_now_ns();
-		if (left <= 0)
-			return 0;
-		struct pollfd p = { .fd = fd, .events = events };
-		int ms = (int)((left + 999999) / 1000000);
-		int n = poll(&p, 1, ms);
-		if (n > 0)
-			return 1;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}
-
-static enum http_result open_conn(struct http_conn *c, const struct sockaddr *addr, socklen_t alen,
-				  int64_t deadline_ns)
+int http_connect(const struct sockaddr *addr, socklen_t alen, bool *pending)
 {
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return HTTP_CONNECT;
+		return -1;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->fd = fd;
-	c->len = 0;
+	*pending = false;
 	if (connect(fd, addr, alen) == 0)
-		return HTTP_DONE;
-	if (errno != EINPROGRESS)
-		return HTTP_CONNECT;
-	int w = wait_for(fd, POLLOUT, deadline_ns);
-	if (w == 0)
-		return HTTP_TIMEOUT;
-	int err = 0;
-	socklen_t elen = sizeof(err);
-	if (w < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) != 0 || err != 0)
-		return HTTP_CONNECT;
-	return HTTP_DONE;
+		return fd;
+	if (errno == EINPROGRESS) {
+		*pending = true;
+		return fd;
+	}
+	close(fd);
+	return -1;
 }
 
-static enum http_result send_all(struct http_conn *c, const char *p, size_t len,
-				 int64_t deadline_ns)
+bool http_connected(int fd)
 {
-	while (len > 0) {
-		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int w = wait_for(c->fd, POLLOUT, deadline_ns);
-			if (w == 0)
-				return HTTP_TIMEOUT;
-			if (w < 0)
-				return HTTP_RESET;
-			continue;
-		}
-		return HTTP_RESET; /* EPIPE, ECONNRESET: the server is gone */
-	}
-	return HTTP_DONE;
+	int err = 0;
+	socklen_t elen = sizeof(err);
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0 && err == 0;
 }
 
 /* The value of header name in head[0..len), or NULL. */
@@ -151,68 +93,22 @@ static long parse_head(const char *head, size_t len, struct http_response *r)
 	return n;
 }
 
-static enum http_result read_response(struct http_conn *c, int64_t deadline_ns,
-				      struct http_response *r)
+enum http_parse http_parse(const char *buf, size_t len, bool eof, struct http_response *r)
 {
-	size_t head_len = 0;
-	long body_len = -3; /* head not parsed yet */
-	for (;;) {
-		if (body_len == -3) {
-			char *e = memmem(c->buf, c->len, "\r\n\r\n", 4);
-			if (e) {
-				head_len = (size_t)(e - c->buf) + 4;
-				body_len = parse_head(c->buf, head_len, r);
-				if (body_len == -2 ||
-				    head_len + (size_t)(body_len > 0 ? body_len : 0) > HTTP_BUF)
-					return HTTP_PROTOCOL;
-			}
-		}
-		if (body_len >= 0 && c->len >= head_len + (size_t)body_len) {
-			r->body = c->buf + head_len;
-			r->body_len = (size_t)body_len;
-			c->len = 0; /* one request in flight: nothing follows */
-			return HTTP_DONE;
-		}
-		if (c->len == HTTP_BUF)
-			return HTTP_PROTOCOL;
-		ssize_t n = recv(c->fd, c->buf + c->len, HTTP_BUF - c->len, 0);
-		if (n > 0) {
-			c->len += (size_t)n;
-			continue;
-		}
-		if (n == 0) {
-			if (body_len == -1) { /* the body ends where the server closes */
-				r->body = c->buf + head_len;
-				r->body_len = c->len - head_len;
-				c->len = 0;
-				return HTTP_DONE;
-			}
-			return HTTP_RESET;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return HTTP_RESET;
-		int w = wait_for(c->fd, POLLIN, deadline_ns);
-		if (w == 0)
-			return HTTP_TIMEOUT;
-		if (w < 0)
-			return HTTP_RESET;
+	const char *e = memmem(buf, len, "\r\n\r\n", 4);
+	if (!e)
+		return len >= HTTP_BUF ? HTTP_PARSE_BAD : HTTP_PARSE_MORE;
+	size_t head_len = (size_t)(e - buf) + 4;
+	long body_len = parse_head(buf, head_len, r);
+	if (body_len == -2 || head_len + (size_t)(body_len > 0 ? body_len : 0) > HTTP_BUF)
+		return HTTP_PARSE_BAD;
+	r->body = buf + head_len;
+	if (body_len == -1) { /* the body ends where the server closes */
+		r->body_len = len - head_len;
+		return eof ? HTTP_PARSE_DONE : len >= HTTP_BUF ? HTTP_PARSE_BAD : HTTP_PARSE_MORE;
 	}
-}
-
-enum http_result http_exchange(struct http_conn *c, const struct sockaddr *addr, socklen_t alen,
-			       const char *req, size_t len, int64_t deadline_ns,
-			       struct http_response *r)
-{
-	enum http_result res = HTTP_DONE;
-	if (c->fd < 0)
-		res = open_conn(c, addr, alen, deadline_ns);
-	if (res == HTTP_DONE)
-		res = send_all(c, req, len, deadline_ns);
-	if (res == HTTP_DONE)
-		res = read_response(c, deadline_ns, r);
-	if (res != HTTP_DONE)
-		http_close(c);
-	return res;
+	r->body_len = (size_t)body_len;
+	if (len < head_len + (size_t)body_len)
+		return HTTP_PARSE_MORE;
+	return len == head_len + (size_t)body_len ? HTTP_PARSE_DONE : HTTP_PARSE_BAD;
 }

@@ -23,16 +23,27 @@ static const char usage[] =
 	"verdict. Exit 0: error rate within the threshold and no leak; 1: above it,\n"
 	"or any leak; 2: bad arguments, or the load could not start.\n"
 	"\n"
+	"A few threads (--threads, one per CPU at most) run an event loop each over\n"
+	"a share of the connections; each connection has one request in flight.\n"
+	"\n"
 	"  -u, --url URL          the service (default http://127.0.0.1:8080)\n"
-	"  -c, --connections N    concurrent connections, one worker each (default 10,\n"
-	"                         at most 10000); --concurrency is the same\n"
-	"  -n, --requests N       total requests, shared by the workers (default 1000)\n"
+	"  -c, --connections N    concurrent connections (default 10, at most 10000);\n"
+	"                         --concurrency is the same\n"
+	"  -t, --threads N        event-loop threads, 1 to the CPUs available (default:\n"
+	"                         the CPUs available, at most one per connection)\n"
+	"  -n, --requests N       total requests, shared by the connections (default 1000)\n"
 	"  -d, --duration S       run for S seconds instead (decimals allowed)\n"
-	"      --users P          whose payments: story (worker w sends user-w-(j%10),\n"
-	"                         the war story's pattern; default), unique (user-w-j,\n"
-	"                         every request a new user), shared:N (N users shared\n"
-	"                         by all workers, picked at random), seq (seq-S for the\n"
-	"                         run's S-th request: a run with -n replays another)\n"
+	"  -R, --rate R           requests/s in all, on a constant schedule: request i\n"
+	"                         of the run is meant to start at i/R s, and latency is\n"
+	"                         also reported from that intended start (corrected for\n"
+	"                         coordinated omission); default: closed loop, each\n"
+	"                         connection sends when its last answer came\n"
+	"      --users P          whose payments: story (connection w sends\n"
+	"                         user-w-(j%10), the war story's pattern; default),\n"
+	"                         unique (user-w-j, every request a new user), shared:N\n"
+	"                         (N users shared by all connections, picked at random),\n"
+	"                         seq (seq-S for the run's S-th request: a run with -n\n"
+	"                         replays another)\n"
 	"      --api-key KEY      the merchant's key: Authorization: Bearer KEY\n"
 	"      --key-prefix S     each request's Idempotency-Key is S and its user id, so\n"
 	"                         a user's requests repeat one key (default: no S)\n"
@@ -49,6 +60,9 @@ static const char usage[] =
 	"                         --json - puts the JSON on stdout)\n"
 	"  -h, --help             this text\n"
 	"SIGINT or SIGTERM ends the run early: no new request, then the report.\n"
+	"\n"
+	"Latency: raw is from each request's send to the last byte of its answer (a\n"
+	"connect is timed apart); corrected (--rate only) is from its intended start.\n"
 	"\n"
 	"Errors by kind: status (any answer but 200, by code), timeout, reset (the\n"
 	"connection reset or closed mid-request), connect (refused: nobody listening),\n"
@@ -155,12 +169,14 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 	static const struct option longs[] = {
 		{ "url", required_argument, 0, 'u' },
 		{ "connections", required_argument, 0, 'c' },
+		{ "threads", required_argument, 0, 't' },
+		{ "rate", required_argument, 0, 'R' },
 		{ "concurrency", required_argument, 0, 'c' },
 		{ "requests", required_argument, 0, 'n' },
 		{ "duration", required_argument, 0, 'd' },
 		{ "users", required_argument, 0, 'U' },
 		{ "amount", required_argument, 0, 'a' },
-		{ "timeout-ms", required_argument, 0, 't' },
+		{ "timeout-ms", required_argument, 0, 'O' },
 		{ "no-keepalive", no_argument, 0, 'K' },
 		{ "threshold", required_argument, 0, 'T' },
 		{ "json", required_argument, 0, 'j' },
@@ -175,6 +191,7 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 	};
 	memset(o, 0, sizeof(*o));
 	o->connections = 10;
+	o->threads = loadgen_cpus();
 	o->amount_cents = 4999;
 	o->timeout_ms = 5000;
 	o->keepalive = true;
@@ -188,7 +205,7 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 	double d;
 	int opt, rc;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":u:c:n:d:qh", longs, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":u:c:t:n:d:R:qh", longs, NULL)) != -1) {
 		switch (opt) {
 		case 'u': url = optarg; break;
 		case 'c':
@@ -196,6 +213,18 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 				return fail("--connections must be 1 to %d, not '%s'",
 					    LOADGEN_MAX_CONNECTIONS, optarg);
 			o->connections = (int)v;
+			break;
+		case 't':
+			if (!parse_u64(optarg, 1, (uint64_t)loadgen_cpus(), &v))
+				return fail(
+					"--threads must be 1 to %d (the CPUs available), not '%s'",
+					loadgen_cpus(), optarg);
+			o->threads = (int)v;
+			break;
+		case 'R':
+			if (!parse_double(optarg, 0.001, 1e7, &o->rate))
+				return fail("--rate must be 0.001 to 10000000 requests/s, not '%s'",
+					    optarg);
 			break;
 		case 'n':
 			if (!parse_u64(optarg, 1, UINT64_C(1) << 40, &v))
@@ -224,7 +253,7 @@ int loadgen_parse(int argc, char **argv, struct loadgen_options *o)
 					    optarg);
 			}
 			break;
-		case 't':
+		case 'O':
 			if (!parse_u64(optarg, 1, 3600000, &v))
 				return fail("--timeout-ms must be 1 to 3600000, not '%s'", optarg);
 			o->timeout_ms = (int)v;

@@ -9,8 +9,8 @@
  * two different payment ids was charged twice: the cache lost the first
  * one, or two requests both missed it.
  *
- * Each worker fills its own maps; they are merged once the run is over,
- * so no lock is taken while requests are timed.
+ * Each event-loop thread fills its own maps; they are merged once the
+ * run is over, so no lock is taken while requests are timed.
  */
 #ifndef RACELAB_LOADGEN_PAYMAP_H
 #define RACELAB_LOADGEN_PAYMAP_H

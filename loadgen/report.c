@@ -33,14 +33,32 @@ static void amount_text(const struct loadgen_options *o, char *buf, size_t size)
 			 (long long)(o->amount_cents % 100));
 }
 
+static int threads(const struct loadgen_options *o)
+{
+	return o->threads < o->connections ? o->threads : o->connections;
+}
+
+static void print_latency(const char *what, const struct hist *h, const char *note)
+{
+	printf("  %s  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%llu responses; %s)\n", what,
+	       ms(hist_percentile(h, 50)), ms(hist_percentile(h, 90)), ms(hist_percentile(h, 99)),
+	       ms(h->max), (unsigned long long)h->count, note);
+}
+
 void loadgen_print(const struct loadgen_options *o, const struct loadgen_totals *t)
 {
 	double secs = (double)t->elapsed_ns / 1e9;
 	char amount[32];
 	amount_text(o, amount, sizeof(amount));
-	printf("racelab-loadgen: %s, %d connections%s, users %s, amount %s, timeout %d ms\n",
-	       o->url, o->connections, o->keepalive ? " (keep-alive)" : "", user_words[o->users],
-	       amount, o->timeout_ms);
+	printf("racelab-loadgen: %s, %d connections%s on %d threads, users %s, amount %s, "
+	       "timeout %d ms\n",
+	       o->url, o->connections, o->keepalive ? " (keep-alive)" : "", threads(o),
+	       user_words[o->users], amount, o->timeout_ms);
+	if (o->rate > 0)
+		printf("  schedule    %g requests/s in all, a constant rate\n", o->rate);
+	else
+		printf("  schedule    closed loop: each connection sends when its last answer "
+		       "came\n");
 	printf("  requests    %llu in %.2f s: %.1f requests/s\n", (unsigned long long)t->requests,
 	       secs, secs > 0 ? (double)t->requests / secs : 0.0);
 	printf("  successes   %llu (%llu answered from the cache)\n",
@@ -59,10 +77,14 @@ void loadgen_print(const struct loadgen_options *o, const struct loadgen_totals 
 	       (unsigned long long)t->leaks);
 	if (t->leak_example[0])
 		printf("    first leak: %s\n", t->leak_example);
-	printf("  latency ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%llu responses)\n",
-	       ms(hist_percentile(&t->hist, 50)), ms(hist_percentile(&t->hist, 90)),
-	       ms(hist_percentile(&t->hist, 99)), ms(t->hist.max),
-	       (unsigned long long)t->hist.count);
+	print_latency("latency ms", &t->hist, "raw: from each send");
+	if (o->rate > 0)
+		print_latency("corrected ", &t->hist_corrected,
+			      "from each intended start: coordinated omission corrected");
+	else
+		printf("  corrected   does not apply: closed loop (no --rate), no intended "
+		       "start\n");
+	print_latency("connect ms", &t->hist_connect, "each connect made, timed apart");
 	printf("  payments    %zu distinct, %lld.%02lld in all; %zu users told of two payment "
 	       "ids; %llu ids seen with two amounts\n",
 	       t->pay.pay_n, (long long)(t->pay.cents_total / 100),
@@ -71,9 +93,9 @@ void loadgen_print(const struct loadgen_options *o, const struct loadgen_totals 
 	fflush(stdout);
 }
 
-static void latency(struct jsonw *w, const struct hist *h)
+static void latency(struct jsonw *w, const char *key, const struct hist *h)
 {
-	jw_begin(w, "latency_ms");
+	jw_begin(w, key);
 	jw_double(w, "p50", ms(hist_percentile(h, 50)));
 	jw_double(w, "p90", ms(hist_percentile(h, 90)));
 	jw_double(w, "p99", ms(hist_percentile(h, 99)));
@@ -94,6 +116,11 @@ bool loadgen_write_json(const struct loadgen_options *o, const struct loadgen_to
 	jw_str(&w, "tool", "racelab-loadgen");
 	jw_str(&w, "url", o->url);
 	jw_int(&w, "connections", o->connections);
+	jw_int(&w, "threads", threads(o));
+	if (o->rate > 0)
+		jw_double(&w, "rate_rps", o->rate);
+	else
+		jw_null(&w, "rate_rps");
 	jw_bool(&w, "keepalive", o->keepalive);
 	jw_str(&w, "users", user_words[o->users]);
 	jw_str(&w, "amount", amount);
@@ -125,7 +152,20 @@ bool loadgen_write_json(const struct loadgen_options *o, const struct loadgen_to
 	else
 		jw_null(&w, "first_error_s");
 	jw_double(&w, "throughput_rps", secs > 0 ? (double)t->requests / secs : 0.0);
-	latency(&w, &t->hist);
+	latency(&w, "connect_ms", &t->hist_connect);
+	/* latency_ms stays the raw figure: the scripts that read it predate --rate. */
+	latency(&w, "latency_ms", &t->hist);
+	if (o->rate > 0) {
+		latency(&w, "latency_corrected_ms", &t->hist_corrected);
+		jw_str(&w, "latency_note",
+		       "latency_ms: raw, from each request's send; latency_corrected_ms: from its "
+		       "intended start on the --rate schedule (coordinated omission corrected)");
+	} else {
+		jw_null(&w, "latency_corrected_ms");
+		jw_str(&w, "latency_note",
+		       "latency_ms: raw, from each request's send; closed loop (no --rate): "
+		       "coordinated omission correction does not apply");
+	}
 	jw_begin(&w, "payments");
 	jw_int(&w, "distinct", (int64_t)t->pay.pay_n);
 	jw_int(&w, "cents_total", t->pay.cents_total);

@@ -20,12 +20,13 @@ $(LOADGEN): $(LOADGEN_SRC) $(LOADGEN_HDR) mk/loadgen.mk | deps
 	@mkdir -p $(@D)
 	gcc $(BASE) -O2 -g -Iloadgen -o $@ $(LOADGEN_SRC)
 
-# The histogram, the response check and the payment maps, unit-tested.
+# The histogram, the response check, the payment maps and the response
+# parser, unit-tested.
 build/tests/test_loadgen: tests/test_loadgen.c loadgen/hist.c loadgen/check.c loadgen/paymap.c \
-		$(LOADGEN_HDR) mk/loadgen.mk | deps
+		loadgen/http.c $(LOADGEN_HDR) mk/loadgen.mk | deps
 	@mkdir -p $(@D)
 	gcc $(TEST_CFLAGS) -Iloadgen -o $@ tests/test_loadgen.c loadgen/hist.c loadgen/check.c \
-	  loadgen/paymap.c -lcmocka
+	  loadgen/paymap.c loadgen/http.c -lcmocka
 
 WAR_STORY_BINS := $(LOADGEN) build/release/broken-1/racelab-service \
                   build/tsan-clang/broken-1/racelab-service build/release/fixed/racelab-service

@@ -29,6 +29,8 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
                                              column, summed over the rows that
                                              match
+              wrk COLUMN [KEY=VALUE...]      the same of expected/http/loadgen-wrk.tsv
+                                             (war_measure.py wrk --write)
   quotes    path:LINE in a report excerpt or in prose (broken/cache.c:93,
             `stress/main.c:483`): the file is in the tree (a base name that
             is not, like glibc's pthread_mutex_lock.c, is not racelab's) and
@@ -236,7 +238,7 @@ class Tables:
         self.root = root
         self._table = None
         self._scen = {}
-        self._war = None
+        self._war = {}
         self.memo = {}
 
     @property
@@ -269,24 +271,24 @@ class Tables:
             self._scen[lab] = scenario.parse(path.read_text(encoding="utf-8"), path)
         return self._scen[lab]
 
-    def war(self, args):
-        """The sum of COLUMN over the rows of expected/http/war-story.tsv
-        that match every KEY=VALUE: `war any connections=1000` -> "36"."""
-        if self._war is None:
-            path = self.root / "expected" / "http" / "war-story.tsv"
-            lines = path.read_text(encoding="utf-8").splitlines()
+    def war(self, args, name="war-story", kind="war"):
+        """The sum of COLUMN over the rows of expected/http/NAME.tsv that
+        match every KEY=VALUE: `war any connections=1000` -> "36"."""
+        src = f"expected/http/{name}.tsv"
+        if name not in self._war:
+            lines = (self.root / src).read_text(encoding="utf-8").splitlines()
             head = lines[0].split("\t")
-            self._war = (head, [dict(zip(head, x.split("\t"))) for x in lines[1:] if x])
-        head, rows = self._war
+            self._war[name] = (head, [dict(zip(head, x.split("\t"))) for x in lines[1:] if x])
+        head, rows = self._war[name]
         if not args or args[0] not in head or not all("=" in a for a in args[1:]):
-            raise Failure(f"war needs COLUMN [KEY=VALUE...] of {', '.join(head)}")
+            raise Failure(f"{kind} needs COLUMN [KEY=VALUE...] of {', '.join(head)}")
         want = dict(a.split("=", 1) for a in args[1:])
         bad = sorted(set(want) - set(head))
         if bad:
-            raise Failure(f"expected/http/war-story.tsv has no column {bad[0]}")
+            raise Failure(f"{src} has no column {bad[0]}")
         chosen = [r for r in rows if all(r[k] == v for k, v in want.items())]
         if not chosen:
-            raise Failure(f"expected/http/war-story.tsv has no row {' '.join(args[1:])}")
+            raise Failure(f"{src} has no row {' '.join(args[1:])}")
         values = [float(r[args[0]]) for r in chosen]
         total = sum(values)
         if len(chosen) == 1:
@@ -354,11 +356,13 @@ def fact_value(tables, kind, args):
         return tools_list(tables), "labs/lab-*/expected.tsv"
     if kind == "war":
         return tables.war(args), "expected/http/war-story.tsv"
+    if kind == "wrk":
+        return tables.war(args, "loadgen-wrk", "wrk"), "expected/http/loadgen-wrk.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war, wrk)")
 
 
 def _lab_label(tables, lab):
@@ -427,7 +431,7 @@ def region_war_sweep(tables):
     """Lab 1's handout, part 2: runs of the broken service that went wrong,
     by gateway latency and connections."""
     tables.war(["runs"])
-    head, rows = tables._war
+    head, rows = tables._war["war-story"]
     broken = [r for r in rows if r["variant"] == "broken-1"]
     conns = sorted({int(r["connections"]) for r in broken})
     out = ["| gateway ms | " + " | ".join(f"{c} connections" for c in conns) + " |",
@@ -443,6 +447,27 @@ def region_war_sweep(tables):
             cells.append("" if r is None else
                          f"{r['any']}/{r['runs']} ({r['any_low']}-{r['any_high']})")
         out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out) + "\n"
+
+
+def region_loadgen_wrk(tables):
+    """Lab 1's handout, part 2: racelab-loadgen's p99 and maximum over wrk's
+    against the same service, each design's rounds as a range."""
+    tables.war(["round"], "loadgen-wrk", "wrk")
+    head, rows = tables._war["loadgen-wrk"]
+    out = ["| racelab-loadgen | connections | rounds | p99 / wrk's | max / wrk's "
+           "| load average |", "|---|---|---|---|---|---|"]
+
+    def span(values, fmt):
+        lo, hi = min(values), max(values)
+        return f"{lo:{fmt}}" if f"{lo:{fmt}}" == f"{hi:{fmt}}" else f"{lo:{fmt}} to {hi:{fmt}}"
+    for design, conns in dict.fromkeys((r["loadgen"], r["connections"]) for r in rows):
+        mine = [r for r in rows if r["loadgen"] == design and r["connections"] == conns]
+        loads = [float(r[k]) for r in mine for k in ("loadavg_before", "loadavg_after")]
+        out.append(f"| {design} | {conns} | {len(mine)} "
+                   f"| {span([float(r['ratio_p99']) for r in mine], '.2f')} "
+                   f"| {span([float(r['ratio_max']) for r in mine], '.2f')} "
+                   f"| {span(loads, '.0f')} |")
     return "\n".join(out) + "\n"
 
 
@@ -601,6 +626,7 @@ REGIONS = {
     "lab-9-verbosity": ("labs/lab-9-auditcache/expected.tsv", region_lab_9_verbosity),
     "check-error": ("labs/lab-*/expected.tsv", region_check_error),
     "war-sweep": ("expected/http/war-story.tsv", region_war_sweep),
+    "loadgen-wrk": ("expected/http/loadgen-wrk.tsv", region_loadgen_wrk),
     "fast-bar": ("expected/grade-selftest.tsv", region_fast_bar),
 }
 # Regions of the same form that another check owns: left alone here.

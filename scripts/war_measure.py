@@ -8,8 +8,10 @@ does under racelab-loadgen's load.
                                     connections, N runs a point: the rate of
                                     runs with errors, leaks or a crash (95%
                                     Wilson intervals); --write TSV keeps it
-  scripts/war_measure.py wrk        the fixed service, gateway 0 ms: requests/s
-                                    and p99 by racelab-loadgen and by wrk
+  scripts/war_measure.py wrk        the fixed service, gateway 0 ms, 1000 and 200
+                                    connections: requests/s, p99 and maximum by
+                                    racelab-loadgen and by wrk, and their ratio
+                                    (--loadgen PATH: another build of it)
   scripts/war_measure.py overhead   the fixed service's p99 over the gateway's
                                     own simulated p99, every request a charge,
                                     the ledger in memory, then durable
@@ -46,13 +48,18 @@ def parser():
     p.add_argument("--duration", type=cli.positive_int, metavar="S",
                    help="seconds of load per run (fixed 30, sweep 3, wrk 10, overhead 20, "
                    "tsan 10)")
-    p.add_argument("--runs", type=cli.positive_int, default=10, help="sweep: runs a point (10)")
+    p.add_argument("--runs", type=cli.positive_int, default=10,
+                   help="sweep: runs a point (10); wrk: rounds (1)")
     p.add_argument("--latencies", default="100-300,10-30,1-3,0-0",
                    help="sweep: gateway latency ranges in ms (100-300,10-30,1-3,0-0)")
     p.add_argument("--connections", default="10,200,1000",
-                   help="sweep: connection counts (10,200,1000); other modes: the first")
+                   help="sweep: connection counts (10,200,1000); wrk: each (1000,200); "
+                   "other modes: the first")
     p.add_argument("--variant", default=None, help="sweep: broken-1 (default) or fixed")
-    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here")
+    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here; wrk: add "
+                   "each round's row to this table (with its header when it is new)")
+    p.add_argument("--loadgen", metavar="PATH",
+                   help="wrk: the racelab-loadgen to measure (default: this tree's build)")
     p.add_argument("--results", metavar="DIR", help="records (default results/war-<what>-<time>)")
     return p
 
@@ -207,58 +214,145 @@ wrk.headers["Idempotency-Key"] = "user-s-0"
 """
 
 
+def wrk_time_ms(v):
+    """'9.34ms' -> 9.34, '1.20s' -> 1200.0, '512.00us' -> 0.512."""
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("m", 60000.0), ("s", 1000.0)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * scale
+    return float(v)
+
+
 def wrk_numbers(text):
-    """(requests/s, p99 ms, non-2xx, socket errors) from `wrk --latency`."""
-    rps = p99 = None
+    """(requests/s, p99 ms, max ms, non-2xx, socket errors) from `wrk --latency`."""
+    rps = p99 = top = None
     non2xx = errors = 0
     for line in text.splitlines():
         parts = line.split()
         if line.startswith("Requests/sec:"):
             rps = float(parts[1])
         elif parts[:1] == ["99%"]:
-            v = parts[1]
-            for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
-                if v.endswith(unit):
-                    p99 = float(v[: -len(unit)]) * scale
-                    break
+            p99 = wrk_time_ms(parts[1])
+        elif parts[:1] == ["Latency"] and len(parts) >= 4:  # Avg, Stdev, Max
+            top = wrk_time_ms(parts[3])
         elif "Non-2xx" in line:
             non2xx = int(parts[-1])
         elif line.strip().startswith("Socket errors:"):
             errors = sum(int(x.strip(",")) for x in parts[3::2])
-    return rps, p99, non2xx, errors
+    return rps, p99, top, non2xx, errors
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else float("nan")
+
+
+def wrk_round(args, s, conns, duration, lua, wrk_first):
+    """racelab-loadgen and wrk, one after the other (wrk first when
+    wrk_first: the first of the two meets a service with no threads yet),
+    against the one service s: a record."""
+    before = os.getloadavg()[0]
+    threads = min(conns, os.cpu_count() or 2)
+
+    def run_wrk():
+        return subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s",
+                               "--latency", "--timeout", "5s", "-s", lua,
+                               s.url + "/process-payment"],
+                              capture_output=True, text=True, timeout=duration + 60)
+    w = run_wrk() if wrk_first else None
+    rc, run, err = svc.loadgen(s.url, ["-c", conns, "-d", duration, "--users", "shared:1"],
+                               duration + 60, binary=args.loadgen)
+    if run is None:
+        raise Failure(f"racelab-loadgen failed: {err.strip()}")
+    w = w or run_wrk()
+    rps, p99, top, non2xx, errors = wrk_numbers(w.stdout)
+    lat = run["latency_ms"]
+    return {"connections": conns, "duration_s": duration, "first": "wrk" if wrk_first else
+            "racelab-loadgen", "loadavg_before": before,
+            "loadavg_after": os.getloadavg()[0], "loadgen": run, "wrk_stdout": w.stdout,
+            "wrk_exit": w.returncode,
+            "wrk": {"rps": rps, "p99_ms": p99, "max_ms": top, "errors": non2xx + errors},
+            "ratio_p99": ratio(lat["p99"], p99), "ratio_max": ratio(lat["max"], top)}
+
+
+def show_round(rec):
+    run, wrk, lat = rec["loadgen"], rec["wrk"], rec["loadgen"]["latency_ms"]
+    say(f"  {rec['connections']} connections, {rec['duration_s']} s each, {rec['first']} first "
+        f"(load average {rec['loadavg_before']:.2f} before, {rec['loadavg_after']:.2f} after)")
+    say(f"    {'':<16} {'requests/s':>10} {'p99 ms':>9} {'max ms':>9} {'errors':>7}")
+    say(f"    {'racelab-loadgen':<16} {run['throughput_rps']:>10.0f} {lat['p99']:>9.2f} "
+        f"{lat['max']:>9.2f} {run['errors']:>7}")
+    say(f"    {'wrk':<16} {wrk['rps'] or 0:>10.0f} {wrk['p99_ms'] or float('nan'):>9.2f} "
+        f"{wrk['max_ms'] or float('nan'):>9.2f} {wrk['errors']:>7}")
+    say(f"    {'loadgen / wrk':<16} {'':>10} {rec['ratio_p99']:>8.2f}x {rec['ratio_max']:>8.2f}x"
+        f"   (the target: 1.2x at most)")
+
+
+WRK_COLUMNS = ("loadgen", "connections", "duration_s", "round", "first", "loadavg_before",
+               "loadavg_after", "loadgen_rps", "loadgen_p99_ms", "loadgen_max_ms", "wrk_rps",
+               "wrk_p99_ms", "wrk_max_ms", "ratio_p99", "ratio_max")
+
+
+def write_rounds(path, recs):
+    """Adds one row a round to the table at path (expected/http/loadgen-wrk.tsv)."""
+    rows = []
+    for r in recs:
+        run, wrk, lat = r["loadgen"], r["wrk"], r["loadgen"]["latency_ms"]
+        # Which design measured: the event loop's JSON names its threads.
+        design = "event-loop" if "threads" in run else "thread-per-connection"
+        rows.append([design, r["connections"], r["duration_s"], r["round"], r["first"],
+                     f"{r['loadavg_before']:.2f}", f"{r['loadavg_after']:.2f}",
+                     f"{run['throughput_rps']:.0f}", f"{lat['p99']:.1f}", f"{lat['max']:.1f}",
+                     f"{wrk['rps'] or 0:.0f}", f"{wrk['p99_ms'] or 0:.1f}",
+                     f"{wrk['max_ms'] or 0:.1f}", f"{r['ratio_p99']:.2f}",
+                     f"{r['ratio_max']:.2f}"])
+    new = not path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        if new:
+            f.write("\t".join(WRK_COLUMNS) + "\n")
+        for row in rows:
+            f.write("\t".join(map(str, row)) + "\n")
+    say(f"  {len(rows)} rows added to {scenario.shown(path)}")
 
 
 def do_wrk(args):
+    """racelab-loadgen beside wrk against the same service in the same run,
+    closed loop both, round after round; ratios above 1 are the load
+    generator's own latency (or the machine's noise: see the load average)."""
     if not shutil.which("wrk"):
         raise Failure("wrk is not installed (scripts/deps.sh)")
-    conns = 200 if args.connections == parser().get_default("connections") else \
-        int_list(args.connections, "connections")[0]
+    if args.loadgen and not Path(args.loadgen).is_file():
+        raise Failure(f"--loadgen {args.loadgen}: no such file")
+    conns = [1000, 200] if args.connections == parser().get_default("connections") else \
+        int_list(args.connections, "connections")
+    rounds = 1 if args.runs == parser().get_default("runs") else args.runs
     duration = args.duration or 10
     d = results_dir(args, "wrk")
-    say(f"fixed service, gateway 0 ms, {conns} connections, {duration} s each, one user "
-        "(user-s-0: every request after the first is a cache hit), the same service")
+    say(f"fixed service, gateway 0 ms, one user (user-s-0: every request after the first is a "
+        f"cache hit);\nracelab-loadgen ({scenario.shown(args.loadgen or svc.loadgen_bin())}) and wrk, against "
+        f"the same service, {rounds} round(s), the first run alternating")
     binary = svc.service_bin("release", "fixed")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(WRK_LUA)
         lua = f.name
+    recs = []
     try:
         with svc.Service(binary, gateway("0-0")) as s:
-            rc, run, err = svc.loadgen(s.url, ["-c", conns, "-d", duration, "--users",
-                                               "shared:1"], duration + 60)
-            if run is None:
-                raise Failure(f"racelab-loadgen failed: {err.strip()}")
-            threads = min(conns, os.cpu_count() or 2)
-            w = subprocess.run(["wrk", f"-t{threads}", f"-c{conns}", f"-d{duration}s",
-                                "--latency", "--timeout", "5s", "-s", lua, s.url + "/process-payment"],
-                               capture_output=True, text=True, timeout=duration + 60)
+            for r in range(rounds):
+                for c in conns:
+                    rec = dict(wrk_round(args, s, c, duration, lua, r % 2 == 1), round=r + 1)
+                    save(d / "runs.jsonl", rec)
+                    show_round(rec)
+                    recs.append(rec)
     finally:
         os.unlink(lua)
-    rps, p99, non2xx, errors = wrk_numbers(w.stdout)
-    save(d / "runs.jsonl", {"loadgen": run, "wrk_stdout": w.stdout, "wrk_exit": w.returncode})
-    say(f"  {'':<16} {'requests/s':>10} {'p99 ms':>8} {'errors':>7}")
-    say(f"  {'racelab-loadgen':<16} {run['throughput_rps']:>10.0f} "
-        f"{run['latency_ms']['p99']:>8.2f} {run['errors']:>7}")
-    say(f"  {'wrk':<16} {rps or 0:>10.0f} {p99 or float('nan'):>8.2f} {non2xx + errors:>7}")
+    if args.write:
+        write_rounds(Path(args.write), recs)
+    if rounds > 1:
+        for c in conns:
+            mine = [x for x in recs if x["connections"] == c]
+            say(f"  {c} connections, median of {rounds} rounds: p99 "
+                f"{statistics.median(x['ratio_p99'] for x in mine):.2f}x, max "
+                f"{statistics.median(x['ratio_max'] for x in mine):.2f}x wrk's")
     say(f"  records: {scenario.shown(d)}")
     return 0
 

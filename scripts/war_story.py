@@ -2,8 +2,8 @@
 """war_story.py: the war story, runnable, `make war-story`.
 
 1. the broken service (lab 1's cache, no lock) under the story's load
-   test: 200 connections, worker w paying as user-w-(j%10), the gateway at
-   the story's 100-300 ms and 0.5% failures; then "production load", 1000
+   test: 200 connections, connection w paying as user-w-(j%10), the gateway
+   at the story's 100-300 ms and 0.5% failures; then "production load", 1000
    connections and a 1-3 ms gateway, where it crashed in 10 of 10 runs of
    the sweep in expected/http/war-story.tsv: the errors, the crash if it
    comes, the p99;

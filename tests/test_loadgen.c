@@ -1,7 +1,8 @@
 /*
  * test_loadgen.c: racelab-loadgen's pieces that decide what a run
  * reports: the histogram's buckets and percentiles, the check that a
- * response belongs to its request, and the payment maps.
+ * response belongs to its request, the payment maps, and the response
+ * parser the event loop asks after every read.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "check.h"
 #include "hist.h"
+#include "http.h"
 #include "paymap.h"
 
 static void hist_buckets_hold_their_values(void **state)
@@ -145,6 +147,59 @@ static void paymap_counts(void **state)
 	paymap_free(&b);
 }
 
+static enum http_parse parse(const char *text, bool eof, struct http_response *r)
+{
+	return http_parse(text, strlen(text), eof, r);
+}
+
+static void http_parse_whole_and_partial(void **state)
+{
+	(void)state;
+	struct http_response r;
+	const char *ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+	assert_int_equal(parse(ok, false, &r), HTTP_PARSE_DONE);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 5);
+	assert_memory_equal(r.body, "hello", 5);
+	assert_false(r.close);
+	/* Every prefix is not whole yet; at EOF the caller counts a reset. */
+	for (size_t n = 0; n < strlen(ok); n++)
+		assert_int_equal(http_parse(ok, n, false, &r), HTTP_PARSE_MORE);
+	assert_int_equal(http_parse(ok, 20, true, &r), HTTP_PARSE_MORE);
+	/* A body ended by the server closing. */
+	const char *closing = "HTTP/1.0 500 Oops\r\n\r\nbye";
+	assert_int_equal(parse(closing, false, &r), HTTP_PARSE_MORE);
+	assert_int_equal(parse(closing, true, &r), HTTP_PARSE_DONE);
+	assert_int_equal(r.status, 500);
+	assert_int_equal(r.body_len, 3);
+	assert_true(r.close);
+	assert_int_equal(parse("HTTP/1.1 200 OK\r\nconnection: Close\r\nContent-Length: 0\r\n\r\n",
+			       false, &r),
+			 HTTP_PARSE_DONE);
+	assert_true(r.close);
+}
+
+static void http_parse_bad(void **state)
+{
+	(void)state;
+	struct http_response r;
+	const char *bad[] = {
+		"HTTX/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 99999\r\n\r\n",
+		/* an answer and then another: nothing asked for the second */
+		"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(parse(bad[i], false, &r), HTTP_PARSE_BAD);
+	/* A full buffer with no end of head in it. */
+	static char full[HTTP_BUF];
+	memset(full, 'x', sizeof(full));
+	assert_int_equal(http_parse(full, sizeof(full), false, &r), HTTP_PARSE_BAD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +210,8 @@ int main(void)
 		cmocka_unit_test(check_malformed),
 		cmocka_unit_test(check_cents),
 		cmocka_unit_test(paymap_counts),
+		cmocka_unit_test(http_parse_whole_and_partial),
+		cmocka_unit_test(http_parse_bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -206,11 +206,11 @@ def ledger_checks(pay, metrics):
     return out
 
 
-def loadgen(url, args, limit):
-    """Runs racelab-loadgen --json - as the story's merchant; returns (exit
-    status, results or None, stderr). Killed (and results None) past
-    `limit` seconds."""
-    binary = loadgen_bin()
+def loadgen(url, args, limit, binary=None):
+    """Runs racelab-loadgen (this tree's, or `binary`) --json - as the
+    story's merchant; returns (exit status, results or None, stderr).
+    Killed (and results None) past `limit` seconds."""
+    binary = Path(binary) if binary else loadgen_bin()
     if not binary.exists():
         raise Failure(f"{binary} is not built (make loadgen)")
     try:

@@ -18,6 +18,8 @@ expect_fail 2 "three decimals in --amount" $L --amount 1.234
 expect_fail 2 "--url without a port number" $L --url http://127.0.0.1:x
 expect_fail 2 "--url with a path" $L --url http://127.0.0.1:80/process-payment
 expect_fail 2 "unknown option" $L --bogus
+expect_fail 2 "--rate 0" $L --rate 0
+expect_fail 2 "--threads 0" $L --threads 0
 expect_fail 2 "stray argument" $L extra
 expect_fail 2 "--json in a missing directory" $L --json /nonexistent/dir/out.json
 check "--help" $L --help

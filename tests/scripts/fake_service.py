@@ -13,6 +13,8 @@ racelab-loadgen has a test that can fail:
   --leak-every N    every Nth payment answers with another user's payment
   --bad-every N     every Nth payment answers 200 with a body off the contract
   --close-every N   every Nth answer says "Connection: close" (legal: not an error)
+  --twice-every N   every Nth payment of a user already charged is charged again,
+                    under a new payment id (the double charge of the war story)
   --ledger-skew C   the ledger reports C cents more than it charged
 
 Counting is over all payments, in arrival order. Standard library only.
@@ -36,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="fake_service.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--port", type=int, default=0)
-    for name in ("fail", "delay", "reset", "leak", "bad", "close"):
+    for name in ("fail", "delay", "reset", "leak", "bad", "close", "twice"):
         p.add_argument(f"--{name}-every", type=int, default=0, metavar="N")
     p.add_argument("--delay-ms", type=int, default=0)
     p.add_argument("--ledger-skew", type=int, default=0, metavar="CENTS")
@@ -64,6 +66,7 @@ class State:
         self.seq = itertools.count(1)
         self.ids = itertools.count(1)
         self.cache = {}  # user -> (payment_id, cents)
+        self.hits = 0  # payments of users already charged
         self.charges = 0
         self.ledger = 0
         self.statuses = {}
@@ -155,6 +158,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, '{"status":"success","message":"payment processed"}')
         with s.lock:
             cached = user in s.cache
+            if cached:
+                s.hits += 1
+                cached = not s.every("twice", s.hits)  # else the cache lost it: a new charge
             if not cached:
                 s.cache[user] = (next(s.ids), cents)
                 s.charges += 1

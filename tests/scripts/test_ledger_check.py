@@ -122,16 +122,16 @@ class SavedMetrics(unittest.TestCase):
 class Live(unittest.TestCase):
     """The fake service in a thread, driven by the real load generator."""
 
-    def drive(self, *fake_args):
+    def drive(self, *fake_args, users=("--users", "unique", "--amount", "varied")):
         server, url = fake_service.serve(fake_service.parse_args(list(fake_args)))
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 out = Path(tmp) / "run.json"
-                subprocess.run([str(LOADGEN), "--url", url, "-c", "4", "-n", "200",
-                                "--users", "unique", "--amount", "varied", "--json", str(out),
-                                "--quiet"], check=True, capture_output=True, timeout=60)
+                subprocess.run([str(LOADGEN), "--url", url, "-c", "4", "-n", "200", *users,
+                                "--json", str(out), "--quiet"],
+                               check=True, capture_output=True, timeout=60)
                 return run_in_process("--json", out, "--url", url)
         finally:
             server.shutdown()
@@ -146,6 +146,15 @@ class Live(unittest.TestCase):
         rc, out, _ = self.drive("--ledger-skew", "1")
         self.assertEqual(rc, 1, out)
         self.assertIn("ledger check: FAIL", out)
+
+    def test_double_charge_fails(self):
+        # One user, 200 payments: 199 of an already charged user, every
+        # 10th of them charged again (19). The ledger adds up, so only the
+        # user told of 20 payment ids shows the double charge.
+        rc, out, _ = self.drive("--twice-every", "10", users=("--users", "shared:1"))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("ok   charges 20, distinct payment ids the clients saw 20", out)
+        self.assertIn("FAIL users told of two payment ids: 1", out)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class Service(unittest.TestCase):
 WRK_OUT = """\
 Running 5s test @ http://127.0.0.1:32831/process-payment
   2 threads and 200 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    21.03ms   30.16ms    1.47s   92.26%
+    Req/Sec    23.25k     2.49k   30.32k    70.50%
   Latency Distribution
      50%    9.34ms
      99%    1.20s
@@ -60,7 +63,7 @@ Requests/sec:   9434.03
 class WarMeasure(unittest.TestCase):
     def test_wrk_numbers(self):
         import war_measure
-        self.assertEqual(war_measure.wrk_numbers(WRK_OUT), (9434.03, 1200.0, 7, 5))
+        self.assertEqual(war_measure.wrk_numbers(WRK_OUT), (9434.03, 1200.0, 1470.0, 7, 5))
 
 
 class BadArguments(unittest.TestCase):
