@@ -100,6 +100,28 @@ def selected_thread():
         return None
 
 
+def own_file(file):
+    """Whether a frame's source file is racelab's own code, shown to the
+    class: a repo-relative path (-ffile-prefix-map), not libc's, and not
+    common/racepoint.c, the empty function every race point stops in."""
+    return bool(file) and not file.startswith((".", "/")) and file != "common/racepoint.c"
+
+
+def own_frame(thread):
+    """(frame, sal, file) of the thread's innermost frame in racelab's own
+    code (the module's line, above racepoint_hit), or (None, None, "").
+    Selects the thread."""
+    thread.switch()
+    f = gdb.newest_frame()
+    while f is not None:
+        sal = f.find_sal()
+        file = sal.symtab.filename if sal.symtab is not None else ""
+        if own_file(file):
+            return f, sal, file
+        f = f.older()
+    return None, None, ""
+
+
 def quietly(cmd):
     """Runs a gdb command that resumes the program without the lines gdb
     prints when it stops (the walkthrough says where each thread is). The
@@ -625,8 +647,7 @@ class Run:
     def loop_of(self, thread):
         """racelab's own frames of a running thread, (function, file),
         innermost first (libc's and the race point's left out)."""
-        return [(f, file) for f, file in self.frames_of(thread)
-                if file and not file.startswith((".", "/")) and file != "common/racepoint.c"]
+        return [(f, file) for f, file in self.frames_of(thread) if own_file(file)]
 
     @staticmethod
     def same_loop(samples):
@@ -1099,14 +1120,7 @@ class Run:
         not racepoint_hit), with two lines of context either side."""
         if name in self.done or not t.is_valid():
             return f"{name}: finished its work", []
-        t.switch()
-        f = gdb.newest_frame()
-        while f is not None:
-            sal = f.find_sal()
-            file = sal.symtab.filename if sal.symtab is not None else ""
-            if file and not file.startswith((".", "/")) and file != "common/racepoint.c":
-                break
-            f = f.older()
+        f, sal, file = own_frame(t)
         if f is None:
             return f"{name}: (no source line)", []
         status = self.blocked.get(name)
@@ -1164,14 +1178,7 @@ class Run:
         t = self.workers.get(name)
         if t is None or not t.is_valid():
             return ""
-        t.switch()
-        f = gdb.newest_frame()
-        while f is not None:
-            sal = f.find_sal()
-            file = sal.symtab.filename if sal.symtab is not None else ""
-            if file and not file.startswith((".", "/")) and file != "common/racepoint.c":
-                break
-            f = f.older()
+        f, sal, file = own_frame(t)
         if f is None:
             return ""
         try:
