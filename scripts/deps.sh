@@ -43,7 +43,15 @@ USAGE
 #   libjansson-dev     racelab-service's JSON parser
 #   libsqlite3-dev     racelab-service's ledger (SQLite, WAL mode, one file)
 #   wrk                the HTTP benchmark racelab-loadgen is compared with
-PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox libmicrohttpd-dev libjansson-dev libsqlite3-dev wrk"
+#   postgresql         the server the tests and lab 11 start for a ledger
+#                      several service processes share (scripts/pgserver.py:
+#                      its own directory and socket, as nobody under root).
+#                      The package also makes a default cluster, which
+#                      nothing here uses: without systemd (or behind a
+#                      policy-rc.d) it is never started, and if it runs it
+#                      holds port 5432 and /var/run/postgresql, neither ours
+#   libpq-dev          racelab-service's PostgreSQL client library
+PACKAGES="make gcc libtsan2 clang libclang-rt-14-dev clang-format valgrind gdb libcmocka-dev libnuma-dev numactl python3 util-linux liburcu-dev gnuplot-nox libmicrohttpd-dev libjansson-dev libsqlite3-dev wrk postgresql libpq-dev"
 
 check_only=0
 for arg in "$@"; do
