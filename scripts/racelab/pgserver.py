@@ -16,6 +16,7 @@ fit in 107 bytes, and a private directory per server means two servers can
 never meet on a socket file, whatever their ports.
 """
 
+import atexit
 import os
 import re
 import shutil
@@ -77,8 +78,6 @@ def free_port():
 
 def closed_to(path, uid):
     """The first of path's parents that uid cannot enter, or None."""
-    if uid == 0:
-        return None
     for d in Path(path).resolve().parents:
         st = d.stat()
         if not (st.st_mode & 0o001 or (st.st_uid == uid and st.st_mode & 0o100)):
@@ -113,6 +112,13 @@ def family(pid):
     return pids
 
 
+def is_postgres(pid):
+    try:
+        return b"postgres" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def tail(path, n=5):
     try:
         lines = Path(path).read_text(errors="replace").strip().splitlines()
@@ -129,6 +135,16 @@ def psql_error(stderr):
         if m:
             return m.group(0)
     return lines[0] if lines else "psql failed without a message"
+
+
+# Servers this process started and has not stopped: stopped at its exit.
+_running = set()
+
+
+@atexit.register
+def _stop_all():
+    for srv in list(_running):
+        srv.stop()
 
 
 class Server:
@@ -151,7 +167,6 @@ class Server:
         self.proc = None
         self.conninfo = None
         self.bin = None
-        self.uid = NOBODY if os.geteuid() == 0 else os.geteuid()
         self.prefix = AS_NOBODY if os.geteuid() == 0 else ()
 
     def __enter__(self):
@@ -172,6 +187,7 @@ class Server:
         try:
             self._make_dirs()
             self._initdb()
+            _running.add(self)
             self._launch()
             self._wait_ready()
             self.psql("CREATE DATABASE racelab", dbname="postgres")
@@ -193,14 +209,15 @@ class Server:
         self.log_path = self.root / "server.log"
         self.port = free_port()
         self.conninfo = self.conninfo_for("racelab")
-        closed = closed_to(self.root, self.uid)
+        closed = self.prefix and closed_to(self.root, NOBODY)
         if closed:
             raise Failure(f"the server runs as nobody (uid {NOBODY}), who cannot enter "
                           f"{closed}: choose a directory under /tmp")
         for d in {self.root, self.socket_dir}:
             # Only the server's user (and root) may reach the socket: trust
             # authentication lets in whoever can.
-            os.chown(d, self.uid, self.uid)
+            if self.prefix:
+                os.chown(d, NOBODY, NOBODY)
             d.chmod(0o700)
         self._write_state()
 
@@ -256,6 +273,8 @@ class Server:
                                          env=clean_env(), start_new_session=True)
         self.pid = self.proc.pid
         self._write_state()
+        if self._fixed_root:
+            _running.discard(self)  # scripts/pgserver.py start: it outlives us
 
     def _wait_ready(self):
         deadline = time.monotonic() + self.timeout_s
@@ -274,14 +293,17 @@ class Server:
 
     # --- use -------------------------------------------------------------------
 
-    def psql(self, sql, dbname="racelab"):
+    def psql(self, sql, dbname="racelab", timeout=60):
         """Runs sql (one or more statements) through psql; returns its
         stdout, rows as 'a|b' lines; raises Failure with psql's error."""
         self.bin = self.bin or find_bin_dir()
-        r = subprocess.run([str(self.bin / "psql"), "-X", "-A", "-t", "-q",
-                            "-v", "ON_ERROR_STOP=1", "-d", self.conninfo_for(dbname)],
-                           input=sql, capture_output=True, text=True, env=clean_env(),
-                           timeout=max(self.timeout_s, 60))
+        try:
+            r = subprocess.run([str(self.bin / "psql"), "-X", "-A", "-t", "-q",
+                                "-v", "ON_ERROR_STOP=1", "-d", self.conninfo_for(dbname)],
+                               input=sql, capture_output=True, text=True, env=clean_env(),
+                               timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise Failure(f"psql took over {timeout:g} s (killed)") from None
         if r.returncode != 0:
             raise Failure(f"psql: {psql_error(r.stderr)}")
         return r.stdout
@@ -292,9 +314,10 @@ class Server:
         """Stops the server (fast shutdown: SIGINT, what `pg_ctl stop -m
         fast` sends; SIGKILL to it and its backends after timeout_s) and
         removes its directories. Safe to call twice or after a failed start."""
-        if self.pid and not self._is_postmaster():
-            self.pid = None  # it died long ago: its pid may be another's now
-        if self.pid:
+        _running.discard(self)
+        if self.pid and self._postmaster_alive():
+            # Its backends now: once the postmaster is gone they are init's.
+            before = family(self.pid)
             try:
                 os.kill(self.pid, signal.SIGINT)
             except ProcessLookupError:
@@ -303,37 +326,39 @@ class Server:
             while living(self.pid) and time.monotonic() < deadline:
                 self._reap()
                 time.sleep(0.01)
-            if family(self.pid):
-                self._kill_all()
-            self._reap()
-            self.pid = None
+            self._kill_all(before)
+        self._reap()
+        self.pid = None
         for d in (self.root, self.socket_dir):
             if d is not None:
                 shutil.rmtree(d, ignore_errors=True)
         self.root = self.socket_dir = None
 
-    def _is_postmaster(self):
-        try:
-            return b"postgres" in Path(f"/proc/{self.pid}/cmdline").read_bytes()
-        except OSError:
-            return False
+    def _postmaster_alive(self):
+        if self.proc is not None:
+            return self.proc.poll() is None  # ours: unreaped, its pid is still its own
+        return living(self.pid) and is_postgres(self.pid)  # attached: the pid may be reused
 
     def _reap(self):
         if self.proc is not None:
             self.proc.poll()
 
-    def _kill_all(self):
+    def _kill_all(self, before):
+        """SIGKILL for whatever of the server still runs (after timeout_s)."""
+        left = [p for p in set(before + family(self.pid)) if living(p) and is_postgres(p)]
+        if not left:
+            return
         shm = self._shmem_key()
-        for pid in family(self.pid):
+        for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
-        while family(self.pid) and time.monotonic() < deadline:
+        while any(living(p) for p in left) and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.01)
-        if shm and shutil.which("ipcrm"):
+        if shm and shm != "0" and shutil.which("ipcrm"):
             # A killed postmaster leaves its small System V segment behind.
             subprocess.run(["ipcrm", "-M", shm], capture_output=True)
 
