@@ -91,7 +91,7 @@ def living(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError):
+    except OSError:  # gone (ENOENT, or ESRCH while it exits)
         return False
 
 
