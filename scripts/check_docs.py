@@ -588,6 +588,10 @@ def region_check_error(tables):
             "design:\n\n" + "\n".join(out) + "\n")
 
 
+EXPLORE_COLUMNS = ("lab", "build", "trials", "complete", "broken", "by_invariant",
+                   "shortest_steps")
+
+
 def region_explore(tables):
     """GUIDE.md: every lab's exhaustive count, from expected/explore.tsv
     (explore.py --write)."""
@@ -596,20 +600,25 @@ def region_explore(tables):
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise Failure(f"cannot read expected/explore.tsv: {e.strerror or e}") from None
-    head = lines[0].split("\t")
+    head = lines[0].split("\t") if lines else []
+    missing = [c for c in EXPLORE_COLUMNS if c not in head]
+    if missing:
+        raise Failure(f"expected/explore.tsv:1: no column {missing[0]}"
+                      + (" (an old table: 'interleavings' is now 'trials'; "
+                         "scripts/explore.py --write)" if "interleavings" in head else ""))
     rows = {(r["lab"], r["build"]): r for r in (dict(zip(head, x.split("\t")))
                                                  for x in lines[1:] if x)}
-    out = ["| lab | interleavings | broke | which invariant | shortest (steps) | "
-           "fixed build: interleavings, broke |", "|---|---|---|---|---|---|"]
+    out = ["| lab | trials (interleavings) | broke | which invariant | shortest (steps) | "
+           "fixed build: trials, broke |", "|---|---|---|---|---|---|"]
     for lab in sorted({int(k[0]) for k in rows}):
         b, f = rows.get((str(lab), "broken")), rows.get((str(lab), "fixed"))
         if not b or not f:
             raise Failure(f"expected/explore.tsv has no broken or no fixed row for lab {lab}")
         which = ", ".join(f"`{x.split('=')[0]}`" for x in b["by_invariant"].split(",")
                           if x != "-") or "-"
-        count = b["interleavings"] + ("" if b["complete"] == "yes" else " (at least)")
+        count = b["trials"] + ("" if b["complete"] == "yes" else " (at least)")
         out.append(f"| {_lab_label(tables, lab)} | {count} | {b['broken']} | {which} | "
-                   f"{_thousands(b['shortest_steps'])} | {f['interleavings']}, {f['broken']} |")
+                   f"{_thousands(b['shortest_steps'])} | {f['trials']}, {f['broken']} |")
     return "\n".join(out) + "\n"
 
 

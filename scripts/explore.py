@@ -16,8 +16,10 @@ It prints how many interleavings it explored, how many broke which
 invariant, and the shortest that broke one, the two threads' steps side
 by side with the trace to replay it (make replay LAB=N TRACE=...). The
 fixed build's: none break. --write explores every lab, both builds, and
-writes the counts to expected/explore.tsv (GUIDE.md quotes it); --check
-explores again and compares with that table (a script test runs it).
+writes the counts to expected/explore.tsv (GUIDE.md quotes it; its
+`trials` column counts the interleavings, `broken` those that broke);
+--check explores again and compares with that table (a script test runs
+it).
 """
 
 import sys
@@ -33,8 +35,11 @@ PREEMPTIONS = 2
 MAX_RUNS = 3000
 TIME_LIMIT_S = 300
 TABLE = "explore.tsv"
-HEADER = ("lab", "build", "preemptions", "interleavings", "complete", "broken",
+# A trial is one interleaving; `broken` counts the trials that broke an
+# invariant, so a row states its rate as every expected table does.
+HEADER = ("lab", "build", "preemptions", "trials", "complete", "broken",
           "by_invariant", "shortest_steps", "shortest_trace", "workload")
+OLD_HEADER = HEADER[:3] + ("interleavings",) + HEADER[4:]
 
 
 def parser():
@@ -145,7 +150,7 @@ class Search:
     def row(self):
         short = self.shortest()
         return {"lab": self.lab, "build": self.build, "preemptions": self.bound,
-                "interleavings": len(self.runs), "complete": "yes" if self.complete() else "no",
+                "trials": len(self.runs), "complete": "yes" if self.complete() else "no",
                 "broken": len(self.broken()), "by_invariant": self.by_invariant(),
                 "shortest_steps": len(sched.flat(short[0])) if short else "-",
                 "shortest_trace": short[0] if short else "-",
@@ -195,6 +200,9 @@ def read_table(path=None):
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror or e}") from None
+    if lines and tuple(lines[0].split("\t")) == OLD_HEADER:
+        raise Failure(f"{scenario.shown(path)}:1: an old table (its column 'interleavings' "
+                      f"is now 'trials'): rename it or write it again (explore.py --write)")
     if not lines or tuple(lines[0].split("\t")) != HEADER:
         raise Failure(f"{scenario.shown(path)}:1: the header must be: {' '.join(HEADER)}")
     table = {}

@@ -196,6 +196,13 @@ class Planted(unittest.TestCase):
                   "**0/30** | 30/30 | **30/30** |\n<!-- end no-such -->")
         self.assertTrue(any("unknown region 'no-such'" in p for p in self.problems()))
 
+    def test_an_explore_table_with_the_old_header_fails_in_one_line(self):
+        self.edit("expected/explore.tsv", "\ttrials\t", "\tinterleavings\t")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertRegex(problems[0], r"^GUIDE\.md:\d+: region 'explore': expected/explore\.tsv:1: "
+                                      r"no column trials \(an old table")
+
     def test_the_grade_selftest_region_is_left_to_its_own_test(self):
         self.edit("GUIDE.md", "### The lab list", "<!-- grade-selftest: generated from "
                   "expected/grade-selftest.tsv -->\n| anything |\n<!-- end grade-selftest -->\n\n"

@@ -99,6 +99,20 @@ class Explore(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("lab 1 broken: broken is 6, expected/explore.tsv says 5", err)
 
+    def test_the_header_names_trials(self):
+        # a rate states its trial count, as every expected table does
+        code, out, err = run_script("explore.py", "--write", env=self.tree.env(),
+                                    cwd=self.tree.root)
+        self.assertEqual(code, 0, err)
+        path = self.tree.root / "expected" / "explore.tsv"
+        self.assertEqual(path.read_text().splitlines()[0].split("\t")[3], "trials")
+        path.write_text(path.read_text().replace("\ttrials\t", "\tinterleavings\t", 1))
+        code, out, err = self.explore("--check")
+        self.assertEqual(code, 2, out + err)
+        self.assertIn("explore.tsv:1: an old table (its column 'interleavings' is now "
+                      "'trials')", err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+
     def test_refusals(self):
         for args, message in ((("--write", "--check"), "exclude each other"),
                               (("--write",), "--write explores every lab")):
@@ -187,6 +201,7 @@ class TheTable(unittest.TestCase):
             for build in ("broken", "fixed"):
                 with self.subTest(lab=lab, build=build):
                     self.assertIn((lab, build), table)
+                    self.assertGreater(int(table[(lab, build)]["trials"]), 0)
                     if build == "fixed":
                         self.assertEqual(table[(lab, build)]["broken"], "0")
 
