@@ -22,6 +22,12 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               safe LAB                       P(broken passes SAFE), "1.5e-37"
               tools                          the tools the tables measure
               code MODULE.CONSTANT [KEY]     a constant of scripts/racelab/MODULE.py
+                                             (else of scripts/MODULE.py)
+              check-fails-at TRIALS LOW [95] the most successes of TRIALS the
+                                             quick check's verdict fails, band
+                                             LOW to 1.00 (99.99%, or 95%): "5"
+              check-passes LOW RATE          how often the quick check passes
+                                             such a cell of true RATE: "38%"
               labs-measured TRIALS           the labs whose broken stress spread
                                              row has TRIALS trials: "1, 2 and 3"
               labs-every TOOL CONFIG         the labs whose broken row of TOOL,
@@ -319,18 +325,24 @@ def fact_value(tables, kind, args):
         return values[args[1]], f"labs/lab-{args[0]}-*/scenario.conf"
     if kind == "code":
         if len(args) not in (1, 2) or not re.fullmatch(r"[a-z_]+\.[A-Z_]+", args[0]):
-            raise Failure(f"code needs MODULE.CONSTANT [KEY] of scripts/racelab/, got "
-                          f"'{' '.join(args)}'")
+            raise Failure(f"code needs MODULE.CONSTANT [KEY] of scripts/racelab/ or scripts/, "
+                          f"got '{' '.join(args)}'")
         import importlib
         module, name = args[0].split(".")
+        # the library's module, else a script's (check_rates.RERUN)
+        src = f"scripts/racelab/{module}.py"
+        if not (Path(__file__).resolve().parent / "racelab" / f"{module}.py").is_file():
+            src = f"scripts/{module}.py"
         try:
-            value = getattr(importlib.import_module(f"racelab.{module}"), name)
+            value = getattr(importlib.import_module(
+                "racelab." + module if src.startswith("scripts/racelab/") else module), name)
             if len(args) == 2:
                 value = value[args[1]]
         except (ImportError, AttributeError, KeyError, TypeError):
-            raise Failure(f"scripts/racelab/{module}.py has no {' '.join(args)}") from None
-        return (f"{value:g}" if isinstance(value, float) else str(value)), \
-            f"scripts/racelab/{module}.py"
+            raise Failure(f"{src} has no {' '.join(args)}") from None
+        return (f"{value:g}" if isinstance(value, float) else str(value)), src
+    if kind in ("check-fails-at", "check-passes"):
+        return check_fact(kind, args), "scripts/racelab/stats.py"
     if kind == "labs-measured":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"labs-measured needs TRIALS, got '{' '.join(args)}'")
@@ -362,7 +374,35 @@ def fact_value(tables, kind, args):
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
-    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, tools, code, labs-measured, labs-every, war, wrk)")
+    raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, "
+                  "tools, code, check-fails-at, check-passes, labs-measured, labs-every, war, "
+                  "wrk)")
+
+
+def check_fact(kind, args):
+    """The quick check's arithmetic for a band LOW to 1.00:
+    check-fails-at TRIALS LOW [95]: the most successes out of TRIALS the
+      verdict fails (its 99.99% interval, or the 95% one): "5";
+    check-passes LOW RATE: how often a cell whose true rate is RATE
+      passes, first trials and rerun as the quick check runs them: "38%"."""
+    from racelab import stats
+    try:
+        if kind == "check-fails-at" and len(args) in (2, 3) and args[2:] in ([], ["95"]):
+            trials, band = int(args[0]), (float(args[1]), 1.0)
+            z = stats.Z95 if args[2:] else stats.Z_CHECK
+            fails = [s for s in range(trials + 1) if stats.out_of_band(s, trials, band, z)]
+            if not fails or fails != list(range(len(fails))):
+                raise Failure(f"no count of {trials} fails the band {args[1]} to 1.00 alone")
+            return str(fails[-1])
+        if kind == "check-passes" and len(args) == 2:
+            band, p = (float(args[0]), 1.0), float(args[1])
+            first = QUICK_TRIALS
+            passes = 1 - stats.check_fails(band, p, first, QUICK_RERUN)
+            return f"{passes:.0%}"
+    except ValueError:
+        pass
+    raise Failure(f"{kind} needs " + ("TRIALS LOW [95]" if kind == "check-fails-at" else
+                                      "LOW RATE") + f", got '{' '.join(args)}'")
 
 
 def _lab_label(tables, lab):
@@ -529,6 +569,7 @@ def region_fast_bar(tables):
 # cell (Valgrind's fewer) and reruns; tests/scripts/test_check_rates.py
 # holds check_rates.py to the same figures.
 QUICK_TOOLS = ("stress", "tsan-clang", "tsan-gcc", "helgrind", "sched")
+QUICK_TRIALS = 10
 QUICK_FIRST = {"helgrind": 6}
 QUICK_RERUN = 40
 
@@ -553,7 +594,7 @@ def check_error(tables, z, rerun):
             continue
         if build != "broken" and row["metric"] != stats.EXPECTED_FP:
             continue
-        band, first = row["band"], QUICK_FIRST.get(tool, 10)
+        band, first = row["band"], QUICK_FIRST.get(tool, QUICK_TRIALS)
         cells += 1
         measured += _memo(tables, ("posterior", band, row["successes"], row["trials"], first,
                                    rerun, z), lambda: stats.check_fails_posterior(

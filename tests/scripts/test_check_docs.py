@@ -231,7 +231,26 @@ class Generated(unittest.TestCase):
         self.assertEqual(check_docs.QUICK_TOOLS, check_rates.TOOLS)
         self.assertEqual(check_docs.QUICK_RERUN, check_rates.RERUN)
         self.assertEqual(check_docs.QUICK_FIRST, {"helgrind": check_rates.QUICK_VALGRIND})
-        self.assertEqual(check_rates.PROFILES["quick"], 10)
+        self.assertEqual(check_rates.PROFILES["quick"], check_docs.QUICK_TRIALS)
+
+    def test_the_check_s_arithmetic(self):
+        # expected/README.md's figures: the verdict and the power
+        self.assertEqual(check_docs.check_fact("check-fails-at", ["10", "0.92"]), "5")
+        self.assertEqual(check_docs.check_fact("check-fails-at", ["10", "0.92", "95"]), "7")
+        self.assertEqual(check_docs.check_fact("check-passes", ["0.92", "0.5"]), "38%")
+        self.assertEqual(check_docs.check_fact("check-passes", ["0.92", "0"]), "0%")
+        for kind, args in (("check-fails-at", ["ten", "0.92"]), ("check-passes", ["0.92"]),
+                           ("check-fails-at", ["10", "0.92", "99"])):
+            with self.subTest(kind=kind, args=args):
+                with self.assertRaises(check_docs.Failure):
+                    check_docs.check_fact(kind, args)
+
+    def test_a_code_fact_of_a_script(self):
+        tables = check_docs.Tables(REPO)
+        self.assertEqual(check_docs.fact_value(tables, "code", ["check_rates.RERUN"]),
+                         (str(__import__("check_rates").RERUN), "scripts/check_rates.py"))
+        with self.assertRaises(check_docs.Failure):
+            check_docs.fact_value(tables, "code", ["check_rates.NO_SUCH"])
 
 
 class Functions(unittest.TestCase):
