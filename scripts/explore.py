@@ -43,8 +43,7 @@ OLD_HEADER = HEADER[:3] + ("interleavings",) + HEADER[4:]
 
 
 def parser():
-    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                   epilog="Exit status: 0 done (with --check: the table agrees), 1 with "
+    p = cli.script_parser(PROG, __doc__, "0 done (with --check: the table agrees), 1 with "
                           "--check when a count differs, or with --expect-none when an "
                           "interleaving of the fixed build broke; 2 bad arguments.")
     p.add_argument("--lab", type=cli.positive_int, action="append", metavar="N",

@@ -54,8 +54,7 @@ TOP_REASONS = 5
 
 
 def parser():
-    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                   epilog="Exit status: 0 every submission graded (whatever its grade), "
+    p = cli.script_parser(PROG, __doc__, "0 every submission graded (whatever its grade), "
                           "1 some could not be (time limit, output cap, a grader that "
                           "failed), 2 bad arguments.")
     p.add_argument("submissions", nargs="?", metavar="DIR",

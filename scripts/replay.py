@@ -49,8 +49,7 @@ TAIL_ROWS = 4
 
 
 def parser():
-    p = cli.Parser(prog=PROG, description=__doc__.split("\n\n")[0].split(": ", 1)[1],
-                   epilog="Exit status: 0 every replay gave the same trace, steps and "
+    p = cli.script_parser(PROG, __doc__, "0 every replay gave the same trace, steps and "
                           "symptom; 1 they differed (or the trial no longer goes wrong, "
                           "with --expect-symptom); 2 bad arguments.")
     p.add_argument("--record", metavar="FILE", help="a sched trial's records file (.jsonl)")

@@ -35,6 +35,15 @@ class Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def script_parser(prog, doc, exits):
+    """A script's Parser in racelab's shape: the description is the first
+    paragraph of its docstring after "name.py: ", the epilog its exit
+    statuses ("0 ...; 1 ...; 2 bad arguments."), so --help says what the
+    module says and how it ends, and neither is written twice."""
+    return Parser(prog=prog, description=doc.split("\n\n")[0].split(": ", 1)[1],
+                  epilog=f"Exit status: {exits}")
+
+
 def int_at_least(low):
     """An argparse type: an integer >= low, or a one-line error."""
     def parse(text):

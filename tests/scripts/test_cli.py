@@ -33,5 +33,18 @@ class Run(unittest.TestCase):
             self.run_main(ZeroDivisionError())
 
 
+class ScriptParser(unittest.TestCase):
+    def test_help_is_the_docstring_s_first_paragraph_and_the_exits(self):
+        doc = "prog.py: does one thing,\nwell.\n\nMore, not in --help."
+        p = cli.script_parser("prog.py", doc, "0 done, 2 bad arguments.")
+        self.assertEqual(p.description, "does one thing,\nwell.")
+        self.assertEqual(p.epilog, "Exit status: 0 done, 2 bad arguments.")
+        err = io.StringIO()
+        with redirect_stderr(err), self.assertRaises(SystemExit) as e:
+            p.parse_args(["--nope"])
+        self.assertEqual(e.exception.code, 2)
+        self.assertEqual(len(err.getvalue().splitlines()), 1, err.getvalue())
+
+
 if __name__ == "__main__":
     unittest.main()
