@@ -177,6 +177,15 @@ def drive(lab):
         if not cond:
             fails.append(what)
 
+    def take(cmds, want, line, what=""):
+        """One path of the session: its commands, then rf (finish-all); the
+        result must start with `want` and the screen show /line/."""
+        shown = "".join(term.type(cmd) for cmd in cmds) + term.type("rf")
+        result = result_of(shown) or ""
+        ok(result.startswith(want) and re.search(line, shown) is not None,
+           f"{what}{' ; '.join(cmds)} ; rf: {result}",
+           f"want '{want}' and /{line}/: {shown[-600:]}")
+
     try:
         text = term.read_until_prompt(60)
         ok("workers parked" in text, "the live walkthrough starts, every worker parked",
@@ -184,14 +193,7 @@ def drive(lab):
         text = term.type("rshow")
         ok(re.search(r"^A: .*\S +B: ", text, re.M) is not None,
            "rshow shows A's and B's lines side by side", text[:300])
-        shown = ""
-        for cmd in prefix + path1:
-            shown += term.type(cmd)
-        shown += term.type("rf")
-        r1 = result_of(shown) or ""
-        ok(r1.startswith(want1) and re.search(line1, shown) is not None,
-           f"{' ; '.join(prefix + path1)} ; rf: {r1}",
-           f"want '{want1}' and /{line1}/: {shown[-600:]}")
+        take(prefix + path1, want1, line1)
         ok("Traceback" not in term.screen and "Python Exception" not in term.screen,
            "no Python traceback on the screen", term.screen[-300:])
         t0 = time.monotonic()
@@ -206,14 +208,7 @@ def drive(lab):
         ok(f"({left} step{'s' if left != 1 else ''} replayed in" in text,
            f"undone back to the branch point ({left} step{'s' if left != 1 else ''} in)",
            text[-300:])
-        shown = ""
-        for cmd in path2:
-            shown += term.type(cmd)
-        shown += term.type("rf")
-        r2 = result_of(shown) or ""
-        ok(r2.startswith(want2) and re.search(line2, shown) is not None,
-           f"the other branch, {' ; '.join(path2)} ; rf: {r2}",
-           f"want '{want2}' and /{line2}/: {shown[-600:]}")
+        take(path2, want2, line2, "the other branch, ")
         if lab == 2:
             script_then_save(term, ok)
     except TimeoutError as e:
