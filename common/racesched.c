@@ -716,13 +716,26 @@ static void wait_for(enum wait w, struct lockobj *o, const char *point)
 	S.t[self].wait = RUN;
 }
 
+/*
+ * The three lock calls differ only in what they wait for and what the
+ * grant records (an owner, or one more reader), so that is written once
+ * here; each wrapper stays a function of its own, because ld --wrap
+ * binds each symbol to its own __wrap_.
+ */
+static void acquire(enum wait w, const void *lock, const char *point)
+{
+	struct lockobj *o = obj(lock);
+	wait_for(w, o, point);
+	if (w == RDLOCK)
+		o->readers++;
+	else
+		o->owner = self;
+}
+
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
-	if (self == NOBODY)
-		return __real_pthread_mutex_lock(m);
-	struct lockobj *o = obj(m);
-	wait_for(LOCK, o, "mutex_lock");
-	o->owner = self;
+	if (self != NOBODY)
+		acquire(LOCK, m, "mutex_lock");
 	return __real_pthread_mutex_lock(m);
 }
 
@@ -739,21 +752,15 @@ int __wrap_pthread_mutex_unlock(pthread_mutex_t *m)
 
 int __wrap_pthread_rwlock_rdlock(pthread_rwlock_t *l)
 {
-	if (self == NOBODY)
-		return __real_pthread_rwlock_rdlock(l);
-	struct lockobj *o = obj(l);
-	wait_for(RDLOCK, o, "rwlock_rdlock");
-	o->readers++;
+	if (self != NOBODY)
+		acquire(RDLOCK, l, "rwlock_rdlock");
 	return __real_pthread_rwlock_rdlock(l);
 }
 
 int __wrap_pthread_rwlock_wrlock(pthread_rwlock_t *l)
 {
-	if (self == NOBODY)
-		return __real_pthread_rwlock_wrlock(l);
-	struct lockobj *o = obj(l);
-	wait_for(WRLOCK, o, "rwlock_wrlock");
-	o->owner = self;
+	if (self != NOBODY)
+		acquire(WRLOCK, l, "rwlock_wrlock");
 	return __real_pthread_rwlock_wrlock(l);
 }
 
