@@ -203,6 +203,17 @@ lab-$(1): # lab $(1): the symptom, the detectors' reports, the fixed build, the 
 endef
 $(foreach l,$(LABS),$(eval $(call LAB_RULE,$(l))))
 
+# A service lab (SERVICE_LABS: replicas of racelab-service over one
+# database) has no stress build, walkthrough, exploration or grading: each
+# of those targets says so in one line. Its lab-N is mk/service.mk's.
+SERVICE_LAB_REFUSED := broken gdb-lab demo-lab explore-lab grade start reset
+define SERVICE_LAB_RULE
+.PHONY: $(foreach t,$(SERVICE_LAB_REFUSED),$(t)-$(1))
+$(foreach t,$(SERVICE_LAB_REFUSED),$(t)-$(1)):
+	@echo "racelab: lab $(1) is a service lab (service processes sharing a database, not the stress driver): make lab-$(1) runs it" >&2; exit 2
+endef
+$(foreach l,$(SERVICE_LABS),$(eval $(call SERVICE_LAB_RULE,$(l))))
+
 # SHARD=I/N measures the I-th of N shares of the cells (RESULTS=DIR: where
 # its records go); report.py --check --results DIR1 --results DIR2 ...
 # merges the N folders (engines/ runs them on Slurm or CI).

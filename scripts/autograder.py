@@ -130,7 +130,7 @@ def _add(z, name, data, mode, when=None):
 def bundle(lab, out):
     root = scenario.root()
     if lab is not None:
-        scenario.lab_dir(lab)
+        scenario.stress_lab_dir(lab)  # a service lab is not graded
     files = tracked_files(root)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

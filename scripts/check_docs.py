@@ -243,23 +243,33 @@ class Tables:
     def __init__(self, root):
         self.root = root
         self._table = None
+        self._service = None
         self._scen = {}
         self._war = {}
         self.memo = {}
 
     @property
     def table(self):
+        """The stress labs' tables: what the figures over every lab count."""
         if self._table is None:
             self._table = expected.read_dir(self.root / "labs")
         return self._table
+
+    @property
+    def service_table(self):
+        """The service labs' tables: their rows are named one by one."""
+        if self._service is None:
+            self._service = expected.service_dir(self.root / "labs")
+        return self._service
 
     def row(self, args):
         if len(args) != 4 or not args[0].isdigit():
             raise Failure(f"needs LAB BUILD TOOL CONFIG, got '{' '.join(args)}'")
         key = (int(args[0]), *args[1:])
-        if key not in self.table:
+        found = self.table.get(key) or self.service_table.get(key)
+        if found is None:
             raise Failure(f"{self.table_src(args[0])} has no row {' '.join(args[1:])}")
-        return self.table[key]
+        return found
 
     def lab_dir(self, lab):
         d = next((self.root / "labs").glob(f"lab-{lab}-*"), None)

@@ -405,6 +405,8 @@ def labs_to_run(args):
     table, unless measuring)."""
     if args.lab:
         labs = args.lab
+        for lab in labs:
+            scenario.stress_lab_dir(lab)  # Failure for an unknown or a service lab
     elif args.write_expected:  # measuring: a new lab has no table yet
         labs = sorted(scenario.known_labs())
         if not labs:
@@ -431,7 +433,7 @@ def main(argv=None):
     if not args.write_expected:
         have = labs_with_tables()
         for lab in labs:
-            scenario.lab_dir(lab)  # Failure for an unknown lab
+            scenario.stress_lab_dir(lab)  # Failure for an unknown or a service lab
             if lab not in have:
                 raise Failure(f"lab {lab} has no expected table "
                               f"({scenario.shown(expected.table_path(lab))}): "

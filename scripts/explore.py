@@ -248,7 +248,7 @@ def main(argv=None):
         raise Failure("name a lab: --lab N (or --write, --check for every lab)")
     builds = ("broken", "fixed") if args.build == "both" else (args.build,)
     for lab in labs:
-        scenario.lab_dir(lab)
+        scenario.stress_lab_dir(lab)
         for build in builds:
             sched.require_binary(build, lab)
     rows, fixed_broke = [], False

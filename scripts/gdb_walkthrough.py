@@ -32,6 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from racelab import cli  # noqa: E402
+from racelab import scenario  # noqa: E402
 from racelab import schedule as schedule_mod  # noqa: E402
 from racelab.cli import Failure  # noqa: E402
 
@@ -71,6 +72,7 @@ def find_schedule(lab, given):
         if not path.is_file():
             raise Failure(f"no schedule file {given}")
         return path
+    scenario.stress_lab_dir(lab)  # a service lab has no walkthrough: one line
     found = sorted(ROOT.glob(f"labs/lab-{lab}-*/walkthrough.sched"))
     if len(found) != 1:
         raise Failure(f"lab {lab} has no walkthrough (labs/lab-{lab}-*/walkthrough.sched)")

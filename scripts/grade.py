@@ -412,7 +412,7 @@ def write_formats(args, result=None, failure=None):
 def grade_one(args):
     """One lab; the formats are written even when grading stops."""
     try:
-        scenario.lab_dir(args.lab)
+        scenario.stress_lab_dir(args.lab)  # a service lab is not graded
         result = grade_lab(args.lab, args)
     except Failure as e:
         write_formats(args, failure=str(e))

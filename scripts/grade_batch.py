@@ -325,7 +325,7 @@ def main(argv=None):
     if not args.submissions:
         raise Failure("give DIR, the folder of submissions (one folder per student)")
     if args.lab:
-        scenario.lab_dir(args.lab)  # Failure for an unknown lab
+        scenario.stress_lab_dir(args.lab)  # Failure for an unknown or a service lab
     subs = share(students(args.submissions), args.shard)
     source = scenario.root()
     out = Path(args.out or source / "results" /

@@ -143,6 +143,7 @@ def show_report(path, tool, race_file):
 def main(argv=None):
     args = parser().parse_args(argv)
     lab = args.lab
+    scenario.stress_lab_dir(lab)  # a service lab is make lab-N's, not this walk's
     scen = scenario.load(lab)
     title = scen.get("title") or f"lab {lab}"
     results = Path(args.results or scenario.root() / "results" /

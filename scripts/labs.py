@@ -9,7 +9,13 @@
                  (mutants/) is a note, not a problem
   tables         rewrite the lab table of GUIDE.md (make docs);
                  with --check, only say whether it is current (exit 1 if not)
-  list           one line per lab: number, folder, modules, title
+  list           one line per lab: number, folder, modules, title;
+                 --kind service lists the service labs, --kind all both
+                 (the stress labs alone by default)
+
+A service lab (kind = service in its manifest) is checked for what it
+holds (manifest, handout, expected table, demo script, modules), not for
+a workload, walkthrough, unit test or grading catalogue.
 """
 
 import argparse
@@ -32,6 +38,8 @@ def parser():
     p.add_argument("dir", nargs="?", help="generate: where the files go (build/gen)")
     p.add_argument("--check", action="store_true",
                    help="tables: change nothing, exit 1 when the table is not current")
+    p.add_argument("--kind", choices=("stress", "service", "all"), default="stress",
+                   help="list: which labs (default: stress)")
     return p
 
 
@@ -65,7 +73,9 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if (args.action == "generate") != (args.dir is not None):
         raise Failure("generate takes the folder to write to, and only generate takes one")
-    all_labs = labs.load_all()
+    if args.kind != "stress" and args.action != "list":
+        raise Failure("--kind is list's option")
+    all_labs = labs.every_lab()
     if args.action == "generate":
         labs.generate(args.dir, all_labs)
         return 0
@@ -73,6 +83,8 @@ def main(argv=None):
         return tables(all_labs, args.check)
     if args.action == "list":
         for lab in all_labs:
+            if args.kind != "all" and (lab.kind == scenario.SERVICE) != (args.kind == "service"):
+                continue
             print(f"{lab.number}\tlabs/{lab.dir.name}\t{' '.join(lab.modules)}\t"
                   f"{lab.get('title')}")
         return 0
@@ -85,7 +97,9 @@ def main(argv=None):
     for line in labs.notes(all_labs):
         print(f"{PROG}: note: {line}", file=sys.stderr)
     if not found:
-        print(f"{len(all_labs)} labs, each folder complete and agreeing with its modules; "
+        service = sum(lab.service for lab in all_labs)
+        print(f"{len(all_labs)} labs" + (f" ({service} of them service labs)" if service else "")
+              + ", each folder complete and agreeing with its modules; "
               "GUIDE.md's lab table current")
     return 1 if found else 0
 

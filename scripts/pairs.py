@@ -119,7 +119,7 @@ def fmt(x):
 def main(argv=None):
     args = parser().parse_args(argv)
     for lab in args.lab or ():
-        scenario.lab_dir(lab)  # Failure for an unknown lab
+        scenario.stress_lab_dir(lab)  # Failure for an unknown or a service lab
     race_free = race_free_labs(args.expected)
     per_run = defaultdict(Tally)   # (tool, lab) -> tally over runs
     programs = defaultdict(list)   # (tool, lab, build, config) -> labels

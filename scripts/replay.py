@@ -152,6 +152,7 @@ def choose(args):
         raise Failure("--trial goes with --record")
     if not args.lab:
         raise Failure("name a trial: --record FILE, --lab N --seed S, or --lab N --trace TRACE")
+    scenario.stress_lab_dir(args.lab)
     scen = scenario.load(args.lab)
     profile, seed = sched.TOOL.profile, args.seed
     if args.small:

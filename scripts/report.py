@@ -216,7 +216,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     args.results = args.results or ["results"]
     if args.lab is not None:
-        scenario.lab_dir(args.lab)  # Failure for an unknown lab
+        scenario.stress_lab_dir(args.lab)  # Failure for an unknown or a service lab
     if args.write_expected and (args.html or args.csv):
         raise Failure("--html and --csv go with a report, not with --write-expected")
     cells = collect(args.results, args.expected, args.lab, one_cpu=args.one_cpu)

@@ -90,6 +90,7 @@ def plan_run(args):
     """Validates everything and returns a trial.Plan; writes nothing."""
     if args.pin and args.cpus:
         raise Failure("--pin and --cpus exclude each other (--cpus pins to a list)")
+    scenario.stress_lab_dir(args.lab)  # a service lab has no stress driver
     scen = scenario.load(args.lab)
     tool = tools.TOOLS[args.tool]
     if args.workload:

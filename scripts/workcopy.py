@@ -52,7 +52,7 @@ def ask(lab):
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    scenario.lab_dir(args.lab)  # an unknown lab is one line, exit 2
+    scenario.stress_lab_dir(args.lab)  # an unknown or a service lab is one line, exit 2
     if args.action == "start":
         for m, made in workcopy.start(args.lab):
             state = "made" if made else "already there, kept as it is"

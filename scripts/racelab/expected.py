@@ -23,6 +23,14 @@ so with the metric `expected-false-positive` (counted as false-positive is:
 any report but a crash), a band that is not 0 to 0, and a note that says
 why. A fixed row with any other metric and a band other than 0 to 0 is an
 error, as is an expected-false-positive row without a reason.
+
+A service lab's table (labs/lab-N-<name>/ whose manifest says kind =
+service) has the same header, but its tool is one that runs service
+processes (SERVICE_TOOLS: `replicas`, two or more racelab-service over one
+database) and its metric is the invariant's, symptom or violation, as a
+native tool's. read_dir() leaves those tables out: what reads it (the
+report, check_rates, grading, the documents' figures) measures the stress
+driver. read_service_tables() reads them.
 """
 
 from pathlib import Path
@@ -37,6 +45,10 @@ TABLE = "expected.tsv"
 
 HEADER = ("lab", "build", "tool", "config", "metric", "band_low", "band_high",
           "successes", "trials", "note")
+
+# The tools of a service lab's table, which judge by the invariant (the
+# ledger against the responses), as the native tools do.
+SERVICE_TOOLS = ("replicas",)
 
 # Notes that say nothing about why (what report.py --write-expected writes).
 _NO_REASON = ("", "measured", "by design")
@@ -84,6 +96,26 @@ def _row(fields, where):
         "trials": trials, "note": row["note"], "where": where}
 
 
+def _service_row(fields, where):
+    """A row of a service lab's table; Failure names where it is wrong."""
+    if len(fields) == len(HEADER):
+        tool = fields[HEADER.index("tool")]
+        if tool not in SERVICE_TOOLS:
+            raise Failure(f"{where}: tool '{tool}' is not a service lab's "
+                          f"({', '.join(SERVICE_TOOLS)})")
+        build, metric = fields[HEADER.index("build")], fields[HEADER.index("metric")]
+        want = stats.metric(build, "stress") if build in ("broken", "fixed") else None
+        if want and metric != want:
+            raise Failure(f"{where}: metric '{metric}' does not fit {build} {tool} "
+                          f"(it is '{want}': the invariant, as a native tool's)")
+        # Judged as a native tool's row: by the invariant.
+        fields = list(fields)
+        fields[HEADER.index("tool")] = "stress"
+        key, row = _row(fields, where)
+        return (key[0], key[1], tool, key[3]), row
+    return _row(fields, where)
+
+
 def labs(table):
     """The labs a table read by read_dir() has rows for."""
     return sorted({key[0] for key in table}, key=lab_key)
@@ -124,11 +156,28 @@ def read_dir(directory=None):
     if old:
         raise Failure(f"{shown(old[0])}: the old layout; a lab's table is now "
                       f"<DIR>/lab-N-<name>/{TABLE} (the tree's: labs/lab-N-<name>/{TABLE})")
-    return _read_tables(sorted(directory.glob(f"lab-*/{TABLE}")))
+    return _read_tables(sorted(p for p in directory.glob(f"lab-*/{TABLE}")
+                               if not scenario.is_service(p.parent)))
 
 
-def _read_tables(paths):
-    """{(lab, build, tool, config): row} from these table files."""
+def service_dir(directory=None):
+    """{(lab, build, tool, config): row} of the service labs' tables under
+    DIR (labs/ unless given)."""
+    directory = Path(directory) if directory is not None else tree_dir()
+    return read_service_tables(sorted(p for p in directory.glob(f"lab-*/{TABLE}")
+                                      if scenario.is_service(p.parent)))
+
+
+def read_service_tables(paths):
+    """{(lab, build, tool, config): row} from service labs' tables: the
+    tool one of SERVICE_TOOLS, the metric symptom (broken) or violation
+    (fixed), a fixed build's band 0 to 0."""
+    return _read_tables(paths, service=True)
+
+
+def _read_tables(paths, service=False):
+    """{(lab, build, tool, config): row} from these table files (service
+    labs' tables, in their form, with service=True)."""
     table = {}
     for path in paths:
         try:
@@ -141,7 +190,7 @@ def _read_tables(paths):
             if not line.strip():
                 continue
             where = f"{shown(path)}:{number}"
-            key, row = _row(line.split("\t"), where)
+            key, row = (_service_row if service else _row)(line.split("\t"), where)
             if key in table:
                 raise Failure(f"{where}: duplicates {table[key]['where']}")
             table[key] = row

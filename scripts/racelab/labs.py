@@ -24,13 +24,28 @@ The manifest keys read here:
                   (optional)
   gdb_help, demo_help   make help's lines for gdb-lab-N and demo-lab-N
                   (optional: the walkthrough's usual wording otherwise)
+  kind            stress (the default) or service
+
+A service lab (kind = service) races service processes, not threads: two
+racelab-service replicas over one database, say. It has no stress driver,
+so no workload.c, walkthrough.sched, unit test, detector cells or grading
+catalogue; its folder holds the manifest, README.md and expected.tsv (its
+own rows, tool `replicas`: racelab/expected.py), and its manifest names,
+besides title, teaches, broken_modules (include/, fixed/ and broken/ each)
+and the race site,
+  demo            what make lab-N runs: a script of the tree, then its
+                  arguments (mk/service.mk has the rule)
+load_all() is the stress labs alone, what nearly every caller iterates;
+service_labs() the others, every_lab() both (the registry's check, the
+build's files and the lab table take every lab, and sort the kinds out).
 
 From them the build derives (generate(), called by the Makefile):
-  build/gen/labs.mk        LABS, LAB_DIR_<N>, LAB_MODULES_<N>, LAB_WORKLOAD_<N>,
-                           UNIT_TEST_<m>, TEST_DEPS_<m>
+  build/gen/labs.mk        LABS (the stress labs), LAB_DIR_<N>, LAB_MODULES_<N>,
+                           LAB_WORKLOAD_<N>, UNIT_TEST_<m>, TEST_DEPS_<m>;
+                           SERVICE_LABS, and their LAB_DIR_<N>, LAB_MODULES_<N>
   build/gen/walkthroughs.mk  make help's gdb-lab-N and demo-lab-N lines, and
-                           the builds a walkthrough needs
-  build/gen/stress_labs.c  the stress driver's registry of labs
+                           the builds a walkthrough needs (stress labs)
+  build/gen/stress_labs.c  the stress driver's registry of (stress) labs
 and GUIDE.md's lab table is rewritten between its markers by make docs
 (docs_with_table(), through scripts/labs.py tables).
 problems() is the consistency check: every folder complete, every module
@@ -40,16 +55,18 @@ and file it names present and agreeing.
 import re
 from pathlib import Path
 
-from . import scenario
+from . import expected, scenario
 from .cli import Failure
+from .scenario import SERVICE, STRESS
 
 GDB_HELP = "lab {n} in gdb: step through the forced interleaving (GDB_BUILD=fixed for the fix)"
 DEMO_HELP = "lab {n}'s walkthrough in batch, broken then fixed: the symptom in numbers"
 # The lab table of GUIDE.md lies between these two lines.
 TABLE_BEGIN = "<!-- lab table: generated from labs/*/scenario.conf by make docs -->"
 TABLE_END = "<!-- end of the lab table -->"
-# The files every lab folder holds besides its manifest.
+# The files every (stress) lab folder holds besides its manifest.
 FOLDER_FILES = ("README.md", "walkthrough.sched")
+WALKTHROUGH = "walkthrough.sched"
 # The folder's workload, expected table and grading catalogue.
 WORKLOAD = "workload.c"
 TABLE = "expected.tsv"
@@ -70,6 +87,14 @@ class Lab:
 
     def get(self, key, default=""):
         return self.conf.values.get(key, default)
+
+    @property
+    def kind(self):
+        return self.get("kind") or STRESS
+
+    @property
+    def service(self):
+        return self.kind == SERVICE
 
     @property
     def modules(self):
@@ -108,8 +133,21 @@ def folders(root=None):
 
 
 def load_all(root=None):
-    """Every lab, by number. Failure when a folder has no readable manifest,
-    a name that is not lab-<N>-<name>, or a number another folder has."""
+    """The stress labs, by number: what the build, the stress driver and
+    the scripts that run it iterate. A lab of an unknown kind is counted
+    among them (problems() names its kind). Failure as every_lab()."""
+    return [lab for lab in every_lab(root) if not lab.service]
+
+
+def service_labs(root=None):
+    """The service labs (kind = service), by number."""
+    return [lab for lab in every_lab(root) if lab.service]
+
+
+def every_lab(root=None):
+    """Every lab of either kind, by number. Failure when a folder has no
+    readable manifest, a name that is not lab-<N>-<name>, or a number
+    another folder has (of either kind)."""
     labs = {}
     for folder in folders(root):
         path = folder / "scenario.conf"
@@ -129,12 +167,14 @@ def load_all(root=None):
 
 def problems(labs, root=None):
     """What is wrong with the registry, one line each; [] when every lab
-    folder is complete and agrees with its modules and the tree."""
+    folder is complete and agrees with its modules and the tree. labs:
+    every_lab() (a list without the service labs finds their modules
+    owned by no lab)."""
     root = Path(root or scenario.root())
     out = []
     owner = {}
     for lab in labs:
-        out += lab_problems(lab, root)
+        out += (service_problems if lab.service else lab_problems)(lab, root)
         for m in lab.modules:
             if m in owner:
                 out.append(f"module {m} is named by lab {owner[m]} and lab {lab.number}: "
@@ -143,28 +183,26 @@ def problems(labs, root=None):
     return out + tree_problems(labs, root)
 
 
-def lab_problems(lab, root):
-    """What is missing from one lab, or disagrees with its manifest."""
+def manifest_problems(lab, keys):
+    """The manifest's number, kind and keys."""
     where = f"labs/{lab.dir.name}"
-    n = lab.number
     out = []
-    if lab.get("lab") != str(n):
-        out.append(f"{where}/scenario.conf: 'lab = {lab.get('lab')}', but the folder is lab {n}")
-    for key in ("title", "teaches", "broken_modules", "race_file", "race_functions"):
-        if not lab.get(key):
-            out.append(f"{where}/scenario.conf: no '{key} = ...' line")
-    if lab.get("workload"):
-        out.append(f"{where}/scenario.conf: 'workload = {lab.get('workload')}' is the old "
-                   f"layout: the workload is {where}/{WORKLOAD} (drop the line)")
-    out += [f"{where}/{name} is missing" for name in FOLDER_FILES
-            if not (lab.dir / name).is_file()]
-    for m in lab.modules:
-        out += [f"{where}: {path} (of module {m}) is missing"
-                for path in (f"include/{m}.h", f"fixed/{m}.c", f"broken/{m}.c",
-                             f"{where}/test_{m}.c")
-                if not (root / path).is_file()]
-    out += [f"{where}/scenario.conf: test_deps names {dep}, which is missing"
-            for dep in lab.test_deps if not (root / dep).is_file()]
+    if lab.get("lab") != str(lab.number):
+        out.append(f"{where}/scenario.conf: 'lab = {lab.get('lab')}', but the folder is "
+                   f"lab {lab.number}")
+    if lab.kind not in scenario.KINDS:
+        out.append(f"{where}/scenario.conf: 'kind = {lab.kind}': a lab's kind is "
+                   f"{STRESS} (the default) or {SERVICE}")
+    out += [f"{where}/scenario.conf: no '{key} = ...' line" for key in keys
+            if not lab.get(key)]
+    return out
+
+
+def race_site_problems(lab, root):
+    """The race file is one of the lab's broken files and has its race
+    functions and points."""
+    where = f"labs/{lab.dir.name}"
+    out = []
     race_file = lab.get("race_file")
     if race_file and race_file not in [f"broken/{m}.c" for m in lab.modules]:
         out.append(f"{where}/scenario.conf: race_file {race_file} is not one of its "
@@ -177,6 +215,72 @@ def lab_problems(lab, root):
         out += [f"{where}/scenario.conf: race point {point} is not marked in {race_file}"
                 for point in lab.get("race_points").split()
                 if f'RACE_POINT("{point}")' not in text]
+    return out
+
+
+def table_problems(lab):
+    """The lab's expected table: present, and its rows only."""
+    where = f"labs/{lab.dir.name}"
+    if not lab.table.is_file():
+        return [f"{where}/{TABLE} is missing ("
+                + ("the replicas' measured rates)" if lab.service else "make measure writes one)")]
+    rows = lab.table.read_text(encoding="utf-8").splitlines()[1:]
+    others = sorted({r.split("\t", 1)[0] for r in rows if r.strip()} - {str(lab.number)})
+    if others:
+        return [f"{where}/{TABLE} has rows of lab {', '.join(others)}"]
+    return []
+
+
+def service_problems(lab, root):
+    """What is missing from a service lab, or disagrees with its manifest:
+    no workload, walkthrough, unit test or catalogue, which nothing would
+    run; a demo script that is there; a table in the service tables' form."""
+    where = f"labs/{lab.dir.name}"
+    out = manifest_problems(lab, ("title", "teaches", "broken_modules", "race_file",
+                                  "race_functions", "demo"))
+    script = lab.get("demo").split()[:1]
+    if script and not (root / script[0]).is_file():
+        out.append(f"{where}/scenario.conf: demo runs {script[0]}, which is missing")
+    if not (lab.dir / "README.md").is_file():
+        out.append(f"{where}/README.md is missing")
+    for m in lab.modules:
+        out += [f"{where}: {path} (of module {m}) is missing"
+                for path in (f"include/{m}.h", f"fixed/{m}.c", f"broken/{m}.c")
+                if not (root / path).is_file()]
+    out += race_site_problems(lab, root)
+    for name, what in ((WORKLOAD, "stress workload"), (WALKTHROUGH, "gdb walkthrough"),
+                       (CATALOGUE, "grading catalogue")):
+        if (lab.dir / name).exists():
+            out.append(f"{where}/{name}: a service lab has no {what}, and nothing "
+                       f"reads this one (remove it)")
+    found = table_problems(lab)
+    if not found:
+        try:
+            expected.read_service_tables([lab.table])
+        except Failure as e:  # named as the other lines name it
+            found = [str(e).replace(scenario.shown(lab.table), f"{where}/{TABLE}", 1)]
+    return out + found
+
+
+def lab_problems(lab, root):
+    """What is missing from one (stress) lab, or disagrees with its manifest."""
+    where = f"labs/{lab.dir.name}"
+    n = lab.number
+    out = manifest_problems(lab, ("title", "teaches", "broken_modules", "race_file",
+                                  "race_functions"))
+    if lab.get("workload"):
+        out.append(f"{where}/scenario.conf: 'workload = {lab.get('workload')}' is the old "
+                   f"layout: the workload is {where}/{WORKLOAD} (drop the line)")
+    out += [f"{where}/{name} is missing" for name in FOLDER_FILES
+            if not (lab.dir / name).is_file()]
+    for m in lab.modules:
+        out += [f"{where}: {path} (of module {m}) is missing"
+                for path in (f"include/{m}.h", f"fixed/{m}.c", f"broken/{m}.c",
+                             f"{where}/test_{m}.c")
+                if not (root / path).is_file()]
+    out += [f"{where}/scenario.conf: test_deps names {dep}, which is missing"
+            for dep in lab.test_deps if not (root / dep).is_file()]
+    out += race_site_problems(lab, root)
     path = lab.dir / WORKLOAD
     if not path.is_file():
         out.append(f"{where}/{WORKLOAD} is missing (the stress driver's workload, "
@@ -185,14 +289,7 @@ def lab_problems(lab, root):
                        path.read_text(encoding="utf-8"), re.M):
         out.append(f"{where}/{WORKLOAD} does not define 'const struct stress_lab "
                    f"stress_lab{n}' (lab {n}'s workload)")
-    if not lab.table.is_file():
-        out.append(f"{where}/{TABLE} is missing (make measure writes one)")
-    else:
-        rows = lab.table.read_text(encoding="utf-8").splitlines()[1:]
-        others = sorted({r.split("\t", 1)[0] for r in rows if r.strip()} - {str(n)})
-        if others:
-            out.append(f"{where}/{TABLE} has rows of lab {', '.join(others)}")
-    return out
+    return out + table_problems(lab)
 
 
 def notes(labs):
@@ -200,7 +297,7 @@ def notes(labs):
     without a grading catalogue is graded, but its grading is untested."""
     return [f"labs/{lab.dir.name}/{CATALOGUE}/ is missing: make grade-selftest has no "
             f"wrong or right fixes of lab {lab.number} to grade" for lab in labs
-            if not lab.catalogue.is_dir()]
+            if not lab.service and not lab.catalogue.is_dir()]
 
 
 def tree_problems(labs, root):
@@ -226,10 +323,20 @@ def tree_problems(labs, root):
 
 
 def make_include(labs):
-    """build/gen/labs.mk: what the Makefile knows of the labs."""
+    """build/gen/labs.mk: what the Makefile knows of the labs. LABS is the
+    stress labs, the ones every per-lab rule is made for; a service lab is
+    in SERVICE_LABS, with its folder and modules (mk/service.mk links them
+    into racelab-service) and nothing of the stress driver's."""
+    stress = [lab for lab in labs if not lab.service]
+    service = [lab for lab in labs if lab.service]
     lines = [f"# {GENERATED}",
-             "LABS := " + " ".join(str(lab.number) for lab in labs)]
-    for lab in labs:
+             "LABS := " + " ".join(str(lab.number) for lab in stress),
+             "SERVICE_LABS := " + " ".join(str(lab.number) for lab in service)]
+    lines = [line.rstrip() for line in lines]
+    for lab in service:
+        lines.append(f"LAB_DIR_{lab.number} := labs/{lab.dir.name}")
+        lines.append(f"LAB_MODULES_{lab.number} := {' '.join(lab.modules)}")
+    for lab in stress:
         n = lab.number
         lines.append(f"LAB_DIR_{n} := labs/{lab.dir.name}")
         lines.append(f"LAB_MODULES_{n} := {' '.join(lab.modules)}")
@@ -254,6 +361,7 @@ def walkthrough_flavours(lab):
 def walkthroughs_include(labs):
     """build/gen/walkthroughs.mk (mk/gdb.mk includes it): make help's gdb and
     demo lines, and the builds a walkthrough needs besides the debug ones."""
+    labs = [lab for lab in labs if not lab.service]
     lines = [f"# {GENERATED}"]
     lines += [f"gdb-lab-{lab.number}: ## {lab.gdb_help}" for lab in labs]
     lines += [f"demo-lab-{lab.number}: ## {lab.demo_help}" for lab in labs]
@@ -267,6 +375,7 @@ def walkthroughs_include(labs):
 
 def driver_registry(labs):
     """build/gen/stress_labs.c: the labs the stress driver runs."""
+    labs = [lab for lab in labs if not lab.service]
     lines = [f"/* {GENERATED} */", '#include "stress.h"', ""]
     lines += [f"extern const struct stress_lab stress_lab{lab.number};" for lab in labs]
     lines += ["", "const struct stress_lab_entry stress_labs[] = {"]
@@ -291,7 +400,7 @@ def write_if_changed(path, text):
 
 
 def generate(outdir, labs):
-    """Writes the build's three files into outdir. The two makefiles are
+    """Writes the build's three files into outdir, from every_lab(). The two makefiles are
     always written (make compares their time with the manifests'); the C
     file only when it changes, so that editing a manifest's comment does not
     relink every build."""
@@ -304,11 +413,17 @@ def generate(outdir, labs):
     write_if_changed(outdir / "stress_labs.c", driver_registry(labs))
 
 
+# A service lab's row says so after its module(s).
+SERVICE_NOTE = "(a service lab: the race is across processes; `make lab-{n}`)"
+
+
 def guide_table(labs):
-    """The lab table of GUIDE.md, markers included."""
+    """The lab table of GUIDE.md, markers included: every_lab()."""
     lines = [TABLE_BEGIN, "| lab | module | what it teaches |", "|---|---|---|"]
     for lab in labs:
         modules = ", ".join(f"`{m}`" for m in lab.modules)
+        if lab.service:
+            modules += " " + SERVICE_NOTE.format(n=lab.number)
         lines.append(f"| {lab.number} | {modules} | {lab.get('teaches')} |")
     lines.append(TABLE_END)
     return "\n".join(lines)

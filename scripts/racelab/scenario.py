@@ -57,11 +57,52 @@ def lab_dir(lab):
     return found[0]
 
 
+# A lab's kind, its manifest's `kind = ...` (racelab/labs.py): a stress lab
+# (the default) races threads of racelab-stress; a service lab races
+# service processes over a shared database, and has no stress driver,
+# gdb walkthrough, detector cells or grading.
+STRESS, SERVICE = "stress", "service"
+KINDS = (STRESS, SERVICE)
+
+
+def kind_of(folder):
+    """The kind a lab folder's manifest says, STRESS when it says none (or
+    cannot be read: the registry's check says why)."""
+    try:
+        text = (Path(folder) / "scenario.conf").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return STRESS
+    m = re.search(r"^[ \t]*kind[ \t]*=[ \t]*([^#\s]*)", text, re.M)
+    return m.group(1) if m and m.group(1) else STRESS
+
+
+def is_service(folder):
+    return kind_of(folder) == SERVICE
+
+
+def service_refusal(lab):
+    """The one line a stress-only command says when named a service lab."""
+    return (f"lab {lab} is a service lab (service processes sharing a database, "
+            f"not the stress driver): make lab-{lab} runs it")
+
+
+def stress_lab_dir(lab):
+    """lab_dir(lab) for the commands that run the stress driver (trials,
+    check_rates, grading, gdb, replay, explore): Failure for a service lab,
+    which has none of what they run."""
+    folder = lab_dir(lab)
+    if is_service(folder):
+        raise Failure(service_refusal(lab))
+    return folder
+
+
 def known_labs():
+    """The stress labs' numbers: what the stress-only commands iterate
+    (a service lab's folder is skipped)."""
     labs = set()
     for p in (root() / "labs").glob("lab-*-*"):
         m = re.fullmatch(r"lab-(\d+)-.+", p.name)
-        if m and p.is_dir():
+        if m and p.is_dir() and not is_service(p):
             labs.add(int(m.group(1)))
     return labs
 

@@ -3,7 +3,9 @@
 A lab's flow is: reproduce (make lab-N), read the reports, fix your copy,
 get graded (make grade-N), and only then the reference fix (make answer-N)
 and its explanation. Checked on the text of labs/lab-N-*/README.md, with
-each handout's gdb demo (make demo-lab-N) checked against make itself.
+each handout's gdb demo (make demo-lab-N) checked against make itself. A
+service lab's handout (kind = service: no grading, no gdb demo) has only to
+be there.
 """
 
 import os
@@ -12,14 +14,18 @@ import subprocess
 import unittest
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from helpers import REPO as ROOT
+
+from racelab import scenario
 
 
-def handouts():
-    """(lab, path, text) of every handout, in the order of the lab numbers
-    (by name, lab-10 would come before lab-2)."""
+def handouts(service=False):
+    """(lab, path, text) of every stress lab's handout (and the service
+    labs' too with service=True), in the order of the lab numbers (by
+    name, lab-10 would come before lab-2)."""
     found = [(int(re.match(r"lab-(\d+)-", path.parent.name).group(1)), path)
-             for path in (ROOT / "labs").glob("lab-*-*/README.md")]
+             for path in (ROOT / "labs").glob("lab-*-*/README.md")
+             if service or not scenario.is_service(path.parent)]
     for lab, path in sorted(found):
         yield lab, path, path.read_text(encoding="utf-8")
 
@@ -34,7 +40,7 @@ class Handouts(unittest.TestCase):
     def test_every_lab_has_one(self):
         numbers = sorted(int(re.match(r"lab-(\d+)-", p.name).group(1))
                          for p in (ROOT / "labs").glob("lab-*-*") if p.is_dir())
-        self.assertEqual([lab for lab, _, _ in handouts()], numbers)
+        self.assertEqual([lab for lab, _, _ in handouts(service=True)], numbers)
 
     def test_grade_before_answer_and_no_diff_before_it(self):
         for lab, path, text in handouts():
