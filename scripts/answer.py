@@ -10,7 +10,8 @@ With no graded attempt yet (no work/lab-N/grade.json) it says so in one
 line and, on a terminal, asks before it shows the answer. Without a
 terminal (a script, CI), or with ANSWER=yes in the environment
 (make answer-N ANSWER=yes) or --yes, it shows the answer without asking;
-ANSWER=no declines without asking.
+ANSWER=no declines without asking. A service lab (racelab/labs.py) is not
+graded: its reference fix is shown at once.
 """
 
 import argparse
@@ -106,14 +107,16 @@ def reference_diff(module):
 def main(argv=None):
     args = parser().parse_args(argv)
     lab = args.lab
-    scenario.lab_dir(lab)  # an unknown lab is one line, exit 2
+    service = scenario.is_service(scenario.lab_dir(lab))  # an unknown lab: one line, exit 2
     said = "yes" if args.yes else answer_env()
     modules = workcopy.modules(lab)
     diffs = [(m, reference_diff(m)) for m in modules]  # a missing file fails before asking
     copies = ", ".join(scenario.shown(workcopy.copy_of(lab, m)) for m in modules)
 
     graded = last_grading(lab)
-    if graded is None:
+    if service:
+        print(f"lab {lab}: a service lab, not graded: its reference fix.")
+    elif graded is None:
         print(f"lab {lab}: no graded attempt yet (no "
               f"{scenario.shown(workcopy.work_dir(lab) / 'grade.json')}): try your fix in "
               f"{copies} and make grade-{lab} first.", flush=True)

@@ -97,8 +97,9 @@ def main(argv=None):
     for line in labs.notes(all_labs):
         print(f"{PROG}: note: {line}", file=sys.stderr)
     if not found:
-        service = sum(lab.service for lab in all_labs)
-        print(f"{len(all_labs)} labs" + (f" ({service} of them service labs)" if service else "")
+        service = [str(lab.number) for lab in all_labs if lab.service]
+        print(f"{len(all_labs)} labs" + (f" (service lab{'s' * (len(service) > 1)}: "
+                                          f"{', '.join(service)})" if service else "")
               + ", each folder complete and agreeing with its modules; "
               "GUIDE.md's lab table current")
     return 1 if found else 0

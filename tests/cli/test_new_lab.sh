@@ -136,3 +136,66 @@ if grep -q '^| 42 | broken | stress | spread | symptom | .* | ok |$' "$tmp/out" 
 else
 	echo "not ok - check_rates.py --lab 42: $(tail -n 5 "$tmp/out" | tr '\n' ' ')"
 fi
+
+# A service lab (kind = service: replicas of racelab-service over one
+# database) beside it: lab 43, module tallydb. Its folder holds the
+# manifest, the handout and the expected table, nothing of the stress
+# driver's; the registry checks it, GUIDE.md's table lists it, and nothing
+# that runs the stress driver is made for it or takes it.
+d=labs/lab-43-tallydb
+mkdir "$d"
+cat >"$d/scenario.conf" <<'CONF'
+lab = 43
+kind = service
+title = a tally across two processes
+teaches = a tally kept by two processes over one database
+broken_modules = tallydb
+race_file = broken/tallydb.c
+race_functions = tallydb_add
+demo = scripts/labs.py list --kind service
+CONF
+printf '# lab 43\n' >"$d"/README.md
+printf 'lab\tbuild\ttool\tconfig\tmetric\tband_low\tband_high\tsuccesses\ttrials\tnote\n43\tbroken\treplicas\treplicas=2\tsymptom\t0.5\t1\t9\t10\ttwo processes\n' \
+	>"$d/expected.tsv"
+for side in broken fixed; do
+	printf '/* tallydb: the tally of lab 43 */\nint tallydb_add(int x)\n{\n\treturn x + 1;\n}\n' >$side/tallydb.c
+done
+printf 'int tallydb_add(int x);\n' >include/tallydb.h
+make -s docs >"$tmp/docs" 2>&1
+if $PYTHON scripts/labs.py check >"$tmp/out" 2>&1 && grep -q '(service lab: 43)' "$tmp/out" &&
+	grep -q '^| 43 | `tallydb` (a service lab' GUIDE.md && make -s check-docs >"$tmp/docs" 2>&1; then
+	echo "ok - a service lab: labs.py check and make check-docs pass, GUIDE.md's table lists it"
+else
+	echo "not ok - a service lab: $(head -n 3 "$tmp/out" | tr '\n' ' ') $(tail -n 3 "$tmp/docs" | tr '\n' ' ')"
+fi
+vars=$(make -s -p -n help 2>/dev/null | grep -E '^(LABS|SERVICE_LABS|MODULES) :=' | sort | tr '\n' ';')
+case $vars in
+"LABS := "*" 42;MODULES := "*";SERVICE_LABS := 43;")
+	case $vars in
+	*tallydb*) echo "not ok - a service lab's module is not one of the stress builds': $vars" ;;
+	*) echo "ok - make: SERVICE_LABS := 43, not in LABS, its module not in MODULES" ;;
+	esac ;;
+*) echo "not ok - make's lab lists with a service lab: $vars" ;;
+esac
+help=$(make -s help 2>&1)
+if printf '%s\n' "$help" | grep -qE '^  (gdb-lab|demo-lab|broken|explore-lab)-43 '; then
+	echo "not ok - make help lists a stress target of service lab 43"
+else
+	echo "ok - make help lists no stress target of service lab 43"
+fi
+if grep -q 'stress_lab42' build/gen/stress_labs.c && ! grep -q 'stress_lab43' build/gen/stress_labs.c; then
+	echo "ok - the stress driver's registry leaves service lab 43 out"
+else
+	echo "not ok - the stress driver's registry and service lab 43: $(grep -c stress_lab4 build/gen/stress_labs.c)"
+fi
+want="lab 43 is a service lab (service processes sharing a database, not the stress driver): make lab-43 runs it"
+for cmd in "make -s gdb-lab-43" "make -s grade-43" "$PYTHON scripts/lab.py 43" \
+	"$PYTHON scripts/check_rates.py --lab 43"; do
+	$cmd >"$tmp/out" 2>"$tmp/err" </dev/null
+	rc=$?
+	if [ "$rc" = 2 ] && [ ! -s "$tmp/out" ] && head -n 1 "$tmp/err" | grep -qF ": $want"; then
+		echo "ok - $cmd refuses service lab 43 in one line"
+	else
+		echo "not ok - $cmd: exit $rc, $(head -c 300 "$tmp/err")"
+	fi
+done
