@@ -20,7 +20,8 @@ PYTHON ?= python3
 # modules, what its unit tests link), and build/gen/labs.mk is made from
 # them: LABS, LAB_DIR_N, LAB_MODULES_N, LAB_WORKLOAD_N (the lab folder's
 # workload.c), and per module UNIT_TEST_<module> (the lab folder's
-# test_<module>.c), TEST_DEPS_<module>.
+# test_<module>.c), TEST_DEPS_<module>; and SERVICE_LABS, the service labs
+# (kind = service: no stress driver), with their LAB_DIR_N, LAB_MODULES_N.
 # The same command writes build/gen/walkthroughs.mk (make help's gdb and
 # demo lines, from the manifests and the walkthroughs) and
 # build/gen/stress_labs.c (the stress driver's registry of labs).
