@@ -25,17 +25,18 @@ why. A fixed row with any other metric and a band other than 0 to 0 is an
 error, as is an expected-false-positive row without a reason.
 
 A service lab's table (labs/lab-N-<name>/ whose manifest says kind =
-service) has the same header, but its tool is one that runs service
-processes (SERVICE_TOOLS: `replicas`, two or more racelab-service over one
-database) and its metric is the invariant's, symptom or violation, as a
-native tool's. read_dir() leaves those tables out: what reads it (the
+service) has the same header, but its tool runs service processes
+(SERVICE_TOOLS: `replicas`, two or more racelab-service over one
+database), and its metric is the invariant's, symptom or violation, as a
+native tool's; or it is a detector's (tsan-clang: the replicas built with
+ThreadSanitizer), counted as in a lab table. read_dir() leaves those tables out: what reads it (the
 report, check_rates, grading, the documents' figures) measures the stress
 driver. read_service_tables() reads them.
 """
 
 from pathlib import Path
 
-from . import scenario, stats
+from . import scenario, stats, tools
 from .cli import Failure
 from .records import lab_key, program_name, write_atomically
 from .scenario import shown
@@ -98,22 +99,24 @@ def _row(fields, where):
 
 def _service_row(fields, where):
     """A row of a service lab's table; Failure names where it is wrong."""
-    if len(fields) == len(HEADER):
-        tool = fields[HEADER.index("tool")]
-        if tool not in SERVICE_TOOLS:
-            raise Failure(f"{where}: tool '{tool}' is not a service lab's "
-                          f"({', '.join(SERVICE_TOOLS)})")
-        build, metric = fields[HEADER.index("build")], fields[HEADER.index("metric")]
-        want = stats.metric(build, "stress") if build in ("broken", "fixed") else None
-        if want and metric != want:
-            raise Failure(f"{where}: metric '{metric}' does not fit {build} {tool} "
-                          f"(it is '{want}': the invariant, as a native tool's)")
-        # Judged as a native tool's row: by the invariant.
-        fields = list(fields)
-        fields[HEADER.index("tool")] = "stress"
-        key, row = _row(fields, where)
-        return (key[0], key[1], tool, key[3]), row
-    return _row(fields, where)
+    if len(fields) != len(HEADER):
+        return _row(fields, where)
+    tool = fields[HEADER.index("tool")]
+    if tool not in SERVICE_TOOLS and tool not in tools.TOOLS:
+        raise Failure(f"{where}: tool '{tool}' is not a service lab's "
+                      f"({', '.join(SERVICE_TOOLS)}, or a detector's name)")
+    if tool in tools.TOOLS:  # a detector run over the replicas: as in a lab table
+        return _row(fields, where)
+    build, metric = fields[HEADER.index("build")], fields[HEADER.index("metric")]
+    want = stats.metric(build, "stress") if build in ("broken", "fixed") else None
+    if want and metric != want:
+        raise Failure(f"{where}: metric '{metric}' does not fit {build} {tool} "
+                      f"(it is '{want}': the invariant, as a native tool's)")
+    # Judged as a native tool's row: by the invariant.
+    fields = list(fields)
+    fields[HEADER.index("tool")] = "stress"
+    key, row = _row(fields, where)
+    return (key[0], key[1], tool, key[3]), row
 
 
 def labs(table):

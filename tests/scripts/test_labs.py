@@ -91,7 +91,9 @@ SERVICE_TABLE = ("\t".join(expected.HEADER) + "\n"
                  "{n}\tbroken\treplicas\treplicas=2,connections=8\tsymptom\t0.5\t1\t28\t30\t"
                  "two replicas\n"
                  "{n}\tfixed\treplicas\treplicas=2,connections=8\tviolation\t0\t0\t0\t30\t"
-                 "the unique key\n")
+                 "the unique key\n"
+                 "{n}\tbroken\ttsan-clang\treplicas=2,connections=8\tdetection\t0\t0\t0\t3\t"
+                 "no two threads race\n")
 
 
 def add_service_lab(root, n, m):
@@ -348,10 +350,10 @@ class ServiceLab(unittest.TestCase):
         (self.folder / "expected.tsv").write_text(SERVICE_TABLE.format(n=2))
         self.assertEqual(self.problems(), ["labs/lab-11-pgledger/expected.tsv has rows of lab 2"])
         (self.folder / "expected.tsv").write_text(
-            SERVICE_TABLE.format(n=11).replace("replicas\treplicas=2", "stress\treplicas=2"))
+            SERVICE_TABLE.format(n=11).replace("replicas\treplicas=2", "wrk\treplicas=2"))
         self.assertEqual(self.problems(), [
-            "labs/lab-11-pgledger/expected.tsv:2: tool 'stress' is not a service lab's "
-            "(replicas)"])
+            "labs/lab-11-pgledger/expected.tsv:2: tool 'wrk' is not a service lab's "
+            "(replicas, or a detector's name)"])
         (self.folder / "expected.tsv").write_text(
             SERVICE_TABLE.format(n=11).replace("symptom", "detection"))
         found = self.problems()
@@ -434,6 +436,7 @@ class ServiceLab(unittest.TestCase):
         service = expected.service_dir(self.root / "labs")
         self.assertEqual(sorted(service), [
             (11, "broken", "replicas", "replicas=2,connections=8"),
+            (11, "broken", "tsan-clang", "replicas=2,connections=8"),
             (11, "fixed", "replicas", "replicas=2,connections=8")])
 
     def env(self):
