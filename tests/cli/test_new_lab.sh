@@ -193,8 +193,8 @@ for cmd in "make -s gdb-lab-43" "make -s grade-43" "$PYTHON scripts/lab.py 43" \
 	"$PYTHON scripts/check_rates.py --lab 43"; do
 	$cmd >"$tmp/out" 2>"$tmp/err" </dev/null
 	rc=$?
-	if [ "$rc" = 2 ] && [ ! -s "$tmp/out" ] && head -n 1 "$tmp/err" | grep -qF ": $want"; then
-		echo "ok - $cmd refuses service lab 43 in one line"
+	if [ "$rc" = 2 ] && [ ! -s "$tmp/out" ] && grep -qF ": $want" "$tmp/err"; then
+		echo "ok - $cmd refuses service lab 43, saying why"
 	else
 		echo "not ok - $cmd: exit $rc, $(head -c 300 "$tmp/err")"
 	fi
