@@ -16,7 +16,8 @@
 #        [PREEMPTIONS=K]           workload with at most K preemptions
 #
 # The sched flavour's binaries are built first when the Makefile has the
-# flavour (FLAVOURS); the scripts name a missing one.
+# flavour (FLAVOURS) and LAB is a stress lab; the scripts name a missing
+# one, and a lab that is not one (replay.py: unknown, or a service lab).
 
 SCHED_BIN = $(if $(filter sched,$(FLAVOURS)),build/sched/fixed/racelab-stress $(foreach l,$(1),build/sched/broken-$(l)/racelab-stress))
 REPLAY_ARGS = $(if $(RECORD),--record '$(RECORD)' $(if $(TRIAL),--trial $(TRIAL)),--lab $(LAB) $(if $(SEED),--seed $(SEED)) $(if $(TRACE),--trace '$(TRACE)') $(if $(STRATEGY),--strategy '$(STRATEGY)') $(if $(BUILD),--build $(BUILD)) $(if $(SMALL),--small)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(WRITE_SCHEDULE),--gdb-schedule '$(WRITE_SCHEDULE)')
@@ -24,7 +25,7 @@ REPLAY_ARGS = $(if $(RECORD),--record '$(RECORD)' $(if $(TRIAL),--trial $(TRIAL)
 .PHONY: replay
 replay: ## re-run a sched trial's interleaving: LAB=N SEED=S (or TRACE=T, or RECORD=FILE); WRITE_SCHEDULE=FILE for gdb
 	@$(if $(or $(LAB),$(RECORD)),,$(error make replay needs LAB=N with SEED=S or TRACE=T, or RECORD=FILE))
-	@$(if $(and $(LAB),$(SCHED_BIN)),$(MAKE) -s $(call SCHED_BIN,$(LAB)))
+	@$(if $(and $(filter $(LAB),$(LABS)),$(SCHED_BIN)),$(MAKE) -s $(call SCHED_BIN,$(LAB)))
 	@$(PYTHON) scripts/replay.py $(REPLAY_ARGS)
 
 EXPLORE_LAB_TARGETS := $(foreach l,$(LABS),explore-lab-$(l))
