@@ -29,9 +29,10 @@ service) has the same header, but its tool runs service processes
 (SERVICE_TOOLS: `replicas`, two or more racelab-service over one
 database), and its metric is the invariant's, symptom or violation, as a
 native tool's; or it is a detector's (tsan-clang: the replicas built with
-ThreadSanitizer), counted as in a lab table. read_dir() leaves those tables out: what reads it (the
-report, check_rates, grading, the documents' figures) measures the stress
-driver. read_service_tables() reads them.
+ThreadSanitizer), counted as in a lab table. read_dir() leaves those
+tables out: what reads it (the report, check_rates, grading, the
+documents' figures over every lab) measures the stress driver.
+service_dir() and read_service_tables() read them.
 """
 
 from pathlib import Path
@@ -172,9 +173,9 @@ def service_dir(directory=None):
 
 
 def read_service_tables(paths):
-    """{(lab, build, tool, config): row} from service labs' tables: the
-    tool one of SERVICE_TOOLS, the metric symptom (broken) or violation
-    (fixed), a fixed build's band 0 to 0."""
+    """{(lab, build, tool, config): row} from service labs' tables: a
+    SERVICE_TOOLS row's metric symptom (broken) or violation (fixed), a
+    detector's as in a lab table; a fixed build's band 0 to 0."""
     return _read_tables(paths, service=True)
 
 
