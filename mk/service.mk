@@ -6,21 +6,25 @@
 #               asan: clang, AddressSanitizer + UndefinedBehaviorSanitizer,
 #               for the service alone
 #     variants  fixed, broken-1 (lab 1's cache swapped, as module_src does
-#               for the stress driver); broken-2 (the ledger's running
-#               total) builds on request, not by default
+#               for the stress driver), broken-11 (lab 11's reservation in
+#               a PostgreSQL ledger shared by replicas); broken-2 (the
+#               ledger's running total) builds on request, not by default
 
 SERVICE_FLAVOURS := release debug tsan-clang asan
-SERVICE_VARIANTS := fixed broken-1
-SERVICE_ALL_VARIANTS := fixed broken-1 broken-2
-SERVICE_MODULES := cache ledger
+SERVICE_VARIANTS := fixed broken-1 broken-11
+SERVICE_ALL_VARIANTS := fixed broken-1 broken-2 broken-11
+SERVICE_MODULES := cache ledger pgledger
 CC_asan := clang
 CFLAGS_asan := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -fno-omit-frame-pointer
 SERVICE_SRC := service/main.c service/http.c service/request.c service/metrics.c \
-               service/keys.c service/payments.c service/store.c service/guard.c \
+               service/keys.c service/payments.c service/store.c service/store_sqlite.c \
+               service/store_pg.c service/guard.c \
                common/money.c common/gateway.c common/racepoint.c
 SERVICE_HEADERS := $(wildcard service/*.h) $(HEADERS)
-SERVICE_LIBS := -lmicrohttpd -ljansson -lsqlite3
+# libpq's headers are in their own folder on Debian (libpq-dev).
+PQ_CFLAGS := -I/usr/include/postgresql
+SERVICE_LIBS := -lmicrohttpd -ljansson -lsqlite3 -lpq
 
 # The lab modules a variant links: broken-N takes lab N's broken twin.
 service_module_src = $(foreach m,$(SERVICE_MODULES),$(if $(filter $(m),$(LAB_MODULES_$(patsubst broken-%,%,$(1)))),broken,fixed)/$(m).c)
@@ -36,7 +40,7 @@ build: $(SERVICE_BINS)
 define SERVICE_RULE
 build/$(1)/$(2)/racelab-service: $$(SERVICE_SRC) $$(call service_module_src,$(2)) $$(SERVICE_HEADERS) mk/service.mk | deps
 	@mkdir -p $$(@D)
-	$$(CC_$(1)) $$(BASE) -Iservice $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
+	$$(CC_$(1)) $$(BASE) -Iservice $$(PQ_CFLAGS) $$(CFLAGS_$(1)) -DRACELAB_VARIANT='"$(2)"' -DRACELAB_FLAVOUR='"$(1)"' \
 	  -o $$@ $$(SERVICE_SRC) $$(call service_module_src,$(2)) $$(SERVICE_LIBS)
 endef
 $(foreach f,$(SERVICE_FLAVOURS),$(foreach v,$(SERVICE_ALL_VARIANTS),$(eval $(call SERVICE_RULE,$(f),$(v)))))

@@ -210,6 +210,11 @@ static enum MHD_Result process_payment(struct service *s, struct MHD_Connection 
 	case PAYMENTS_ERROR:
 		metrics_outcome(&s->metrics, METRICS_FAILED);
 		return send_error(s, conn, r, 503, "the ledger cannot be written", NULL);
+	case PAYMENTS_BUSY:
+		return send_error(s, conn, r, 409,
+				  "a request with this Idempotency-Key is still being processed: "
+				  "retry",
+				  NULL);
 	case PAYMENTS_FAILED: break;
 	}
 	metrics_outcome(&s->metrics, METRICS_FAILED);
@@ -542,7 +547,7 @@ int service_start(struct service *s, char *err, size_t errlen)
 	atomic_init(&s->stopping, false);
 	atomic_init(&s->aborting, false);
 	long voided = 0;
-	s->store = store_open(s->cfg.ledger_path, s->cfg.ledger_full_sync, &voided, err, errlen);
+	s->store = store_open(s->cfg.ledger, s->cfg.ledger_full_sync, &voided, err, errlen);
 	if (!s->store)
 		return -1;
 	if (voided)

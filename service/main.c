@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "money.h"
 #include "service.h"
+#include "store.h"
 
 #define PROG "racelab-service"
 
@@ -50,7 +51,9 @@ static void usage(FILE *f)
 		"  --keys FILE              the merchants' API keys, MERCHANT KEY lines "
 		"(required)\n"
 		"                           [RACELAB_SERVICE_KEYS]\n"
-		"  --ledger L               sqlite:FILE (WAL mode; created when missing), or\n"
+		"  --ledger L               sqlite:FILE (WAL mode; created when missing),\n"
+		"                           postgres:CONNINFO (a libpq connection string: one\n"
+		"                           ledger for several service processes), or\n"
 		"                           memory: nothing durable (sqlite:racelab-ledger.db)\n"
 		"                           [RACELAB_SERVICE_LEDGER]\n"
 		"  --ledger-sync S          full: a commit survives a power cut; normal: a crash\n"
@@ -152,12 +155,9 @@ static void set_option(struct service_config *c, const char *name, const char *v
 	} else if (strcmp(name, "keys") == 0) {
 		c->keys_path = v; /* read once every option is in: see load_keys() */
 	} else if (strcmp(name, "ledger") == 0) {
-		if (strcmp(v, "memory") == 0)
-			c->ledger_path = NULL;
-		else if (strncmp(v, "sqlite:", 7) == 0 && v[7])
-			c->ledger_path = v + 7;
-		else
-			die_usage("--ledger", v, "sqlite:FILE or memory");
+		if (!store_spec_valid(v))
+			die_usage("--ledger", v, "sqlite:FILE, postgres:CONNINFO or memory");
+		c->ledger = v;
 	} else if (strcmp(name, "ledger-sync") == 0) {
 		if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
 			die_usage("--ledger-sync", v, "full or normal");
@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		.max_cents = 1000000,
 		.max_connections = 4096,
 		.cache_buckets = 64,
-		.ledger_path = "racelab-ledger.db",
+		.ledger = "sqlite:racelab-ledger.db",
 		.ledger_full_sync = true,
 		.idempotency_ttl_s = 86400,
 		.max_per_client = 2048,

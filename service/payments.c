@@ -11,6 +11,11 @@
  * 5.50 are the same request) and with a conflict when it is not. Without
  * a key, every request is a new payment and the cache is not used.
  *
+ * Several processes may share one ledger (PostgreSQL, lab 11): the claim
+ * is this process's alone, so the store may still find the key taken when
+ * we reserve, by another process's request. Then we wait for that payment
+ * and answer with it, as if it were our cache's (see taken()).
+ *
  * The cache's key is "INDEX:DIGEST": the merchant's index, then 96 bits of
  * a hash of the idempotency key, so it fits the cache's 31 bytes whatever
  * the key's length. Merchants can never meet in the cache (the index is
@@ -167,8 +172,10 @@ static enum payments_outcome charge(struct payments *p, const struct merchant *m
 {
 	uint64_t id;
 	int rc = store_reserve(p->s, m->id, key, user_id, cents, (int64_t)time(NULL), &id);
-	if (rc <= 0)
-		return PAYMENTS_ERROR; /* 0: the key is taken, which our claim rules out */
+	if (rc < 0)
+		return PAYMENTS_ERROR;
+	if (rc == 0)
+		return PAYMENTS_BUSY; /* another process holds the key: see taken() */
 	uint64_t done = gateway_charge(p->g, user_id, cents);
 	if (!done) {
 		store_void(p->s, id);
@@ -185,6 +192,45 @@ static enum payments_outcome charge(struct payments *p, const struct merchant *m
 	ledger_add(p->l, 0, cents);
 	response(out, id, user_id, cents);
 	return PAYMENTS_CHARGED;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * The key was taken when we went to reserve it: by another process (our
+ * claim rules out this one's threads), whose payment is pending while its
+ * gateway call runs. Polls the store until that payment is charged (and
+ * answers with it, as a cache hit would) or voided (and then the key is
+ * ours to charge), for PAYMENTS_WAIT_MS at most.
+ */
+static enum payments_outcome taken(struct payments *p, const struct merchant *m, const char *key,
+				   const char *ckey, const char *user_id, int64_t cents,
+				   struct cache_response *out)
+{
+	int64_t until = now_ms() + PAYMENTS_WAIT_MS;
+	enum payments_outcome o = PAYMENTS_BUSY;
+	while (o == PAYMENTS_BUSY && now_ms() < until) {
+		struct store_payment sp;
+		int found = store_find_key(p->s, m->id, key, &sp);
+		if (found < 0)
+			return PAYMENTS_ERROR;
+		if (found) {
+			response(out, sp.id, sp.user_id, sp.cents);
+			cache_put(p->c, ckey, out);
+			return replay(out, user_id, cents);
+		}
+		struct timespec pause = { 0, 5 * 1000 * 1000 }; /* a gateway call takes ms */
+		nanosleep(&pause, NULL);
+		o = charge(p, m, key, user_id, cents, out);
+	}
+	if (o == PAYMENTS_CHARGED)
+		cache_put(p->c, ckey, out);
+	return o;
 }
 
 enum payments_outcome payments_process(struct payments *p, const struct merchant *m,
@@ -216,6 +262,8 @@ enum payments_outcome payments_process(struct payments *p, const struct merchant
 		o = charge(p, m, key, user_id, cents, out);
 		if (o == PAYMENTS_CHARGED)
 			cache_put(p->c, ckey, out);
+		else if (o == PAYMENTS_BUSY)
+			o = taken(p, m, key, ckey, user_id, cents, out);
 	}
 	drop(p, &cl);
 	return o;

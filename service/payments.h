@@ -26,7 +26,13 @@ enum payments_outcome {
 	PAYMENTS_CONFLICT, /* the key was used with another request: 422, nothing charged */
 	PAYMENTS_FAILED,   /* the gateway failed or timed out: 500, nothing charged */
 	PAYMENTS_ERROR,	   /* the ledger could not be written: 503, nothing charged */
+	PAYMENTS_BUSY,	   /* another process is charging this key and did not finish in
+			      PAYMENTS_WAIT_MS: 409, nothing charged here, retry */
 };
+
+/* How long a request waits for another process's payment under its key
+ * (replicas sharing a ledger), longer than a gateway call may take. */
+#define PAYMENTS_WAIT_MS 10000
 
 struct payments;
 

@@ -7,7 +7,8 @@
  * payments.c is the idempotent flow over the lab modules: the cache (lab
  * 1: fixed/ or broken/cache.c, by variant), the ledger's running total
  * (lab 2's fixed/ledger.c) and the simulated gateway (common/gateway.c);
- * store.c is the ledger in SQLite, the truth across restarts.
+ * store.c is the ledger (SQLite, or PostgreSQL shared by several
+ * processes), the truth across restarts.
  */
 #ifndef RACELAB_SERVICE_H
 #define RACELAB_SERVICE_H
@@ -31,7 +32,7 @@ struct service_config {
 	unsigned max_connections; /* open at once */
 	unsigned cache_buckets;	  /* the cache's initial table; it doubles as it fills */
 	const char *keys_path;	  /* the merchants' API keys */
-	const char *ledger_path;  /* the SQLite file; NULL: in memory */
+	const char *ledger;	  /* memory, sqlite:FILE or postgres:CONNINFO */
 	bool ledger_full_sync;	  /* synchronous=FULL, else NORMAL */
 	long idempotency_ttl_s;	  /* a key is released this long after its payment */
 	unsigned max_per_client;  /* open at once from one address, 0: no limit */

@@ -1,6 +1,7 @@
 /*
- * store.h: the payments ledger as a database (SQLite), the service's
- * truth across restarts and crashes.
+ * store.h: the payments ledger as a database (SQLite, or PostgreSQL for
+ * several service processes), the service's truth across restarts and
+ * crashes.
  *
  * One row per payment, its id the payment_id clients see (AUTOINCREMENT:
  * an id is never handed out twice, not even one whose row was removed).
@@ -12,9 +13,10 @@
  * (the simulated gateway's books died with the process; a real service
  * would ask its gateway about that payment id instead).
  *
- * One connection, used under the store's own mutex: the service's threads
- * take turns, and SQLite's write lock is never contended inside one
- * process.
+ * With SQLite, one connection used under the store's own mutex: the
+ * service's threads take turns, and SQLite's write lock is never contended
+ * inside one process. With PostgreSQL, a pool of connections: the
+ * database's own locks and constraints order the writes of every process.
  */
 #ifndef RACELAB_STORE_H
 #define RACELAB_STORE_H
@@ -38,15 +40,26 @@ struct store_payment {
 	int64_t created; /* seconds since the epoch */
 };
 
+/* spec is memory, sqlite:FILE or postgres:CONNINFO: true when it has one
+ * of these shapes (whether it opens is store_open's to say). */
+bool store_spec_valid(const char *spec);
+
 /*
- * Opens (creating it when missing) the database at path in WAL mode, with
- * synchronous=FULL (full_sync: a commit survives a power cut) or NORMAL
- * (it survives the process's crash, not the machine's); path NULL: an
- * in-memory database, nothing durable. Voids the pending rows a crash
- * left, and says how many in *voided. Returns NULL with a one-line reason
+ * Opens the ledger spec names.
+ *  - sqlite:FILE: opens (creating it when missing) the database in WAL
+ *    mode, with synchronous=FULL (full_sync: a commit survives a power cut)
+ *    or NORMAL (it survives the process's crash, not the machine's); memory:
+ *    an in-memory database, nothing durable. Voids the pending rows a
+ *    crash left.
+ *  - postgres:CONNINFO: a PostgreSQL database shared by several service
+ *    processes (store_pg.c; full_sync is the server's to set). Voids only
+ *    pending rows too old to belong to a request in flight in any of them.
+ * Says how many it voided in *voided. Returns NULL with a one-line reason
  * in err.
  */
-struct store *store_open(const char *path, bool full_sync, long *voided, char *err, size_t errlen);
+struct store *store_open(const char *spec, bool full_sync, long *voided, char *err, size_t errlen);
+/* "sqlite" or "postgres". */
+const char *store_kind(const struct store *s);
 void store_close(struct store *s);
 
 /* The charged payments and their sum: 0, or -1 on a database error. */

@@ -719,7 +719,8 @@ class TestOptions(unittest.TestCase):
             (["--ledger", "memory"], None),  # no --keys
             (["--keys", "/nonexistent/keys"], None),
             (["--keys", os.devnull], None),  # no merchant in it
-            (["--ledger", "postgres:x"], None),
+            (["--ledger", "postgres:"], None),
+            (["--ledger", "mysql:x"], None),
             (["--ledger-sync", "off"], None),
             (["--idempotency-ttl", "0"], None),
         ]:
@@ -729,6 +730,20 @@ class TestOptions(unittest.TestCase):
                 self.assertEqual(r.stdout, "")
                 self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
                 self.assertTrue(r.stderr.startswith("racelab-service: "), r.stderr)
+
+    def test_a_ledger_that_cannot_be_reached_exits_1_with_one_line(self):
+        # A well-formed --ledger that does not open is not a usage error:
+        # exit 1, libpq's reason on one line, nothing listening.
+        for ledger in ("postgres:x", "postgres:host=/nonexistent port=1 dbname=racelab"):
+            with self.subTest(ledger=ledger):
+                with tempfile.NamedTemporaryFile("w", suffix=".keys") as f:
+                    f.write(KEYS)
+                    f.flush()
+                    r = self.run_bin("--keys", f.name, "--ledger", ledger, "--port", "0")
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+                self.assertIn("racelab-service: ledger postgres: cannot connect: ", r.stderr)
 
     def test_every_variable_in_help_is_read(self):
         # --help names each option's variable; one left out of the table
