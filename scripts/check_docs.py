@@ -32,6 +32,8 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
                                              row has TRIALS trials: "1, 2 and 3"
               labs-every TOOL CONFIG         the labs whose broken row of TOOL,
                                              CONFIG shows its metric in every trial
+              replicas BUILD TOOL CONNECTIONS  "s of n" from lab 11's table
+                                             (labs/lab-11-replicas/expected.tsv)
               war COLUMN [KEY=VALUE...]      expected/http/war-story.tsv: the
                                              column, summed over the rows that
                                              match
@@ -380,13 +382,26 @@ def fact_value(tables, kind, args):
         return tables.war(args), "expected/http/war-story.tsv"
     if kind == "wrk":
         return tables.war(args, "loadgen-wrk", "wrk"), "expected/http/loadgen-wrk.tsv"
+    if kind == "replicas":
+        # lab 11's table (a service lab: scripts/racelab/replicas.py reads it)
+        from racelab import replicas
+        if len(args) != 3 or not args[2].isdigit():
+            raise Failure(f"replicas needs BUILD TOOL CONNECTIONS, got '{' '.join(args)}'")
+        rows = [r for r in replicas.read_table(tables.root / "labs" / "lab-11-replicas" /
+                                               expected.TABLE)
+                if (r["build"], r["tool"], r["connections"]) == (args[0], args[1],
+                                                                 int(args[2]))]
+        if not rows:
+            raise Failure(f"labs/lab-11-replicas/expected.tsv has no row {' '.join(args)}")
+        return f"{rows[0]['successes']} of {rows[0]['trials']}", \
+            "labs/lab-11-replicas/expected.tsv"
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")
         return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
     raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, "
                   "tools, code, check-fails-at, check-passes, labs-measured, labs-every, war, "
-                  "wrk)")
+                  "wrk, replicas)")
 
 
 def check_fact(kind, args):

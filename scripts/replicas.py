@@ -31,28 +31,13 @@ from racelab import cli, pgserver, replicas, scenario, stats
 from racelab.cli import Failure, say
 
 PROG = "replicas.py"
-COLUMNS = ("lab", "build", "tool", "config", "metric", "band_low", "band_high", "successes",
-           "trials", "note")
-TOOLS = {"replicas": "release", "tsan-clang": "tsan-clang"}
+COLUMNS, TOOLS = replicas.COLUMNS, replicas.TOOLS
 DEFAULT_KEYS = 100
 DEFAULT_CONNECTIONS = (1, 8, 32)
 
 
-def table_path():
-    return scenario.root() / "labs" / "lab-11-replicas" / "expected.tsv"
-
-
 def config_name(connections, keys):
     return f"replicas=2,connections={connections},keys={keys}"
-
-
-def parse_config(text):
-    try:
-        fields = dict(part.split("=", 1) for part in text.split(","))
-        return int(fields["connections"]), int(fields["keys"])
-    except (ValueError, KeyError):
-        raise Failure(f"{scenario.shown(table_path())}: config '{text}' is not "
-                      "replicas=2,connections=N,keys=K") from None
 
 
 def success(build, tool, t):
@@ -125,40 +110,12 @@ def measure(args):
         out.write_text("\n".join("\t".join(r) for r in [COLUMNS, *rows]) + "\n",
                        encoding="utf-8")
         say(f"\nwrote {scenario.shown(out)}: review it, then copy it to "
-            f"{scenario.shown(table_path())}")
+            f"{scenario.shown(replicas.table_path())}")
     return 0
 
 
-def read_table(path=None):
-    path = Path(path or table_path())
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror}") from None
-    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
-        raise Failure(f"{scenario.shown(path)}: the header is not {' '.join(COLUMNS)}")
-    rows = []
-    for number, line in enumerate(lines[1:], 2):
-        cells = line.split("\t")
-        if len(cells) != len(COLUMNS):
-            raise Failure(f"{scenario.shown(path)}:{number}: {len(cells)} columns, not "
-                          f"{len(COLUMNS)}")
-        row = dict(zip(COLUMNS, cells))
-        if row["tool"] not in TOOLS or row["build"] not in ("broken", "fixed"):
-            raise Failure(f"{scenario.shown(path)}:{number}: tool {row['tool']} or build "
-                          f"{row['build']} is not one of this lab's")
-        try:
-            row["band"] = (float(row["band_low"]), float(row["band_high"]))
-        except ValueError:
-            raise Failure(f"{scenario.shown(path)}:{number}: the band is not two numbers") \
-                from None
-        row["connections"], row["keys"] = parse_config(row["config"])
-        rows.append(row)
-    return rows
-
-
 def check(args):
-    rows = read_table(args.table)
+    rows = replicas.read_table(args.table)
     failed = 0
     with pgserver.Server(fast=True) as pg:
         for row in rows:
@@ -231,7 +188,7 @@ def demo(args):
         say("   The second INSERT found the key taken; its replica waited for the first")
         say("   payment and answered with it (cached true): one charge.")
     cli.heading("the measured rates (labs/lab-11-replicas/expected.tsv)")
-    for row in read_table():
+    for row in replicas.read_table():
         say(f"   {row['build']:6} {row['tool']:10} {row['config']}: {row['metric']} "
             f"{row['successes']} of {row['trials']} trials")
     say("\nRead labs/lab-11-replicas/README.md: the story, the fix, and why a lock cannot be it.")

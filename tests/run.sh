@@ -131,6 +131,18 @@ if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_RATES:-}" ]; then
 	tally "rate check (quick)" "$ok" "$out"
 fi
 
+# 4b. Lab 11's rates (a service lab: two replicas and a PostgreSQL server,
+# outside check_rates.py's cells): each row within its band is a pass.
+if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_RATES:-}" ]; then
+	$PYTHON scripts/replicas.py check >"$log/replicas" 2>&1
+	rc=$?
+	cat "$log/replicas"
+	ok=$(grep -c '^ok ' "$log/replicas")
+	out=$(grep -c '^FAIL ' "$log/replicas")
+	if [ "$rc" != 0 ] && [ "$out" = 0 ]; then out=1; fi
+	tally "lab 11's rates (quick)" "$ok" "$out"
+fi
+
 # 5. Grading's quick self-test: each catalogue entry graded as it must be
 # (a wrong fix not PASSED) is a pass.
 if [ -z "$check_only" ] && [ -z "${RACELAB_SKIP_SELFTEST:-}" ]; then

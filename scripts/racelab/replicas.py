@@ -36,6 +36,11 @@ LAB = 11
 # under a second, and every request that is not answered 200 is the lab's
 # business, not the simulated gateway's.
 SERVICE_ARGS = ("--gateway-latency-ms", "1-5", "--gateway-failure-rate", "0")
+# The lab's expected table: its columns, and its tools with the flavour
+# each runs the replicas in.
+COLUMNS = ("lab", "build", "tool", "config", "metric", "band_low", "band_high", "successes",
+           "trials", "note")
+TOOLS = {"replicas": "release", "tsan-clang": "tsan-clang"}
 START_LIMIT_S = 20
 LOAD_LIMIT_S = 120
 
@@ -277,3 +282,44 @@ def cluster(pg, build, connections, duration_s, replicas=2, flavour="release"):
     out.update(results=results, unbooked=sorted(answered - booked),
                unanswered=sorted(booked - answered))
     return out
+
+
+def table_path():
+    return scenario.root() / "labs" / "lab-11-replicas" / "expected.tsv"
+
+
+def parse_config(text):
+    try:
+        fields = dict(part.split("=", 1) for part in text.split(","))
+        return int(fields["connections"]), int(fields["keys"])
+    except (ValueError, KeyError):
+        raise Failure(f"{scenario.shown(table_path())}: config '{text}' is not "
+                      "replicas=2,connections=N,keys=K") from None
+
+
+def read_table(path=None):
+    path = Path(path or table_path())
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as e:
+        raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror}") from None
+    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
+        raise Failure(f"{scenario.shown(path)}: the header is not {' '.join(COLUMNS)}")
+    rows = []
+    for number, line in enumerate(lines[1:], 2):
+        cells = line.split("\t")
+        if len(cells) != len(COLUMNS):
+            raise Failure(f"{scenario.shown(path)}:{number}: {len(cells)} columns, not "
+                          f"{len(COLUMNS)}")
+        row = dict(zip(COLUMNS, cells))
+        if row["tool"] not in TOOLS or row["build"] not in ("broken", "fixed"):
+            raise Failure(f"{scenario.shown(path)}:{number}: tool {row['tool']} or build "
+                          f"{row['build']} is not one of this lab's")
+        try:
+            row["band"] = (float(row["band_low"]), float(row["band_high"]))
+        except ValueError:
+            raise Failure(f"{scenario.shown(path)}:{number}: the band is not two numbers") \
+                from None
+        row["connections"], row["keys"] = parse_config(row["config"])
+        rows.append(row)
+    return rows
