@@ -19,10 +19,11 @@
  * commits, then inserts nothing: it is told the key is taken, whichever
  * process it runs in.
  *
- * Race pair, check and act of two replicas' requests for one key (two
+ * Race pairs, check and act of two replicas' requests for one key (two
  * processes, so not a data race): pgledger.reserve.window, the key's row:
- * the SELECT in pgledger_reserve (R, no row) vs the other process's INSERT
- * (W); both then insert: two payments under one key.
+ * "SELECT 1 FROM payments" at line 66 (R, no row) vs the other process's
+ * "INSERT INTO payments" at line 82 (W); both then insert: two payments
+ * under one key.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "pgledger.h"
+#include "racepoint.h"
 
 /* The server's message, first line only (libpq's end in a newline). */
 static void failed(PGconn *db, char *err, size_t errlen)
@@ -54,7 +55,9 @@ int pgledger_reserve(PGconn *db, const char *merchant, const char *key, const ch
 	snprintf(c, sizeof(c), "%lld", (long long)cents);
 	snprintf(t, sizeof(t), "%lld", (long long)now);
 	const char *v[5] = { merchant, key, user_id, c, t };
-	/* check and act in one statement, the index the judge */
+	/* check and act in one statement, the index the judge: the window
+	 * between them is gone */
+	RACE_POINT("pgledger.reserve.window");
 	PGresult *r =
 		PQexecParams(db,
 			     "INSERT INTO payments (merchant, idem_key, user_id, cents, state, "
