@@ -56,8 +56,9 @@ def parser():
                    help="sweep: connection counts (10,200,1000); wrk: each (1000,200); "
                    "other modes: the first")
     p.add_argument("--variant", default=None, help="sweep: broken-1 (default) or fixed")
-    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here; wrk: add "
-                   "each round's row to this table (with its header when it is new)")
+    p.add_argument("--write", metavar="TSV", help="sweep: also write the table here; wrk, overhead: "
+                   "add each round's (each ledger's) row to this table (with its header when "
+                   "it is new)")
     p.add_argument("--loadgen", metavar="PATH",
                    help="wrk: the racelab-loadgen to measure (default: this tree's build)")
     p.add_argument("--results", metavar="DIR", help="records (default results/war-<what>-<time>)")
@@ -357,7 +358,13 @@ def do_wrk(args):
     return 0
 
 
+OVERHEAD_COLUMNS = ("ledger", "connections", "duration_s", "gateway_ms", "gateway_p99_ms",
+                    "requests", "errors", "p50_ms", "p99_ms", "overhead_p99_ms", "loadavg_before",
+                    "date")
+
+
 def do_overhead(args):
+    from racelab import pgserver
     conns = 200 if args.connections == parser().get_default("connections") else \
         int_list(args.connections, "connections")[0]
     duration = args.duration or 20
@@ -367,21 +374,41 @@ def do_overhead(args):
     gw_p99 = lo + 0.99 * (hi - lo)
     say(f"fixed service, gateway {lo}-{hi} ms (its own p99: {gw_p99:.0f} ms), {conns} "
         f"connections, {duration} s, every request a new user (a charge, no cache hit);")
-    say("one run with the ledger in memory, then one with the durable ledger "
-        "(SQLite, WAL, synchronous=FULL)")
-    for ledger, words in (("memory", "in memory"), (None, "durable (SQLite)")):
-        load = os.getloadavg()[0]
-        rec = one_run("fixed", f"{lo}-{hi}", conns, duration, 1, ["--users", "unique"],
-                      ledger=ledger)
-        rec["loadavg_1m_before"] = load
-        save(d / "runs.jsonl", rec)
-        if rec["run"] is None:
-            raise Failure(f"the run failed: {rec.get('loadgen_error')}")
-        p99 = rec["run"]["latency_ms"]["p99"]
-        say(f"  ledger {words} (load average {load:.2f}):")
-        say("    " + show(rec["run"]))
-        say(f"    p99 {p99:.1f} ms - gateway p99 {gw_p99:.1f} ms = {p99 - gw_p99:+.1f} ms "
-            f"({'within' if p99 - gw_p99 <= 5 else 'ABOVE'} the 5 ms budget)")
+    say("one run with the ledger in memory, one with the durable SQLite ledger (WAL, "
+        "synchronous=FULL), one with PostgreSQL (a server of our own, fsync on)")
+    rows = []
+    with pgserver.Server() as pg:
+        for ledger, words in (("memory", "in memory"), (None, "durable (SQLite)"),
+                              (f"postgres:{pg.conninfo}", "durable (PostgreSQL)")):
+            if ledger and ledger.startswith("postgres:"):
+                pg.psql("SET client_min_messages = warning; DROP TABLE IF EXISTS payments")
+            load = os.getloadavg()[0]
+            rec = one_run("fixed", f"{lo}-{hi}", conns, duration, 1, ["--users", "unique"],
+                          ledger=ledger)
+            rec["loadavg_1m_before"] = load
+            save(d / "runs.jsonl", rec)
+            if rec["run"] is None:
+                raise Failure(f"the run failed: {rec.get('loadgen_error')}")
+            lat = rec["run"]["latency_ms"]
+            p99 = lat["p99"]
+            say(f"  ledger {words} (load average {load:.2f}):")
+            say("    " + show(rec["run"]))
+            say(f"    p99 {p99:.1f} ms - gateway p99 {gw_p99:.1f} ms = {p99 - gw_p99:+.1f} ms "
+                f"({'within' if p99 - gw_p99 <= 5 else 'ABOVE'} the 5 ms budget)")
+            rows.append((words.split(" (")[-1].rstrip(")") if "(" in words else "memory",
+                         conns, duration, f"{lo}-{hi}", f"{gw_p99:.1f}",
+                         rec["run"]["requests"], rec["run"]["errors"], f"{lat['p50']:.1f}",
+                         f"{p99:.1f}", f"{p99 - gw_p99:+.1f}", f"{load:.2f}",
+                         time.strftime("%Y-%m-%d")))
+    if args.write:
+        out = Path(args.write)
+        new = not out.exists()
+        with open(out, "a", encoding="utf-8") as f:
+            if new:
+                f.write("\t".join(OVERHEAD_COLUMNS) + "\n")
+            for row in rows:
+                f.write("\t".join(str(v) for v in row) + "\n")
+        say(f"  added {len(rows)} rows to {scenario.shown(out)}")
     say(f"  records: {scenario.shown(d)}")
     return 0
 
