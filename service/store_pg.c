@@ -14,10 +14,15 @@
  * PG_POOL requests can be in the database at once.
  *
  * A crash leaves pending rows, as with SQLite; but another replica's
- * pending rows are requests in flight, so a start voids only those older
- * than PG_STALE_S, longer than any request may take (the gateway's
- * deadline, then the drain's, are seconds), and the expiry sweep does the
- * same as it goes.
+ * pending rows are requests in flight, which must stay. So a row records
+ * its owner, the server process (backend) of the connection that reserved
+ * it: a replica keeps its connections for its whole life, and a replica
+ * that dies loses them, so a pending row whose owner is no longer in
+ * pg_stat_activity is an orphan. Orphans are voided at a start, by the
+ * expiry sweep, and at once when a request finds its key held by one (a
+ * retry after a crash need not wait). A row older than PG_STALE_S, longer
+ * than any request may take, is voided whatever its owner (a backend pid
+ * can be reused).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,7 +49,8 @@ static const char schema[] = "CREATE TABLE IF NOT EXISTS payments ("
 			     " cents BIGINT NOT NULL CHECK (cents > 0),"
 			     " state TEXT NOT NULL CHECK (state IN ('pending', 'charged')),"
 			     " gateway_charge BIGINT,"
-			     " created BIGINT NOT NULL);"
+			     " created BIGINT NOT NULL,"
+			     " owner INTEGER NOT NULL DEFAULT pg_backend_pid());"
 			     "CREATE INDEX IF NOT EXISTS payments_created ON payments (created)"
 			     " WHERE idem_key IS NOT NULL;";
 
@@ -128,14 +134,19 @@ static bool exec_ok(PGconn *c, const char *sql)
 	return ok;
 }
 
-/* Deletes pending rows created before `before`: how many, or -1. */
+/* A pending row's owner is gone (see the comment at the top). */
+#define ORPHAN "owner NOT IN (SELECT pid FROM pg_stat_activity WHERE pid IS NOT NULL)"
+
+/* Deletes the orphaned pending rows, and those created before `before`:
+ * how many, or -1. */
 static long void_stale(PGconn *c, int64_t before)
 {
 	char b[24];
 	snprintf(b, sizeof(b), "%lld", (long long)before);
 	const char *v[1] = { b };
-	PGresult *r = run(c, "DELETE FROM payments WHERE state = 'pending' AND created < $1", 1, v,
-			  PGRES_COMMAND_OK);
+	PGresult *r = run(
+		c, "DELETE FROM payments WHERE state = 'pending' AND (created < $1 OR " ORPHAN ")",
+		1, v, PGRES_COMMAND_OK);
 	if (!r)
 		return -1;
 	long n = atol(PQcmdTuples(r));
@@ -267,6 +278,23 @@ static int pg_get(void *db, uint64_t id, const char *merchant, struct store_paym
 		       v, merchant, out);
 }
 
+/* The key's pending row, if its owner died: 1 voided, 0 none, -1 error. */
+static int void_orphan(PGconn *c, const char *merchant, const char *key)
+{
+	if (!key)
+		return 0;
+	const char *v[2] = { merchant, key };
+	PGresult *r = run(c,
+			  "DELETE FROM payments WHERE merchant = $1 AND idem_key = $2 AND "
+			  "state = 'pending' AND " ORPHAN,
+			  2, v, PGRES_COMMAND_OK);
+	if (!r)
+		return -1;
+	int n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return n > 0;
+}
+
 static int pg_reserve(void *db, const char *merchant, const char *key, const char *user_id,
 		      int64_t cents, int64_t now, uint64_t *id)
 {
@@ -275,6 +303,8 @@ static int pg_reserve(void *db, const char *merchant, const char *key, const cha
 	char why[256];
 	PGconn *c = take(s, &slot);
 	int rc = pgledger_reserve(c, merchant, key, user_id, cents, now, id, why, sizeof(why));
+	if (rc == 0 && void_orphan(c, merchant, key) > 0)
+		rc = pgledger_reserve(c, merchant, key, user_id, cents, now, id, why, sizeof(why));
 	if (rc < 0)
 		complain(c, "reserve");
 	give(s, slot);

@@ -9,9 +9,11 @@ the service binaries come from make build, and a missing one is a failure.
 """
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 from pathlib import Path
 
@@ -70,6 +72,55 @@ class Forced(unittest.TestCase):
         self.assertTrue(again["cached"])
         self.assertGreater(other["payment_id"], first["payment_id"])
         self.assertEqual(replicas.ledger(self.pg)["charges"], 2)
+
+    def test_a_replica_killed_mid_load_loses_nothing_and_charges_nothing_twice(self):
+        # Two replicas under load; one is killed (SIGKILL) at a random
+        # moment while requests are at its gateway; then a new replica is
+        # sent every key again. Each key must end with exactly one payment,
+        # every 200 of either run must be that payment, and the dead
+        # replica's reservations (orphans: their owner's connections died
+        # with it) must not hold their keys.
+        keys, at = 600, random.uniform(0.1, 0.5)
+        print(f"\n[killed at {at:.2f} s]", file=sys.stderr)
+        replicas.fresh_ledger(self.pg)
+        with tempfile.TemporaryDirectory() as tmp:
+            answers = Path(tmp)
+            slow = ("--gateway-latency-ms", "10-30")
+            with replicas.Cluster(self.pg, "fixed", 2, args=slow) as c:
+                loads = [subprocess.Popen(self.loadgen(port, keys, answers / f"first-{i}"),
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         for i, port in enumerate(c.ports)]
+                time.sleep(at)
+                c.procs[0].kill()
+                for proc in loads:
+                    proc.wait(timeout=120)
+            left = int(self.pg.psql("SELECT count(*) FROM payments WHERE state = 'pending'"))
+            print(f"[{left} pending rows left by the kill]", file=sys.stderr)
+            with replicas.Cluster(self.pg, "fixed", 1, args=slow) as c:
+                subprocess.run(self.loadgen(c.ports[0], keys, answers / "replay"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               timeout=120, check=False)
+            seen = {}
+            for path in sorted(answers.iterdir()):
+                for line in path.read_text().splitlines():
+                    user, pid = line.split()[:2]
+                    seen.setdefault(user, set()).add(int(pid))
+        out = replicas.ledger(self.pg)
+        self.assertEqual((out["keys"], out["charges"], out["doubled"]), (keys, keys, 0), out)
+        self.assertEqual(len(seen), keys)  # the replay answered every key
+        self.assertTrue(all(len(ids) == 1 for ids in seen.values()),
+                        [u for u, ids in seen.items() if len(ids) > 1][:5])
+        booked = replicas.charged_ids(self.pg)
+        self.assertEqual({i for ids in seen.values() for i in ids}, booked)
+        self.assertEqual(self.pg.psql("SELECT count(*) FROM payments "
+                                      "WHERE state = 'pending'").strip(), "0")
+
+    @staticmethod
+    def loadgen(port, keys, answers):
+        return [str(replicas.loadgen_binary()), "-u", f"http://127.0.0.1:{port}", "-c", "20",
+                "-n", str(keys), "--users", "seq", "--key-prefix", "crash-", "--api-key",
+                replicas.API_KEY, "--threshold", "100", "-q", "--timeout-ms", "20000",
+                "--payments", str(answers)]
 
     @staticmethod
     def post(port, key):
