@@ -185,6 +185,15 @@ class Command(unittest.TestCase):
                 self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
                 self.assertRegex(r.stderr, r"^replicas.py( [a-z]+)?: error: ")
 
+    def test_the_tsan_rows_run_an_instrumented_service(self):
+        # The tsan-clang rows say ThreadSanitizer reported nothing; that
+        # means something only if the replicas they ran were built with it.
+        for build in ("broken", "fixed"):
+            binary = replicas.service_binary(build, "tsan-clang")
+            symbols = subprocess.run(["nm", str(binary)], capture_output=True, text=True,
+                                     timeout=60).stdout
+            self.assertRegex(symbols, r"\b__tsan_init\b", binary)
+
     def test_the_loadgens_json_has_what_a_trial_reads(self):
         # replicas.trial() reads these fields; a loadgen that renamed one
         # would otherwise fail only in the middle of a measurement.
