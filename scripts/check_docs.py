@@ -39,6 +39,8 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
                                              match
               wrk COLUMN [KEY=VALUE...]      the same of expected/http/loadgen-wrk.tsv
                                              (war_measure.py wrk --write)
+              overhead COLUMN [KEY=VALUE...]  the same of expected/http/overhead.tsv
+                                             (war_measure.py overhead --write)
   quotes    path:LINE in a report excerpt or in prose (broken/cache.c:93,
             `stress/main.c:483`): the file is in the tree (a base name that
             is not, like glibc's pthread_mutex_lock.c, is not racelab's) and
@@ -382,6 +384,8 @@ def fact_value(tables, kind, args):
         return tables.war(args), "expected/http/war-story.tsv"
     if kind == "wrk":
         return tables.war(args, "loadgen-wrk", "wrk"), "expected/http/loadgen-wrk.tsv"
+    if kind == "overhead":
+        return tables.war(args, "overhead", "overhead"), "expected/http/overhead.tsv"
     if kind == "replicas":
         # lab 11's table (a service lab: scripts/racelab/replicas.py reads it)
         from racelab import replicas
@@ -401,7 +405,7 @@ def fact_value(tables, kind, args):
         return f"{tables.safe(int(args[0]))[1]:.2g}", tables.table_src(args[0])
     raise Failure(f"unknown fact kind '{kind}' (rate, ratio, trials, note, scenario, safe, "
                   "tools, code, check-fails-at, check-passes, labs-measured, labs-every, war, "
-                  "wrk, replicas)")
+                  "wrk, overhead, replicas)")
 
 
 def check_fact(kind, args):
