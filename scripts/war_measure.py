@@ -104,10 +104,15 @@ def one_run(variant, latency, connections, duration, seed, extra=(), ledger=None
                 m = svc.metrics(s.url)
             except Failure:
                 # The broken service can crash between the check and the
-                # read: that is a crash, not an error of the measurement.
-                alive = s.alive()
-                if alive:
-                    raise
+                # read (a process dying of a signal still shows as running
+                # for a moment): that is a crash, not an error of the
+                # measurement.
+                try:
+                    s.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    raise Failure(f"the service is running but {s.url}/metrics does not "
+                                  "answer") from None
+                alive = False
         code = s.stop()
         words = "" if alive else s.crash_words()
     rec = {"variant": variant, "gateway_ms": latency, "connections": connections,
