@@ -322,6 +322,24 @@ class Tables:
         return plan, grading.probability(plan)
 
 
+# The fact kinds of the tables in expected/http/, and each one's file.
+HTTP_TABLES = {"war": "war-story", "wrk": "loadgen-wrk", "overhead": "overhead"}
+
+
+def replicas_fact(tables, args):
+    """replicas BUILD TOOL CONNECTIONS: "s of n" of lab 11's table (a
+    service lab's: scripts/racelab/replicas.py reads it)."""
+    from racelab import replicas
+    if len(args) != 3 or not args[2].isdigit():
+        raise Failure(f"replicas needs BUILD TOOL CONNECTIONS, got '{' '.join(args)}'")
+    src = "labs/lab-11-replicas/expected.tsv"
+    rows = [r for r in replicas.read_table(tables.root / src)
+            if (r["build"], r["tool"], r["connections"]) == (args[0], args[1], int(args[2]))]
+    if not rows:
+        raise Failure(f"{src} has no row {' '.join(args)}")
+    return f"{rows[0]['successes']} of {rows[0]['trials']}", src
+
+
 def fact_value(tables, kind, args):
     """(the text, the source it comes from) of <!-- fact KIND ARGS -->."""
     if kind in ("rate", "ratio", "trials", "note"):
@@ -380,25 +398,11 @@ def fact_value(tables, kind, args):
             "labs/lab-*/expected.tsv"
     if kind == "tools":
         return tools_list(tables), "labs/lab-*/expected.tsv"
-    if kind == "war":
-        return tables.war(args), "expected/http/war-story.tsv"
-    if kind == "wrk":
-        return tables.war(args, "loadgen-wrk", "wrk"), "expected/http/loadgen-wrk.tsv"
-    if kind == "overhead":
-        return tables.war(args, "overhead", "overhead"), "expected/http/overhead.tsv"
+    if kind in HTTP_TABLES:
+        name = HTTP_TABLES[kind]
+        return tables.war(args, name, kind), f"expected/http/{name}.tsv"
     if kind == "replicas":
-        # lab 11's table (a service lab: scripts/racelab/replicas.py reads it)
-        from racelab import replicas
-        if len(args) != 3 or not args[2].isdigit():
-            raise Failure(f"replicas needs BUILD TOOL CONNECTIONS, got '{' '.join(args)}'")
-        rows = [r for r in replicas.read_table(tables.root / "labs" / "lab-11-replicas" /
-                                               expected.TABLE)
-                if (r["build"], r["tool"], r["connections"]) == (args[0], args[1],
-                                                                 int(args[2]))]
-        if not rows:
-            raise Failure(f"labs/lab-11-replicas/expected.tsv has no row {' '.join(args)}")
-        return f"{rows[0]['successes']} of {rows[0]['trials']}", \
-            "labs/lab-11-replicas/expected.tsv"
+        return replicas_fact(tables, args)
     if kind == "safe":
         if len(args) != 1 or not args[0].isdigit():
             raise Failure(f"safe needs LAB, got '{' '.join(args)}'")

@@ -93,6 +93,27 @@ class Planted(unittest.TestCase):
         self.assertTrue(any("region 'one-cpu'" in p and "29/30" in p for p in problems),
                         problems)
 
+    def test_lab_11_s_table_and_the_overhead_table_are_read_for_their_facts(self):
+        # A service lab's table (read by replicas.read_table, not read_dir)
+        # and expected/http/overhead.tsv: a row measured again makes the
+        # documents that quote it stale.
+        table = "labs/lab-11-replicas/expected.tsv"
+        text = (self.root / table).read_text()
+        row = next(line for line in text.splitlines()
+                   if line.startswith("11\tfixed\treplicas\treplicas=2,connections=8,"))
+        cells = row.split("\t")
+        cells[7] = "1"
+        self.edit(table, row, "\t".join(cells))
+        lines = (self.root / "expected/http/overhead.tsv").read_text().splitlines()
+        old = next(x for x in lines if x.startswith("PostgreSQL\t"))
+        pg = old.split("\t")
+        pg[9] = "+99.9"
+        self.edit("expected/http/overhead.tsv", old, "\t".join(pg))
+        problems = self.problems()
+        self.assertTrue(any("1 of 30" in p and "lab-11-replicas" in p for p in problems),
+                        problems)
+        self.assertTrue(any("+99.9" in p and "overhead.tsv" in p for p in problems), problems)
+
     def test_a_re_measured_self_test_makes_fast_s_bar_table_stale(self):
         # lab 1's slowest right fix measured again, now below the bar
         self.edit("expected/grade-selftest.tsv", "\t24.8\t1.034\t0\n", "\t24.8\t0.7\t0\n")
