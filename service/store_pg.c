@@ -39,7 +39,7 @@
 
 #define PG_POOL	       8
 #define PG_STALE_S     120
-#define PG_SCHEMA_LOCK 0x7261636c /* "racl": one process creates the table at a time */
+#define PG_SCHEMA_LOCK "1918985068" /* "racl": one process creates the table at a time */
 
 static const char schema[] = "CREATE TABLE IF NOT EXISTS payments ("
 			     " id BIGSERIAL PRIMARY KEY,"
@@ -154,41 +154,32 @@ static long void_stale(PGconn *c, int64_t before)
 	return n;
 }
 
-/* The table, the key's index (the lab's module) and the stale rows, under
- * an advisory lock: replicas started together would otherwise race on
- * CREATE TABLE IF NOT EXISTS, which is not safe against itself. */
+/* The table, the key's index (the lab's module) and the stale rows, in
+ * one transaction under an advisory lock (released with it): replicas
+ * started together would otherwise race on CREATE TABLE IF NOT EXISTS,
+ * which is not safe against itself. */
 static int prepare(PGconn *c, long *voided, char *err, size_t errlen)
 {
-	const char *step = "take the schema lock";
-	char sql[64];
-	snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d)", PG_SCHEMA_LOCK);
-	if (!exec_ok(c, sql))
-		goto fail;
-	step = "create its table";
-	if (!exec_ok(c, "SET client_min_messages = warning") || !exec_ok(c, schema))
-		goto unlock;
-	step = "index its keys";
-	char why[256];
-	if (pgledger_prepare(c, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "ledger postgres: cannot index its keys: %s", why);
-		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", PG_SCHEMA_LOCK);
-		exec_ok(c, sql);
-		return -1;
+	char why[256] = "";
+	const char *step = "create its table";
+	bool ok = exec_ok(c, "BEGIN") &&
+		  exec_ok(c, "SELECT pg_advisory_xact_lock(" PG_SCHEMA_LOCK ")") &&
+		  exec_ok(c, "SET LOCAL client_min_messages = warning") && exec_ok(c, schema);
+	if (ok) {
+		step = "index its keys";
+		ok = pgledger_prepare(c, why, sizeof(why)) == 0;
 	}
-	step = "void the stale pending payments";
-	if ((*voided = void_stale(c, (int64_t)time(NULL) - PG_STALE_S)) < 0)
-		goto unlock;
-	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", PG_SCHEMA_LOCK);
-	return exec_ok(c, sql) ? 0 : -1;
-unlock:
-	snprintf(err, errlen, "ledger postgres: cannot %s: %.*s", step,
-		 (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
-	snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d)", PG_SCHEMA_LOCK);
-	exec_ok(c, sql);
-	return -1;
-fail:
-	snprintf(err, errlen, "ledger postgres: cannot %s: %.*s", step,
-		 (int)strcspn(PQerrorMessage(c), "\n"), PQerrorMessage(c));
+	if (ok) {
+		step = "void the stale pending payments";
+		ok = (*voided = void_stale(c, (int64_t)time(NULL) - PG_STALE_S)) >= 0;
+	}
+	if (ok && exec_ok(c, "COMMIT"))
+		return 0;
+	if (!why[0]) /* read before ROLLBACK replaces it */
+		snprintf(why, sizeof(why), "%.*s", (int)strcspn(PQerrorMessage(c), "\n"),
+			 PQerrorMessage(c));
+	exec_ok(c, "ROLLBACK");
+	snprintf(err, errlen, "ledger postgres: cannot %s: %s", step, why);
 	return -1;
 }
 
