@@ -36,10 +36,6 @@ DEFAULT_KEYS = 100
 DEFAULT_CONNECTIONS = (1, 8, 32)
 
 
-def config_name(connections, keys):
-    return f"replicas=2,connections={connections},keys={keys}"
-
-
 def success(build, tool, t):
     """A trial's metric: a key charged twice (any build, the release one),
     or a ThreadSanitizer report (the tsan-clang one)."""
@@ -92,7 +88,7 @@ def measure(args):
             for build in args.build:
                 for c in args.connections:
                     cli.heading(f"lab {replicas.LAB} {build} {tool} "
-                                f"{config_name(c, args.keys)}: {args.trials} trials")
+                                f"{replicas.config_name(c, args.keys)}: {args.trials} trials")
                     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
                     results = run_cell(pg, build, tool, c, args.keys, args.trials)
                     hits, spread = summary(build, tool, c, args.keys, results)
@@ -100,7 +96,7 @@ def measure(args):
                     if build == "fixed" or tool == "tsan-clang":
                         low = high = 0.0  # one is a bug, whatever an interval says
                     say(f"   {metric(build, tool)}: {hits} of {args.trials}; {spread}")
-                    rows.append((str(replicas.LAB), build, tool, config_name(c, args.keys),
+                    rows.append((str(replicas.LAB), build, tool, replicas.config_name(c, args.keys),
                                  metric(build, tool), f"{low:.2f}", f"{high:.2f}", str(hits),
                                  str(args.trials), note_for(build, tool, spread, args.trials,
                                                             load)))

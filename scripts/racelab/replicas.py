@@ -288,6 +288,11 @@ def table_path():
     return scenario.root() / "labs" / "lab-11-replicas" / "expected.tsv"
 
 
+def config_name(connections, keys):
+    """A row's config; parse_config reads it back."""
+    return f"replicas=2,connections={connections},keys={keys}"
+
+
 def parse_config(text):
     try:
         fields = dict(part.split("=", 1) for part in text.split(","))
