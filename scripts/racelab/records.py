@@ -255,9 +255,14 @@ FIELDS = {
     # Optional: the shard of a sharded check (check_rates.py --shard I/N,
     # racelab.shards) that ran the trial; absent from an unsharded run's.
     "shard": _object({"index": _kind(int, minimum=1), "count": _kind(int, minimum=1)}),
+    # Optional: the machine's 1-minute load average just before the trial
+    # (os.getloadavg), so a measured rate says how busy the machine was
+    # (report.py --write-expected puts its range in the row's note);
+    # absent from records written before it was kept.
+    "loadavg": _kind(float, minimum=0),
 }
 # The fields a record of the current schema may leave out.
-OPTIONAL = ("shard",)
+OPTIONAL = ("shard", "loadavg")
 
 # A program's record. racelab run (racelab/run.py) and a course pack's check
 # (racelab/pack.py) run an outside C program, with its own main(), not the

@@ -248,6 +248,7 @@ def run_trial(plan, number, seed):
     tool = plan.tool
     xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
     argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
+    load = round(os.getloadavg()[0], 2)
     ran = execute(argv, plan.hard_limit_s(), plan.root, environment(tool))
     code, timed_out, start_error = ran.code, ran.timed_out, ran.start_error
     stderr_text = ran.err.decode("utf-8", "replace")
@@ -319,6 +320,7 @@ def run_trial(plan, number, seed):
         ("crash", "hang") else None,
         # Only a sharded check's records carry their shard (records.OPTIONAL).
         **({"shard": {"index": plan.shard[0], "count": plan.shard[1]}} if plan.shard else {}),
+        loadavg=float(load),
     )
     return record, raw
 
