@@ -19,8 +19,8 @@ import textwrap
 from collections import defaultdict
 from pathlib import Path
 
-from racelab import (cli, cost, expected, export, htmlreport, records, scenario, shards, stats,
-                     tools)
+from racelab import (cli, cost, expected, export, htmlreport, measurenote, records, scenario,
+                     shards, stats, tools)
 from racelab.cells import FAILING, ONE_CPU, collect, markdown, read_all, summary
 from racelab.cli import Failure
 
@@ -119,23 +119,28 @@ def table_targets(labs, newdir):
             for lab in labs}
 
 
-def expected_row(cell):
+def expected_row(cell, recs):
     """A measured cell as a row of a new table: a fixed build's band is 0-0
-    by design, a broken build's the rate's interval rounded outward."""
+    by design, a broken build's the rate's interval rounded outward; its
+    note says when and how the trials `recs` were measured (racelab.
+    measurenote), keeping what the old row's note says that code reads."""
     if cell.build == "fixed":
-        low, high, note = 0.0, 0.0, "by design"
+        low, high = 0.0, 0.0
     else:
         low, high = stats.round_outward(*cell.interval)
-        note = "measured"
+    note = measurenote.note(cell, recs, (cell.expected or {}).get("note", ""))
     return {"lab": cell.lab, "build": cell.build, "tool": cell.tool, "config": cell.config,
             "metric": cell.metric, "band_low": f"{low:.2f}", "band_high": f"{high:.2f}",
             "successes": cell.successes, "trials": cell.n, "note": note}
 
 
-def write_expected(cells, newdir):
-    """Expected tables from the measured cells: one file per lab, one for
-    all the programs (table_targets)."""
+def write_expected(cells, newdir, recs):
+    """Expected tables from the measured cells and their records `recs`:
+    one file per lab, one for all the programs (table_targets)."""
     newdir = Path(newdir)
+    recs_of = defaultdict(list)
+    for r in recs:
+        recs_of[(r["lab"], r["build"], r["tool"], r["config"])].append(r)
     by_lab = defaultdict(list)
     for c in cells:
         if c.n and c.build in ("broken", "fixed"):  # a student's build has no table
@@ -150,7 +155,8 @@ def write_expected(cells, newdir):
         raise Failure(f"{newdir} is not a directory")
     tables = {}
     for lab, lab_cells in sorted(by_lab.items(), key=lambda item: records.lab_key(item[0])):
-        tables.setdefault(targets[lab], []).extend(map(expected_row, lab_cells))
+        tables.setdefault(targets[lab], []).extend(
+            expected_row(c, recs_of[c.key]) for c in lab_cells)
     for path, rows in tables.items():
         lab = rows[0]["lab"]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +236,7 @@ def main(argv=None):
         # A table from some shards only would lack their cells' rows.
         if not whole(args.results, recs, args.lab):
             return 1
-        return write_expected(cells, args.write_expected)
+        return write_expected(cells, args.write_expected, recs)
     cost_rows = [] if args.no_cost else cost.table(recs)
     if args.format == "tsv":
         print(tsv(cells))

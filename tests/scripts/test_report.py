@@ -259,8 +259,11 @@ class Report(ReportTree):
             lines = (newdir / "lab-1-test" / "expected.tsv").read_text().splitlines()
             self.assertEqual(lines, [
                 HEADER,
-                "1\tbroken\tstress\tspread\tsymptom\t0.49\t0.95\t8\t10\tmeasured",
-                "1\tfixed\thelgrind\tspread\tfalse-positive\t0.00\t0.00\t0\t10\tby design"])
+                "1\tbroken\tstress\tspread\tsymptom\t0.49\t0.95\t8\t10\t8 of 10; measured "
+                "(one run), load average not recorded",
+                "1\tfixed\thelgrind\tspread\tfalse-positive\t0.00\t0.00\t0\t10\tby design: "
+                "any report on the fixed build is a false positive; 0 of 10; 10 clean, 1 tool-error; "
+                "measured (one run), load average not recorded"])
             # the written table is accepted as input, and refuses to be overwritten
             code, _, err = run_script("report.py", "--results", self.results, "--expected",
                                       newdir, "--check", env=self.tree.env())
@@ -298,7 +301,8 @@ class Report(ReportTree):
             code, out, err = self.report("--write-expected", path)
             self.assertEqual(code, 0, err)
             self.assertEqual(path.read_text().splitlines()[1:],
-                             ["prog\tbroken\tstress\tdefault\tsymptom\t0.15\t0.85\t2\t4\tmeasured"])
+                             ["prog\tbroken\tstress\tdefault\tsymptom\t0.15\t0.85\t2\t4\t2 of 4; "
+                              "measured (one run), load average not recorded"])
 
 
 class Tables(HTMLParser):

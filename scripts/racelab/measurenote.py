@@ -1,0 +1,111 @@
+"""The note of a row that report.py --write-expected writes: what the
+measurement was, read off the cell's own trial records, so that every row
+of an expected table says when, how and on how busy a machine it was
+measured (a hand-written note goes stale the day its rate is measured
+again; this one is rewritten with it).
+
+A note reads, for example:
+
+  by design: any report on the fixed build is a false positive; 0 of 50;
+  measured 2026-12-05 (shard 3 of 8 of a sharded run), seeds 1 to 50,
+  load average 1.12 to 2.40; trials 0.05 to 0.31 s (a 5 s limit when
+  measured)
+
+The one clause of an old note that other code reads is carried over:
+cpus.NOTE ("needs 2 CPUs ..."), which says a band holds only on two CPUs
+(cpus.needs_two). Whatever else the old note said was about the old
+measurement and goes with it.
+"""
+
+from collections import Counter
+
+from . import cpus
+
+# What the row of a fixed build stands for, by its metric (a 0-0 band).
+BY_DESIGN = {
+    "violation": "by design: any broken invariant, hang or deadlock on the fixed build "
+                 "is a failure",
+    "false-positive": "by design: any report on the fixed build is a false positive",
+}
+
+
+def _day(run):
+    """'2026-12-05' from a run id '20261205T012705Z-ab12' (trials.py)."""
+    stamp = run.split("T", 1)[0]
+    if len(stamp) == 8 and stamp.isdigit():
+        return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:]}"
+    return None
+
+
+def _span(values, fmt="{}"):
+    """'A to B' of the values, 'A' when they are all one, None when none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    low, high = min(values), max(values)
+    return fmt.format(low) if low == high else f"{fmt.format(low)} to {fmt.format(high)}"
+
+
+def _how(recs):
+    """Which part of which kind of run measured the trials (the records
+    carry their shard, racelab.shards)."""
+    shards = {(r["shard"]["index"], r["shard"]["count"]) for r in recs if r.get("shard")}
+    if len(shards) == 1:
+        index, count = shards.pop()
+        return f"shard {index} of {count} of a sharded run"
+    if shards:
+        return f"{len(shards)} shards of a sharded run"
+    return "one run"
+
+
+def _outcomes(recs):
+    """'33 crash, 17 manifested' when some trials crashed, hung or failed
+    in their tool (the rate alone does not say so), else None."""
+    outcomes = Counter(r["outcome"] for r in recs)
+    if not set(outcomes) - {"clean", "manifested"}:
+        return None
+    return ", ".join(f"{n} {o}" for o, n in outcomes.most_common())
+
+
+def _carried(old_note):
+    """The clause of the old note other code reads (cpus.NOTE), if any."""
+    if not old_note or cpus.NOTE not in old_note:
+        return None
+    clause = old_note[old_note.index(cpus.NOTE):]
+    return clause.split(";", 1)[0].strip()
+
+
+def note(cell, recs, old_note=""):
+    """The note of the measured cell `cell` (racelab.cells.Cell) from its
+    records `recs` (the cell's trials, tool errors included) and the note
+    of the row it replaces."""
+    parts = []
+    if cell.build == "fixed":
+        parts.append(BY_DESIGN.get(cell.metric, f"by design: a {cell.metric} row"))
+    parts.append(f"{cell.successes} of {cell.n}")
+    outcomes = _outcomes(recs)
+    if outcomes:
+        parts.append(outcomes)
+    day = _span(sorted({d for d in map(_day, (r.get("run", "") for r in recs)) if d}))
+    when = f"measured {day}" if day else "measured"
+    parts.append(f"{when} ({_how(recs)})")
+    seeds = _span([r.get("seed") for r in recs])
+    if seeds:
+        parts[-1] += f", seeds {seeds}"
+    load = _span([r.get("loadavg") for r in recs], "{:.2f}")
+    parts[-1] += f", load average {load}" if load else ", load average not recorded"
+    elapsed = _span([r.get("elapsed_s") for r in recs], "{:.2f}")
+    limits = {r.get("time_limit_s") for r in recs} - {None}
+    if elapsed:
+        limit = f" (a {limits.pop()} s limit when measured)" if len(limits) == 1 else ""
+        parts.append(f"trials {elapsed} s{limit}")
+    steps = _span([((r.get("program") or {}).get("schedule") or {}).get("steps")
+                   for r in recs])
+    if cell.tool == "sched" and steps:
+        parts.append(f"{steps} scheduler steps a trial; the interleaving follows from the "
+                     f"seed, so the rate holds on one CPU as on two")
+    carried = _carried(old_note)
+    if carried:
+        parts.append(carried)
+    return "; ".join(parts)
+
