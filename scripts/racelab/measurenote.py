@@ -11,15 +11,20 @@ A note reads, for example:
   load average 1.12 to 2.40; trials 0.05 to 0.31 s (a 5 s limit when
   measured)
 
-The one clause of an old note that other code reads is carried over:
-cpus.NOTE ("needs 2 CPUs ..."), which says a band holds only on two CPUs
-(cpus.needs_two). Whatever else the old note said was about the old
-measurement and goes with it.
+Two kinds of clause of the old note are carried over, first: a reason
+("why: lab 3's race is not a data race ..."), which holds whatever the
+counts, and the clause other code reads, cpus.NOTE ("needs 2 CPUs ..."),
+which says a band holds only on two CPUs (cpus.needs_two). Whatever else
+the old note said was about the old measurement and goes with it.
 """
 
 from collections import Counter
 
 from . import cpus
+
+# A clause of a note that starts with WHY is a reason, kept when the row is
+# measured again; it must hold whatever the counts (no figures in it).
+WHY = "why: "
 
 # What the row of a fixed build stands for, by its metric (a 0-0 band).
 BY_DESIGN = {
@@ -42,8 +47,8 @@ def _span(values, fmt="{}"):
     values = [v for v in values if v is not None]
     if not values:
         return None
-    low, high = min(values), max(values)
-    return fmt.format(low) if low == high else f"{fmt.format(low)} to {fmt.format(high)}"
+    low, high = fmt.format(min(values)), fmt.format(max(values))
+    return low if low == high else f"{low} to {high}"
 
 
 def _how(recs):
@@ -62,17 +67,53 @@ def _outcomes(recs):
     """'33 crash, 17 manifested' when some trials crashed, hung or failed
     in their tool (the rate alone does not say so), else None."""
     outcomes = Counter(r["outcome"] for r in recs)
-    if not set(outcomes) - {"clean", "manifested"}:
+    if not set(outcomes) - {"clean", "manifested", "detected"}:
         return None
     return ", ".join(f"{n} {o}" for o, n in outcomes.most_common())
 
 
-def _carried(old_note):
-    """The clause of the old note other code reads (cpus.NOTE), if any."""
-    if not old_note or cpus.NOTE not in old_note:
+def _count(n):
+    return f"{n:,}"
+
+
+def _symptoms(recs):
+    """'lost_cents in 50 trials (3,804,462 to 516,886,563), wrong_totals in
+    50 (4)': the driver's invariants that broke, in how many trials and
+    by how much a trial, the three most often broken first; None when none
+    broke (or the records carry no invariants)."""
+    broke = {}
+    for r in recs:
+        for key, value in (r.get("invariants") or {}).items():
+            if value:
+                broke.setdefault(key, []).append(value)
+    if not broke:
         return None
-    clause = old_note[old_note.index(cpus.NOTE):]
-    return clause.split(";", 1)[0].strip()
+    top = sorted(broke.items(), key=lambda item: (-len(item[1]), item[0]))[:3]
+    words = [f"{key} in {len(values)} ({_span(values, '{:,}')})" for key, values in top]
+    return "broken: " + ", ".join(words)
+
+
+def _reports(recs):
+    """'1 to 5 reports a trial (data-race 120, lock-order-inversion 26), all
+    at the race site': a detector's findings, or None when it had none."""
+    per_trial = [len(r.get("findings") or []) for r in recs]
+    if not any(per_trial):
+        return None
+    kinds = Counter(f.get("kind", "?") for r in recs for f in r.get("findings") or [])
+    total = sum(kinds.values())
+    matched = sum(1 for r in recs for f in r.get("findings") or [] if f.get("matched"))
+    where = ("all at the race site" if matched == total
+             else f"{matched} of {total} at the race site")
+    kinds_text = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
+    return f"{_span(per_trial)} reports a trial ({kinds_text}), {where}"
+
+
+def _carried(old_note):
+    """The clauses of the old note that outlive a measurement: a reason
+    ("why: ..."; the lab's design, not a count) and the clause other code
+    reads (cpus.NOTE, "needs 2 CPUs ..."), in their old order."""
+    return [clause.strip() for clause in (old_note or "").split(";")
+            if clause.strip().startswith(WHY) or cpus.NOTE in clause]
 
 
 def note(cell, recs, old_note=""):
@@ -83,9 +124,9 @@ def note(cell, recs, old_note=""):
     if cell.build == "fixed":
         parts.append(BY_DESIGN.get(cell.metric, f"by design: a {cell.metric} row"))
     parts.append(f"{cell.successes} of {cell.n}")
-    outcomes = _outcomes(recs)
-    if outcomes:
-        parts.append(outcomes)
+    for clause in (_outcomes(recs), _reports(recs), _symptoms(recs)):
+        if clause:
+            parts.append(clause)
     day = _span(sorted({d for d in map(_day, (r.get("run", "") for r in recs)) if d}))
     when = f"measured {day}" if day else "measured"
     parts.append(f"{when} ({_how(recs)})")
@@ -105,7 +146,8 @@ def note(cell, recs, old_note=""):
         parts.append(f"{steps} scheduler steps a trial; the interleaving follows from the "
                      f"seed, so the rate holds on one CPU as on two")
     carried = _carried(old_note)
-    if carried:
-        parts.append(carried)
-    return "; ".join(parts)
+    reasons = [c for c in carried if c.startswith(WHY)]
+    lead = 2 if cell.build == "fixed" else 1  # after "by design" and the count
+    parts[lead:lead] = reasons
+    return "; ".join(parts + [c for c in carried if c not in reasons])
 

@@ -74,6 +74,16 @@ class MeasureNote(unittest.TestCase):
         self.assertIn(cpus.NOTE, note)
         self.assertNotIn(cpus.NOTE, self.note([trial(1)], "hidden in 9 of 30 trials"))
 
+    def test_a_reason_is_carried_after_the_count(self):
+        old = "0 of 30; why: the race is not a data race; DRD, 30 trials"
+        note = self.note([trial(1, outcome="clean")], old)
+        self.assertTrue(note.startswith("0 of 1; why: the race is not a data race; measured "),
+                        note)
+        self.assertNotIn("DRD, 30", note)
+        fixed = self.note([trial(1, build="fixed", outcome="clean")], "why: one lock")
+        self.assertTrue(fixed.startswith(measurenote.BY_DESIGN["violation"]
+                                         + "; 0 of 1; why: one lock; "), fixed)
+
 
 if __name__ == "__main__":
     unittest.main()
