@@ -121,10 +121,15 @@ def table_targets(labs, newdir):
 
 def expected_row(cell, recs):
     """A measured cell as a row of a new table: a fixed build's band is 0-0
-    by design, a broken build's the rate's interval rounded outward; its
+    by design, a broken build's the rate's interval rounded outward (or
+    0-0 again, where its old row was 0-0 and it measured 0); its
     note says when and how the trials `recs` were measured (racelab.
     measurenote), keeping what the old row's note says that code reads."""
     if cell.build == "fixed":
+        low, high = 0.0, 0.0
+    elif cell.successes == 0 and (cell.expected or {}).get("band") == (0, 0):
+        # A broken build's 0 by design (lab 3's detectors: no data race to
+        # see) stays 0-0 while it measures 0: one report there is news.
         low, high = 0.0, 0.0
     else:
         low, high = stats.round_outward(*cell.interval)

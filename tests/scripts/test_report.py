@@ -272,6 +272,28 @@ class Report(ReportTree):
             self.assertEqual(code, 2)
             self.assertIn("exists", err)
 
+    def test_write_expected_keeps_a_broken_builds_zero_by_design(self):
+        # lab 3's detectors: 0-0 by design, measured 0 again, stays 0-0 and
+        # keeps its reason; measured above 0, it gets the measured interval
+        self.write_records("1-broken-drd-spread.jsonl",
+                           [record(i, tool="drd", outcome="clean") for i in range(1, 11)])
+        self.write_expected("1\tbroken\tdrd\tspread\tdetection\t0.00\t0.00\t0\t30\t"
+                            "0 of 30; why: not a data race; measured under load")
+        with tempfile.TemporaryDirectory() as tmp:
+            code, _, err = self.report("--write-expected", Path(tmp) / "new")
+            self.assertEqual(code, 0, err)
+            row = (Path(tmp) / "new" / "lab-1-test" / "expected.tsv").read_text().splitlines()[1]
+            self.assertTrue(row.startswith("1\tbroken\tdrd\tspread\tdetection\t0.00\t0.00\t0\t10\t"
+                                           "0 of 10; why: not a data race; measured"), row)
+        self.write_records("1-broken-drd-spread.jsonl",
+                           [record(i, tool="drd", outcome="detected" if i == 1 else "clean")
+                            for i in range(1, 11)])
+        with tempfile.TemporaryDirectory() as tmp:
+            code, _, err = self.report("--write-expected", Path(tmp) / "new")
+            self.assertEqual(code, 0, err)
+            row = (Path(tmp) / "new" / "lab-1-test" / "expected.tsv").read_text().splitlines()[1]
+            self.assertIn("\tdetection\t0.01\t0.41\t1\t10\t", row)
+
     def write_program_records(self):
         # racelab run's: the program's name where a lab's number is
         self.write_records("prog-broken-stress-default.jsonl",
