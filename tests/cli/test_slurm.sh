@@ -84,6 +84,32 @@ else
 	echo "not ok - slurm: $shards shard folders, $tasks files of shard records; $(tail -n 1 "$rates/report.txt")"
 fi
 
+# make measure in shards: the array with the full profile (cut to 3 trials
+# a cell here), and the merge writes new tables whose notes say which
+# shard measured each row.
+meas=$tmp/measure
+out=$(sh engines/slurm/submit.sh measure 2 "$meas" --lab 1 --tool stress --trials 3 2>&1)
+merge=$(echo "$out" | sed -n 's/.*merge \([0-9]*\):.*/\1/p')
+state=$([ -n "$merge" ] && wait_for "$merge" 150)
+table=$meas/expected-new/lab-1-cache/expected.tsv
+case $state in
+*COMPLETED*ExitCode=0:0*)
+	rows=$(tail -n +2 "$table" | wc -l)
+	noted=$(grep -c 'measured [0-9-]* (shard [12] of 2 of a sharded run), seeds .*, load average [0-9]' "$table")
+	if [ "$rows" -ge 2 ] && [ "$noted" = "$rows" ]; then
+		echo "ok - slurm: measure in 2 shards wrote lab 1's table, every row's note naming its shard ($rows rows)"
+	else
+		echo "not ok - slurm: measure wrote $rows rows, $noted noted with their shard: $(cut -f1-4,10 "$table" 2>&1 | head -n 3)"
+	fi
+	;;
+*) echo "not ok - slurm: measure's merge ended '$state' ($out): $(tail -n 5 "$meas"/slurm-*.out 2>/dev/null)" ;;
+esac
+if sh engines/slurm/submit.sh measure 2 "$meas" --lab 1 >/dev/null 2>"$tmp/again.err"; then
+	echo "not ok - slurm: measure into a folder that has new tables was submitted"
+else
+	echo "ok - slurm: measure refuses a folder that has new tables ($(cat "$tmp/again.err"))"
+fi
+
 # Batch grading over the array: three submissions of lab 10 in 2 shares
 # (a wrong fix, one with no module, one editing outside its module), then
 # the merged grades.
