@@ -18,6 +18,10 @@ ARCHITECTURE.md, expected/README.md and every labs/lab-N-*/README.md:
               ratio LAB BUILD TOOL CONFIG    "s/n"
               trials LAB BUILD TOOL CONFIG   "n"
               note LAB BUILD TOOL CONFIG     the row's note
+              note-clause LAB BUILD TOOL CONFIG WORD
+                                             the note's first ';'-clause that
+                                             holds WORD ("reports", "broken:",
+                                             "why:", "trials")
               scenario LAB KEY               a key of the lab's scenario.conf
               safe LAB                       P(broken passes SAFE), "1.5e-37"
               tools                          the tools the tables measure
@@ -342,6 +346,14 @@ def replicas_fact(tables, args):
 
 def fact_value(tables, kind, args):
     """(the text, the source it comes from) of <!-- fact KIND ARGS -->."""
+    if kind == "note-clause":
+        if len(args) != 5:
+            raise Failure(f"note-clause needs LAB BUILD TOOL CONFIG WORD, got '{' '.join(args)}'")
+        note = tables.row(args[:4])["note"]
+        clause = next((c.strip() for c in note.split(";") if args[4] in c), None)
+        if clause is None:
+            raise Failure(f"the note of {' '.join(args[:4])} has no clause with '{args[4]}'")
+        return clause, tables.table_src(args[0])
     if kind in ("rate", "ratio", "trials", "note"):
         row = tables.row(args)
         src = tables.table_src(args[0])

@@ -78,7 +78,8 @@ def note_for(build, tool, spread, trials, load):
         why = "check (SELECT) then act (INSERT) in two replicas"
     else:
         why = "a unique index on the key: one INSERT of two wins"
-    return f"{why}; {spread}; {trials} trials, {when}, load {load}"
+    return (f"{why}; {spread}; measured {when} (replicas.py measure, {trials} trials), "
+            f"load average {load} (1, 5 and 15 minutes) at the cell's start")
 
 
 def measure(args):

@@ -201,6 +201,24 @@ class Planted(unittest.TestCase):
         self.assertTrue(any(p.startswith(HANDOUT) and "note 1 broken stress spread" in p
                             for p in problems), problems)
 
+    def test_a_clause_of_a_note_is_quoted_by_its_word(self):
+        # note-clause quotes one ';'-clause of a row's note: the first that
+        # holds the word; make docs writes it, a note without one fails
+        marker = "<!-- fact note-clause 1 broken stress spread why: -->"
+        text = (self.root / HANDOUT).read_text()
+        (self.root / HANDOUT).write_text(text + f"\nQuoted: {marker}stale<!-- /fact -->.\n")
+        problems = self.problems()
+        self.assertEqual(len(problems), 1, problems)
+        self.assertIn("says 'stale'", problems[0])
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.assertEqual(check_docs.run(self.root, write=True), [])
+        quoted = (self.root / HANDOUT).read_text().rsplit(marker, 1)[1].split("<!--", 1)[0]
+        self.assertTrue(quoted.startswith("why: ") and ";" not in quoted, quoted)
+        text = (self.root / HANDOUT).read_text()
+        (self.root / HANDOUT).write_text(text.replace("spread why: -->", "spread no-such-word -->"))
+        problems = self.problems()
+        self.assertTrue(any("has no clause with 'no-such-word'" in p for p in problems), problems)
+
     def test_a_document_cited_that_is_not_in_the_tree_fails(self):
         # (spelt in two parts, or this file would cite it)
         self.edit("scripts/racelab/stats.py", "ARCHITECTURE.md", "DESIGN" + ".md")
