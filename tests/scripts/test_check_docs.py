@@ -88,6 +88,12 @@ class Planted(unittest.TestCase):
         return next(line for line in (self.root / table).read_text().splitlines()
                     if line.startswith(prefix))
 
+    def one_cpu_row(self, lab):
+        """GUIDE's row of `lab` ("2 ledger") in the generated one-cpu table."""
+        text = (self.root / "GUIDE.md").read_text()
+        region = text[text.index("<!-- one-cpu:"):text.index("<!-- end one-cpu -->")]
+        return next(line for line in region.splitlines() if line.startswith(f"| {lab} | "))
+
     def test_a_re_measured_table_makes_the_document_stale(self):
         # lab 7's chaos row on one CPU, which GUIDE quotes, measured again
         table = "labs/lab-7-settle/expected.tsv"
@@ -118,7 +124,7 @@ class Planted(unittest.TestCase):
         pg[9] = "+99.9"
         self.edit("expected/http/overhead.tsv", old, "\t".join(pg))
         problems = self.problems()
-        self.assertTrue(any("1 of 30" in p and "lab-11-replicas" in p for p in problems),
+        self.assertTrue(any(f"1 of {cells[8]}" in p and "lab-11-replicas" in p for p in problems),
                         problems)
         self.assertTrue(any("+99.9" in p and "overhead.tsv" in p for p in problems), problems)
 
@@ -144,11 +150,16 @@ class Planted(unittest.TestCase):
                                      r"'0\.8'")
 
     def test_a_region_edited_by_hand_fails(self):
-        self.edit("GUIDE.md", "| 2 ledger | 50/50 | **0/30** |", "| 2 ledger | 50/50 | **1/30** |")
+        # lab 2's one-CPU cell (0/N, bold) made 1/N by hand
+        row = self.one_cpu_row("2 ledger")
+        cells = row.split(" | ")
+        n = cells[2].strip("*").split("/")[1]
+        cells[2] = f"**1/{n}**"
+        self.edit("GUIDE.md", row, " | ".join(cells))
         problems = self.problems()
         self.assertEqual(len(problems), 1, problems)
         self.assertRegex(problems[0], r"^GUIDE\.md:\d+: region 'one-cpu' says '\| 2 ledger \| "
-                                      r"50/50 \| \*\*1/30\*\*")
+                                      rf"\d+/\d+ \| \*\*1/{n}\*\*")
 
     def test_a_quoted_line_that_moved_fails(self):
         # one line more at the top of the broken module moves every line below
@@ -235,11 +246,11 @@ class Planted(unittest.TestCase):
                                       r"is not in the tree")
 
     def test_an_unpaired_or_unknown_marker_fails(self):
+        row = self.one_cpu_row("2 ledger")
         self.edit("GUIDE.md", "<!-- end one-cpu -->", "")
         self.assertTrue(any("a marker without its pair" in p for p in self.problems()))
         self.edit("GUIDE.md", "<!-- one-cpu: generated from", "<!-- no-such: generated from")
-        self.edit("GUIDE.md", "**0/30** | 30/30 | **30/30** |",
-                  "**0/30** | 30/30 | **30/30** |\n<!-- end no-such -->")
+        self.edit("GUIDE.md", row, row + "\n<!-- end no-such -->")
         self.assertTrue(any("unknown region 'no-such'" in p for p in self.problems()))
 
     def test_an_explore_table_with_the_old_header_fails_in_one_line(self):
