@@ -105,7 +105,8 @@ def _reports(recs):
     where = ("all at the race site" if matched == total
              else f"{matched} of {total} at the race site")
     kinds_text = ", ".join(f"{k} {n}" for k, n in kinds.most_common())
-    return f"{_span(per_trial)} reports a trial ({kinds_text}), {where}"
+    count = _span(per_trial)
+    return f"{count} report{'' if count == '1' else 's'} a trial ({kinds_text}), {where}"
 
 
 def _carried(old_note):

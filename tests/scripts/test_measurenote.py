@@ -52,6 +52,16 @@ class MeasureNote(unittest.TestCase):
         recs = [trial(1, outcome="crash"), trial(2, outcome="crash"), trial(3, outcome="hang")]
         self.assertIn("3 of 3; 2 crash, 1 hang; ", self.note(recs))
 
+    def test_a_detector_s_reports_by_kind_and_site(self):
+        one, two = trial(1, outcome="detected"), trial(2, outcome="detected")
+        one["findings"] = [{"kind": "data-race", "matched": True}]
+        two["findings"] = [{"kind": "data-race", "matched": True},
+                           {"kind": "misc", "matched": False}]
+        self.assertIn("; 1 to 2 reports a trial (data-race 2, misc 1), 2 of 3 at the race site; ",
+                      self.note([one, two]))
+        self.assertIn("; 1 report a trial (data-race 1), all at the race site; ",
+                      self.note([one]))
+
     def test_runs_on_two_days_and_no_load(self):
         recs = [trial(1, run="20261204T235900Z-aaaa"), trial(2, run="20261205T000100Z-bbbb")]
         for r in recs:
