@@ -248,7 +248,7 @@ def run_trial(plan, number, seed):
     tool = plan.tool
     xml_file = os.path.join(plan.tmpdir, f"trial-{number}.xml") if tool.report == "valgrind-xml" else None
     argv = command(tool, plan.exe, plan.driver_args(seed), xml_file)
-    load = round(os.getloadavg()[0], 2)
+    load = round(os.getloadavg()[0], 2)  # how busy the machine was (records.FIELDS)
     ran = execute(argv, plan.hard_limit_s(), plan.root, environment(tool))
     code, timed_out, start_error = ran.code, ran.timed_out, ran.start_error
     stderr_text = ran.err.decode("utf-8", "replace")
@@ -315,12 +315,11 @@ def run_trial(plan, number, seed):
         findings=findings,
         findings_total=len(findings),
         findings_matched=sum(1 for f in findings if f["matched"]),
-        error=error,
+        error=error, loadavg=load,
         stderr_tail=stderr_tail(stderr_text) if tool.report is None and outcome in
         ("crash", "hang") else None,
         # Only a sharded check's records carry their shard (records.OPTIONAL).
         **({"shard": {"index": plan.shard[0], "count": plan.shard[1]}} if plan.shard else {}),
-        loadavg=float(load),
     )
     return record, raw
 
