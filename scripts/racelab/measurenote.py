@@ -72,12 +72,8 @@ def _outcomes(recs):
     return ", ".join(f"{n} {o}" for o, n in outcomes.most_common())
 
 
-def _count(n):
-    return f"{n:,}"
-
-
 def _symptoms(recs):
-    """'lost_cents in 50 trials (3,804,462 to 516,886,563), wrong_totals in
+    """'broken: lost_cents in 50 (3,804,462 to 516,886,563), wrong_totals in
     50 (4)': the driver's invariants that broke, in how many trials and
     by how much a trial, the three most often broken first; None when none
     broke (or the records carry no invariants)."""
@@ -128,7 +124,7 @@ def note(cell, recs, old_note=""):
     for clause in (_outcomes(recs), _reports(recs), _symptoms(recs)):
         if clause:
             parts.append(clause)
-    day = _span(sorted({d for d in map(_day, (r.get("run", "") for r in recs)) if d}))
+    day = _span({_day(r.get("run", "")) for r in recs} - {None})
     when = f"measured {day}" if day else "measured"
     parts.append(f"{when} ({_how(recs)})")
     seeds = _span([r.get("seed") for r in recs])
