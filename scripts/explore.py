@@ -25,9 +25,8 @@ it).
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-from racelab import cli, records, scenario, sched
+from racelab import cli, records, scenario, sched, tsv
 from racelab.cli import Failure, say
 
 PROG = "explore.py"
@@ -194,21 +193,12 @@ def table_path():
 
 def read_table(path=None):
     """{(lab, build): row} of expected/explore.tsv."""
-    path = Path(path or table_path())
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror or e}") from None
-    if lines and tuple(lines[0].split("\t")) == OLD_HEADER:
-        raise Failure(f"{scenario.shown(path)}:1: an old table (its column 'interleavings' "
-                      f"is now 'trials'): rename it or write it again (explore.py --write)")
-    if not lines or tuple(lines[0].split("\t")) != HEADER:
-        raise Failure(f"{scenario.shown(path)}:1: the header must be: {' '.join(HEADER)}")
     table = {}
-    for number, line in enumerate(lines[1:], 2):
-        fields = line.split("\t")
+    old = {OLD_HEADER: "an old table (its column 'interleavings' is now 'trials'): rename it "
+                       "or write it again (explore.py --write)"}
+    for where, fields in tsv.rows(path or table_path(), HEADER, old):
         if len(fields) != len(HEADER):
-            raise Failure(f"{scenario.shown(path)}:{number}: {len(HEADER)} fields expected")
+            raise Failure(f"{where}: {len(HEADER)} fields expected")
         row = dict(zip(HEADER, fields))
         table[(int(row["lab"]), row["build"])] = row
     return table

@@ -37,7 +37,7 @@ service_dir() and read_service_tables() read them.
 
 from pathlib import Path
 
-from . import scenario, stats, tools
+from . import scenario, stats, tools, tsv
 from .cli import Failure
 from .records import lab_key, program_name, write_atomically
 from .scenario import shown
@@ -184,17 +184,8 @@ def _read_tables(paths, service=False):
     labs' tables, in their form, with service=True)."""
     table = {}
     for path in paths:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as e:
-            raise Failure(f"cannot read {shown(path)}: {getattr(e, 'strerror', None) or e}") from None
-        if not lines or tuple(lines[0].split("\t")) != HEADER:
-            raise Failure(f"{shown(path)}:1: the header must be: {' '.join(HEADER)} (tab-separated)")
-        for number, line in enumerate(lines[1:], 2):
-            if not line.strip():
-                continue
-            where = f"{shown(path)}:{number}"
-            key, row = (_service_row if service else _row)(line.split("\t"), where)
+        for where, fields in tsv.rows(path, HEADER):
+            key, row = (_service_row if service else _row)(fields, where)
             if key in table:
                 raise Failure(f"{where}: duplicates {table[key]['where']}")
             table[key] = row

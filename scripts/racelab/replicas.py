@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import scenario
+from . import scenario, tsv
 from .cli import Failure
 
 MERCHANT = "shop"
@@ -303,28 +303,18 @@ def parse_config(text):
 
 
 def read_table(path=None):
-    path = Path(path or table_path())
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise Failure(f"cannot read {scenario.shown(path)}: {e.strerror}") from None
-    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
-        raise Failure(f"{scenario.shown(path)}: the header is not {' '.join(COLUMNS)}")
     rows = []
-    for number, line in enumerate(lines[1:], 2):
-        cells = line.split("\t")
+    for where, cells in tsv.rows(path or table_path(), COLUMNS):
         if len(cells) != len(COLUMNS):
-            raise Failure(f"{scenario.shown(path)}:{number}: {len(cells)} columns, not "
-                          f"{len(COLUMNS)}")
+            raise Failure(f"{where}: {len(cells)} columns, not {len(COLUMNS)}")
         row = dict(zip(COLUMNS, cells))
         if row["tool"] not in TOOLS or row["build"] not in ("broken", "fixed"):
-            raise Failure(f"{scenario.shown(path)}:{number}: tool {row['tool']} or build "
+            raise Failure(f"{where}: tool {row['tool']} or build "
                           f"{row['build']} is not one of this lab's")
         try:
             row["band"] = (float(row["band_low"]), float(row["band_high"]))
         except ValueError:
-            raise Failure(f"{scenario.shown(path)}:{number}: the band is not two numbers") \
-                from None
+            raise Failure(f"{where}: the band is not two numbers") from None
         row["connections"], row["keys"] = parse_config(row["config"])
         rows.append(row)
     return rows
